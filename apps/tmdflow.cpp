@@ -1,0 +1,189 @@
+// The tmdflow executable: run workflows, run single stages, inspect and validate products.
+// Works the same under mpiexec -n N and srun.
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "stage.hpp"
+#include "tmdflow/core/error.hpp"
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/io/schema.hpp"
+#include "tmdflow/par/failure.hpp"
+#include "tmdflow/par/runtime.hpp"
+#include "version.hpp"
+#include "workflow.hpp"
+
+namespace po = boost::program_options;
+using namespace tmdflow;
+
+namespace {
+
+const char* kUsage =
+    "usage: tmdflow COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run WORKFLOW.ini [--input PATH] [--output PATH] [--set SECTION.KEY=VALUE ...]\n"
+    "                   [--from STEP] [--force]       run a workflow (resumes: complete steps are skipped)\n"
+    "  stage NAME --input PATH --output FILE.h5[:/group] [options]\n"
+    "                                                 run one stage (tmdflow stage NAME --help)\n"
+    "  stages                                         list the stages\n"
+    "  inspect FILE.h5                                print the product tree\n"
+    "  validate FILE.h5                               check a file against data_schema/\n"
+    "\n"
+    "global options: --quiet, --verbose, --progress=bar|log|off, --version, --help\n"
+    "All commands run the same under mpiexec -n N and srun.\n";
+
+// Splits "--key=value" / "--key value" / "--flag" tokens into pairs.
+std::vector<std::pair<std::string, std::string>> key_values(const std::vector<std::string>& args, const std::string& cmd) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0 || a.size() < 3)
+      throw UsageError(cmd + ": unexpected argument '" + a + "': expected --option[=value]");
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      out.emplace_back(a.substr(2, eq - 2), a.substr(eq + 1));
+    } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
+      out.emplace_back(a.substr(2), args[i + 1]);
+      ++i;
+    } else {
+      out.emplace_back(a.substr(2), "true");
+    }
+  }
+  return out;
+}
+
+int cmd_stages() {
+  if (log::rank() != 0) return 0;
+  for (const auto& [name, factory] : stages::registry()) {
+    auto s = factory();
+    std::printf("  %-22s %s\n", name.c_str(), s->summary().c_str());
+  }
+  return 0;
+}
+
+int cmd_stage(const par::Comm& comm, const std::vector<std::string>& args) {
+  if (args.empty()) throw UsageError("stage: expected a stage name (tmdflow stages lists them)");
+  const std::string name = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  stages::StageRequest req;
+  req.stage = name;
+  bool help = false;
+  par::collectively(comm, [&] {
+    stages::make_stage(name);  // unknown stage: a usage error before anything else
+    for (auto& [k, v] : key_values(rest, "stage " + name)) {
+      if (k == "help") help = true;
+      else if (k == "input") req.input = v;
+      else if (k == "output") req.output = v;
+      else req.options.emplace_back(k, v);
+    }
+  });
+  if (help) {
+    if (comm.is_root()) std::cout << stages::stage_help(name);
+    return 0;
+  }
+  req.force = true;
+  stages::run_stage(comm, req);
+  return 0;
+}
+
+int cmd_run(const par::Comm& comm, const std::vector<std::string>& args) {
+  if (args.empty() || args[0].rfind("--", 0) == 0) throw UsageError("run: expected a workflow file (WORKFLOW.ini)");
+  stages::WorkflowOverrides ov;
+  stages::RunOptions ro;
+  stages::Workflow wf;
+  par::collectively(comm, [&] {
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    for (auto& [k, v] : key_values(rest, "run")) {
+      if (k == "input") ov.input = v;
+      else if (k == "output") ov.output = v;
+      else if (k == "from") ro.from = v;
+      else if (k == "force") ro.force = str::to_bool(v, "--force");
+      else if (k == "set") {
+        auto eq = v.find('=');
+        if (eq == std::string::npos) throw UsageError("--set " + v + ": expected SECTION.KEY=VALUE");
+        ov.set.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+      } else {
+        throw UsageError("run: unknown option '--" + k + "': expected --input, --output, --set, --from or --force");
+      }
+    }
+    wf = stages::load_workflow(args[0], ov);
+  });
+  stages::run_workflow(comm, wf, ro);
+  return 0;
+}
+
+int cmd_inspect(const par::Comm& comm, const std::vector<std::string>& args) {
+  if (args.size() != 1) throw UsageError("inspect: expected one FILE.h5");
+  std::string text;
+  par::collectively(comm, [&] {
+    if (comm.is_root()) text = io::inspect_file(args[0]);
+  });
+  if (comm.is_root()) std::cout << text;
+  return 0;
+}
+
+int cmd_validate(const par::Comm& comm, const std::vector<std::string>& args) {
+  if (args.size() != 1) throw UsageError("validate: expected one FILE.h5");
+  io::ValidationReport report;
+  par::collectively(comm, [&] {
+    if (comm.is_root()) report = io::validate_file(args[0]);
+  });
+  int ok = report.problems.empty();
+  comm.bcast(&ok, 1, 0);
+  if (comm.is_root()) std::cout << report.text();
+  return ok ? 0 : static_cast<int>(ExitCode::input);
+}
+
+int dispatch(const par::Comm& comm, std::vector<std::string> args) {
+  // Global options first.
+  std::vector<std::string> rest;
+  for (const auto& a : args) {
+    if (a == "--quiet") log::set_level(log::Level::warn);
+    else if (a == "--verbose") log::set_level(log::Level::debug);
+    else if (a.rfind("--progress=", 0) == 0) setenv("TMDFLOW_PROGRESS", a.substr(11).c_str(), 1);
+    else rest.push_back(a);
+  }
+  if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
+    if (comm.is_root()) std::cout << kUsage;
+    return rest.empty() ? static_cast<int>(ExitCode::usage) : 0;
+  }
+  if (rest[0] == "--version") {
+    if (comm.is_root()) std::cout << "tmdflow " << TMDFLOW_VERSION << "\n";
+    return 0;
+  }
+  const std::string cmd = rest[0];
+  std::vector<std::string> cargs(rest.begin() + 1, rest.end());
+  if (cmd == "run") return cmd_run(comm, cargs);
+  if (cmd == "stage") return cmd_stage(comm, cargs);
+  if (cmd == "stages") return cmd_stages();
+  if (cmd == "inspect") return cmd_inspect(comm, cargs);
+  if (cmd == "validate") return cmd_validate(comm, cargs);
+  throw UsageError("unknown command '" + cmd + "': expected run, stage, stages, inspect or validate (tmdflow --help)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  par::Runtime runtime(argc, argv);
+  const par::Comm& comm = runtime.world();
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return dispatch(comm, args);
+  } catch (const par::CollectiveError& e) {
+    // Every rank holds the same error: the root reports it once.
+    if (comm.is_root()) log::write(log::Level::error, e.what(), false);
+    return static_cast<int>(e.code());
+  } catch (...) {
+    ExitCode code = ExitCode::failure;
+    std::string msg = par::describe(std::current_exception(), &code);
+    if (comm.size() == 1) {
+      log::write(log::Level::error, msg, false);
+      return static_cast<int>(code);
+    }
+    // Only this rank knows: report and end the whole job (no rank may hang).
+    log::write(log::Level::error, msg, true);
+    par::abort_job(static_cast<int>(code));
+  }
+}

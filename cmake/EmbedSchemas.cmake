@@ -1,0 +1,12 @@
+# Writes a C++ source holding every data_schema/products/*.schema file as a string.
+file(GLOB _files ${DIR}/*.schema)
+list(SORT _files)
+set(_body "")
+foreach(_f IN LISTS _files)
+  get_filename_component(_n ${_f} NAME_WLE)
+  file(READ ${_f} _text)
+  string(REGEX REPLACE "\\.([0-9]+)$" "/\\1" _name "${_n}")
+  string(APPEND _body "    {\"${_name}\", R\"tmdflow_schema(${_text})tmdflow_schema\"},\n")
+endforeach()
+file(WRITE ${OUT}.tmp "// Generated from data_schema/products by cmake/EmbedSchemas.cmake; do not edit.\n#include \"tmdflow/io/schema.hpp\"\n\nnamespace tmdflow::io {\nconst std::vector<SchemaText>& builtin_schemas() {\n  static const std::vector<SchemaText> schemas = {\n${_body}  };\n  return schemas;\n}\n}  // namespace tmdflow::io\n")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,90 @@
+#include "tmdflow/par/failure.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <new>
+#include <thread>
+
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/par/runtime.hpp"
+
+namespace tmdflow::par {
+
+std::string describe(std::exception_ptr e, ExitCode* code) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& x) {
+    if (code) *code = x.code();
+    return x.what();
+  } catch (const std::bad_alloc&) {
+    if (code) *code = ExitCode::failure;
+    return "out of memory";
+  } catch (const std::exception& x) {
+    if (code) *code = ExitCode::failure;
+    return x.what();
+  } catch (...) {
+    if (code) *code = ExitCode::failure;
+    return "unknown error";
+  }
+}
+
+double agreement_timeout_s() {
+  if (const char* v = std::getenv("TMDFLOW_AGREE_TIMEOUT")) {
+    double t = std::atof(v);
+    if (t > 0) return t;
+  }
+  return 60.0;
+}
+
+void agree(const Comm& comm, std::exception_ptr local_error) {
+  if (comm.size() == 1) {
+    if (local_error) std::rethrow_exception(local_error);
+    return;
+  }
+  int mine = local_error ? comm.rank() : comm.size();
+  int first = comm.size();
+  MPI_Request req;
+  MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.agreement(), &req);
+  if (!local_error) {
+    MPI_Wait(&req, MPI_STATUS_IGNORE);
+  } else {
+    // A failed rank waits a bounded time for the others: if they are stuck in a collective this
+    // rank will never join, it ends the job rather than let it hang.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(agreement_timeout_s());
+    int done = 0;
+    while (!done) {
+      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+      if (done) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ExitCode code = ExitCode::failure;
+        std::string msg = describe(local_error, &code);
+        log::write(log::Level::error, msg + " (the other ranks did not respond; ending the job)", true);
+        abort_job(static_cast<int>(code));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  if (first == comm.size()) return;
+  // A CollectiveError keeps its origin rank through nested agreements.
+  ExitCode code = ExitCode::failure;
+  std::string message;
+  int origin = first;
+  if (comm.rank() == first) {
+    message = describe(local_error, &code);
+    try {
+      std::rethrow_exception(local_error);
+    } catch (const CollectiveError& c) {
+      origin = c.origin_rank();
+    } catch (...) {
+    }
+  }
+  int header[3] = {static_cast<int>(code), origin, int(message.size())};
+  MPI_Bcast(header, 3, MPI_INT, first, comm.agreement());
+  message.resize(size_t(header[2]));
+  if (header[2] > 0) MPI_Bcast(message.data(), header[2], MPI_CHAR, first, comm.agreement());
+  int code_int = header[0];
+  origin = header[1];
+  throw CollectiveError(message, static_cast<ExitCode>(code_int), origin);
+}
+
+}  // namespace tmdflow::par

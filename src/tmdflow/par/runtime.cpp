@@ -1,0 +1,88 @@
+#include "tmdflow/par/runtime.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <mpi.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+#include "tmdflow/core/error.hpp"
+#include "tmdflow/core/log.hpp"
+
+namespace tmdflow::par {
+namespace {
+Runtime* g_runtime = nullptr;
+std::mutex g_hooks_mutex;
+std::map<int, std::function<void()>> g_hooks;
+int g_next_hook = 1;
+}  // namespace
+
+Runtime::Runtime(int& argc, char**& argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  }
+  world_ = new Comm(MPI_COMM_WORLD);
+  log::set_rank(world_->rank(), world_->size());
+  if (!Kokkos::is_initialized()) {
+    Kokkos::InitArguments args;
+    args.disable_warnings = true;
+    Kokkos::initialize(args);
+  }
+  g_runtime = this;
+}
+
+Runtime::~Runtime() {
+  g_runtime = nullptr;
+  delete world_;
+  if (Kokkos::is_initialized()) Kokkos::finalize();
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+bool Runtime::active() { return g_runtime != nullptr; }
+
+const Comm& Runtime::world_comm() {
+  if (!g_runtime) throw Error("tmdflow runtime not initialised (no par::Runtime)", ExitCode::failure);
+  return g_runtime->world();
+}
+
+int add_abort_hook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  int id = g_next_hook++;
+  g_hooks[id] = std::move(hook);
+  return id;
+}
+
+void remove_abort_hook(int id) {
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  g_hooks.erase(id);
+}
+
+void abort_job(int exit_code) {
+  std::map<int, std::function<void()>> hooks;
+  {
+    std::lock_guard<std::mutex> lock(g_hooks_mutex);
+    hooks.swap(g_hooks);
+  }
+  for (auto& [id, hook] : hooks) {
+    try {
+      hook();
+    } catch (...) {
+    }
+  }
+  int initialized = 0, finalized = 0, size = 1;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) {
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  }
+  std::_Exit(exit_code);
+}
+
+}  // namespace tmdflow::par

@@ -1,0 +1,13 @@
+#include "stage_list.hpp"
+
+namespace tmdflow::stages {
+
+const std::vector<std::pair<std::string, StageFactory>>& registry() {
+  static const std::vector<std::pair<std::string, StageFactory>> stages = {
+      {"synthesize-datacube", make_synthesize_datacube_stage},
+      {"virtual-image", make_virtual_image_stage},
+  };
+  return stages;
+}
+
+}  // namespace tmdflow::stages

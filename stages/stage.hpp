@@ -1,0 +1,127 @@
+#pragma once
+// The stage contract. A stage is one MPI-collective step: options -> read its shard -> call the
+// library -> write one product group. Stages are thin: physics and math live in src/tmdflow.
+#include <boost/program_options.hpp>
+
+#include <functional>
+#include <sstream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tmdflow/core/strings.hpp"
+#include "tmdflow/io/product.hpp"
+#include "tmdflow/par/comm.hpp"
+
+namespace tmdflow::stages {
+
+namespace po = boost::program_options;
+
+/// Declares a stage's options, binding each to a field of the stage's parameter struct, and
+/// remembers how to print each value (for the configuration hash and the product's record).
+class Options {
+ public:
+  explicit Options(const std::string& caption = "Options") : desc_(caption) {}
+
+  template <class T>
+  Options& add(const std::string& name, T* target, const T& default_value, const std::string& help) {
+    desc_.add_options()(name.c_str(), po::value<T>(target)->default_value(default_value, text(default_value)), help.c_str());
+    printers_.emplace_back(name, [target] { return text(*target); });
+    return *this;
+  }
+  /// An option without default: absent unless given (the stage checks `given(name)`).
+  template <class T>
+  Options& add_optional(const std::string& name, T* target, const std::string& help) {
+    desc_.add_options()(name.c_str(), po::value<T>(target), help.c_str());
+    printers_.emplace_back(name, [target] { return text(*target); });
+    return *this;
+  }
+  po::options_description& description() { return desc_; }
+  const std::vector<std::pair<std::string, std::function<std::string()>>>& printers() const { return printers_; }
+
+  static std::string text(const std::string& v) { return v; }
+  static std::string text(bool v) { return v ? "true" : "false"; }
+  template <class T>
+  static std::string text(const T& v) {
+    std::ostringstream s;
+    s.precision(17);
+    s << v;
+    return s.str();
+  }
+
+ private:
+  po::options_description desc_;
+  std::vector<std::pair<std::string, std::function<std::string()>>> printers_;
+};
+
+struct StageContext {
+  const par::Comm& comm;
+  std::string stage;        // stage name
+  std::string input;        // main input as given ("" when the stage takes none)
+  io::Target output;        // where the product goes
+  std::string config_hash;
+  const po::variables_map& vm;
+  bool given(const std::string& option) const { return vm.count(option) && !vm[option].defaulted(); }
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string name() const = 0;
+  /// One line for `tmdflow stages`.
+  virtual std::string summary() const = 0;
+  /// Longer description for `tmdflow stage NAME --help` (inputs, product, conventions).
+  virtual std::string description() const { return summary(); }
+  /// Product schema written, "name/version" (see data_schema/).
+  virtual std::string product_schema() const = 0;
+  /// Product group when --output names only a file.
+  virtual std::string default_group() const = 0;
+  virtual bool takes_input() const { return true; }
+
+  /// Declares the options (bound to the stage's parameters).
+  virtual void declare(Options& options) = 0;
+  /// After parsing, on every rank, before any collective work: check and derive parameters.
+  /// Throw ConfigError / InputError naming the option or file.
+  virtual void validate(const StageContext& ctx) {}
+  /// Files besides --input whose content the product depends on (for the configuration hash).
+  virtual std::vector<std::string> extra_inputs() const { return {}; }
+  /// Reads the input and writes the product into `out` (opened under a temporary name).
+  virtual void run(const StageContext& ctx, io::ProductWriter& out) = 0;
+};
+
+using StageFactory = std::function<std::unique_ptr<Stage>()>;
+
+/// Every stage, in the order `tmdflow stages` lists them.
+const std::vector<std::pair<std::string, StageFactory>>& registry();
+/// Throws UsageError listing the stages when `name` is unknown.
+std::unique_ptr<Stage> make_stage(const std::string& name);
+
+/// What to run: a stage with its main input, its output target and options (canonical names
+/// use dashes; keys written with underscores are accepted).
+struct StageRequest {
+  std::string stage;
+  std::string input;
+  std::string output;
+  std::vector<std::pair<std::string, std::string>> options;
+  bool force = true;        // false: skip when the product is complete with the same hash
+  std::string origin;       // "step 'vi' of demo.ini" for messages; empty for `tmdflow stage`
+};
+
+struct StageOutcome {
+  bool skipped = false;
+  std::string config_hash;
+  io::Target target;
+};
+
+/// Runs a stage on every rank of comm (collective). Errors are agreed: every rank throws the same
+/// CollectiveError (or, with one rank, the original error).
+StageOutcome run_stage(const par::Comm& comm, const StageRequest& request);
+
+/// The text of `tmdflow stage NAME --help`.
+std::string stage_help(const std::string& name);
+
+/// Canonical option name: lower dashes ("inner_mrad" -> "inner-mrad").
+std::string canonical_option(const std::string& key);
+
+}  // namespace tmdflow::stages

@@ -1,0 +1,12 @@
+#pragma once
+// Factories of every stage (one per stage file); registry.cpp orders them.
+#include <memory>
+
+#include "stage.hpp"
+
+namespace tmdflow::stages {
+
+std::unique_ptr<Stage> make_synthesize_datacube_stage();
+std::unique_ptr<Stage> make_virtual_image_stage();
+
+}  // namespace tmdflow::stages

@@ -1,0 +1,238 @@
+// Stage virtual-image: virtual detectors of a datacube in one pass (BF, ADF, masks, CoM, sum,
+// mean and maximum patterns), with optional PNG figures.
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "stage.hpp"
+#include "stage_list.hpp"
+#include "tmdflow/analysis/virtual_detectors.hpp"
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/core/units.hpp"
+#include "tmdflow/io/figure.hpp"
+#include "tmdflow/par/failure.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tmdflow::stages {
+namespace {
+
+class VirtualImage : public Stage {
+ public:
+  std::string name() const override { return "virtual-image"; }
+  std::string summary() const override { return "virtual BF/ADF/mask images, centre of mass, mean and max patterns (one pass)"; }
+  std::string description() const override {
+    return "Computes every requested virtual detector in a single pass over the datacube, sharded by scan rows.\n"
+           "Radii are in detector pixels, or in mrad when the datacube's Q axis is calibrated (1/Angstrom) and the\n"
+           "voltage is known (from the file or --voltage-kV). The centre is found from the data (central disc of the\n"
+           "mean of a sample of patterns) unless --centre gives it. Image x is the last axis (Qy), y the one before\n"
+           "(Qx); the centre of mass is relative to the centre, in Q units.";
+  }
+  std::string product_schema() const override { return "virtual_images/1"; }
+  std::string default_group() const override { return "/virtual_images"; }
+
+  void declare(Options& o) override {
+    o.add<std::string>("detectors", &detectors_, "bf,adf,com,max", "detectors: any of bf, adf, com, sum, max (the mean pattern is always made)")
+        .add<std::string>("centre", &centre_, "auto", "pattern centre 'x,y' [pixels: column, row] or 'auto'")
+        .add<double>("bf-outer-px", &bf_outer_px_, -1, "bright-field radius [pixels] (-1: 1.1 x the central disc radius)")
+        .add<double>("bf-outer-mrad", &bf_outer_mrad_, -1, "bright-field radius [mrad] (calibrated data)")
+        .add<double>("adf-inner-px", &adf_inner_px_, -1, "ADF inner radius [pixels] (-1: 2 x the central disc radius)")
+        .add<double>("adf-outer-px", &adf_outer_px_, -1, "ADF outer radius [pixels] (-1: to the nearest detector edge)")
+        .add<double>("adf-inner-mrad", &adf_inner_mrad_, -1, "ADF inner radius [mrad] (calibrated data)")
+        .add<double>("adf-outer-mrad", &adf_outer_mrad_, -1, "ADF outer radius [mrad] (calibrated data)")
+        .add<double>("voltage-kV", &voltage_kV_, -1, "accelerating voltage [kV] for mrad radii (-1: from the file)")
+        .add<std::string>("masks", &masks_, "", "extra detectors: comma-separated FILE.h5:/dataset of (Qx,Qy) or (n,Qx,Qy) weights")
+        .add<std::string>("figures", &figures_, "", "directory for PNG figures (empty: none)")
+        .add<std::int64_t>("block-patterns", &block_patterns_, 0, "patterns per I/O block (0: about 4 MiB)");
+  }
+
+  void validate(const StageContext&) override {
+    for (const auto& d : str::split(detectors_, ',')) {
+      if (d == "bf") bf_ = true;
+      else if (d == "adf") adf_ = true;
+      else if (d == "com") com_ = true;
+      else if (d == "sum") sum_ = true;
+      else if (d == "max") max_ = true;
+      else throw ConfigError("detectors: expected any of bf, adf, com, sum, max, found '" + d + "'");
+    }
+    if (bf_outer_px_ > 0 && bf_outer_mrad_ > 0) throw ConfigError("give bf-outer-px or bf-outer-mrad, not both");
+    if (adf_inner_px_ >= 0 && adf_inner_mrad_ >= 0) throw ConfigError("give adf-inner-px or adf-inner-mrad, not both");
+    if (adf_outer_px_ > 0 && adf_outer_mrad_ > 0) throw ConfigError("give adf-outer-px or adf-outer-mrad, not both");
+    if (centre_ != "auto") {
+      auto c = str::to_double_list(centre_, "centre");
+      if (c.size() != 2) throw ConfigError("centre: expected 'x,y' in pixels or 'auto', found '" + centre_ + "'");
+      centre_x_ = c[0];
+      centre_y_ = c[1];
+    }
+    for (const auto& m : str::split(masks_, ',')) mask_specs_.push_back(m);
+  }
+
+  std::vector<std::string> extra_inputs() const override { return mask_specs_; }
+
+  void run(const StageContext& ctx, io::ProductWriter& out) override {
+    const par::Comm& comm = ctx.comm;
+    std::unique_ptr<io::DatacubeReader> reader;
+    analysis::VirtualDetectorConfig cfg;
+    double disc_radius = 0;
+    io::DatacubeMeta meta;
+    par::collectively(comm, [&] { reader = std::make_unique<io::DatacubeReader>(io::DatacubeReader::open(ctx.input, &comm)); });
+    meta = reader->meta();
+    const std::int64_t rows = meta.shape[2], cols = meta.shape[3];
+
+    // Centre and disc radius from a sample of patterns (collective, small).
+    std::vector<float> sample = analysis::sampled_mean_pattern(comm, *reader, 512);
+    const analysis::DiscFit disc = analysis::find_central_disc(sample, rows, cols);
+    disc_radius = disc.radius;
+
+    par::collectively(comm, [&] {
+      cfg.centre_x = centre_ == "auto" ? disc.centre_x : centre_x_;
+      cfg.centre_y = centre_ == "auto" ? disc.centre_y : centre_y_;
+      cfg.q_pixel_size = meta.calibration.Q_pixel_size;
+      const double mrad_per_px = mrad_per_pixel(meta);
+      auto px = [&](double v_px, double v_mrad, double fallback, const char* what) {
+        if (v_mrad >= 0) {
+          if (mrad_per_px <= 0)
+            throw ConfigError(std::string(what) + " in mrad needs a datacube calibrated in A^-1 and a voltage: " + reader->where() +
+                              " has Q units '" + meta.calibration.Q_pixel_units + "'" +
+                              (voltage() <= 0 ? " and no voltage (give --voltage-kV)" : ""));
+          return v_mrad / mrad_per_px;
+        }
+        return v_px >= 0 ? v_px : fallback;
+      };
+      const double edge = std::min({cfg.centre_x, cfg.centre_y, double(cols - 1) - cfg.centre_x, double(rows - 1) - cfg.centre_y});
+      if (bf_) {
+        const double r = px(bf_outer_px_, bf_outer_mrad_, std::max(1.0, 1.1 * disc_radius), "bf-outer");
+        cfg.binary.emplace_back("bf", analysis::annulus_mask(rows, cols, cfg.centre_x, cfg.centre_y, 0.0, r));
+        bf_radius_px_ = r;
+      }
+      if (adf_) {
+        const double ri = px(adf_inner_px_, adf_inner_mrad_, std::max(1.0, 2.0 * disc_radius), "adf-inner");
+        const double ro = px(adf_outer_px_, adf_outer_mrad_, std::max(ri + 1.0, edge), "adf-outer");
+        if (!(ro > ri)) throw ConfigError("ADF: expected outer radius > inner radius, found " + std::to_string(ri) + " and " + std::to_string(ro) + " pixels");
+        cfg.binary.emplace_back("adf", analysis::annulus_mask(rows, cols, cfg.centre_x, cfg.centre_y, ri, ro));
+        adf_inner_used_ = ri;
+        adf_outer_used_ = ro;
+      }
+      for (const auto& spec : mask_specs_) load_masks(spec, rows, cols, cfg.weighted, comm);
+      cfg.com = com_;
+      cfg.sum = sum_;
+      cfg.max_pattern = max_;
+    });
+
+    analysis::VirtualDetectors vd(cfg);
+    io::PassOptions po;
+    po.block_patterns = block_patterns_;
+    po.progress_label = "virtual-image";
+    io::run_pattern_pass(comm, *reader, {&vd}, po);
+
+    // Products: EMD arrays under the product root.
+    const io::h5::Group& root = out.group();
+    root.set_attr("emd_group_type", "root");
+    root.set_attr("python_class", "Root");
+    const auto& c = meta.calibration;
+    const io::Shard shard = io::shard_of(meta, comm.size(), comm.rank());
+    std::vector<io::emd::Dim> rdims = {{"Rx", c.R_pixel_units, 0.0, c.R_pixel_size}, {"Ry", c.R_pixel_units, 0.0, c.R_pixel_size}};
+    std::vector<io::emd::Dim> qdims = {{"Qx", c.Q_pixel_units, 0.0, c.Q_pixel_size}, {"Qy", c.Q_pixel_units, 0.0, c.Q_pixel_size}};
+    for (const auto& [name, map] : vd.images()) {
+      io::emd::ArraySpec spec{name, io::Dtype::f32, {meta.shape[0], meta.shape[1]}, rdims, "VirtualImage",
+                              (name == "com_x" || name == "com_y") ? c.Q_pixel_units : "counts", {}};
+      io::h5::Dataset d = io::emd::create_array(root, spec);
+      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), map.values());
+      d.write(io::h5::Shape{shard.rows.begin, 0}, io::h5::Shape{shard.rows.size(), meta.shape[1]}, host.data());
+    }
+    io::emd::write_array(root, {"mean_pattern", io::Dtype::f32, {rows, cols}, qdims, "VirtualDiffraction", "counts", {}}, vd.mean_pattern());
+    if (max_) io::emd::write_array(root, {"max_pattern", io::Dtype::f32, {rows, cols}, qdims, "VirtualDiffraction", "counts", {}}, vd.max_pattern());
+    io::h5::Group det = root.create_group("detectors");
+    det.write_scalar("centre_qx", cfg.centre_y).set_attr("units", "pixels (row, Qx axis)");
+    det.write_scalar("centre_qy", cfg.centre_x).set_attr("units", "pixels (column, Qy axis)");
+    det.write_scalar("central_disc_radius_px", disc_radius);
+    if (bf_) det.write_scalar("bf_outer_px", bf_radius_px_);
+    if (adf_) {
+      det.write_scalar("adf_inner_px", adf_inner_used_);
+      det.write_scalar("adf_outer_px", adf_outer_used_);
+    }
+    det.set_attr("source", reader->where());
+    log::info("virtual-image: centre (x, y) = (", cfg.centre_x, ", ", cfg.centre_y, ") px, central disc radius ", disc_radius, " px");
+
+    if (!figures_.empty()) write_figures(ctx, vd, meta, shard);
+  }
+
+ private:
+  double voltage() const { return voltage_kV_ > 0 ? voltage_kV_ : voltage_from_file_; }
+  double mrad_per_pixel(const io::DatacubeMeta& meta) {
+    auto it = meta.acquisition.find("voltage_kV");
+    if (it != meta.acquisition.end()) voltage_from_file_ = it->second;
+    if (!meta.q_calibrated() || voltage() <= 0) return -1;
+    return units::invA_to_mrad(meta.calibration.Q_pixel_size, units::electron_wavelength_A(voltage()));
+  }
+
+  static void load_masks(const std::string& spec, std::int64_t rows, std::int64_t cols,
+                         std::vector<std::pair<std::string, std::vector<float>>>& out, const par::Comm& comm) {
+    io::Target t = io::parse_target(spec, "/");
+    if (spec.find(":/") == std::string::npos) throw ConfigError("masks: expected FILE.h5:/dataset, found '" + spec + "'");
+    auto f = io::FileRegistry::open(t.file, io::h5::Mode::read, nullptr);
+    io::h5::Dataset d = f->root().open_dataset(t.group);
+    io::h5::Shape s = d.shape();
+    const std::string leaf = t.group.substr(t.group.rfind('/') + 1);
+    auto w = d.read_all<float>();
+    if (s.size() == 2 && s[0] == rows && s[1] == cols) {
+      out.emplace_back("mask_" + leaf, w);
+    } else if (s.size() == 3 && s[1] == rows && s[2] == cols) {
+      for (std::int64_t k = 0; k < s[0]; ++k)
+        out.emplace_back("mask_" + leaf + "_" + std::to_string(k),
+                         std::vector<float>(w.begin() + k * rows * cols, w.begin() + (k + 1) * rows * cols));
+    } else {
+      throw InputError::at(t.file, t.group, "mask shape", "(" + std::to_string(rows) + ", " + std::to_string(cols) + ") or (n, " +
+                                                               std::to_string(rows) + ", " + std::to_string(cols) + ")",
+                           str::shape_string(s));
+    }
+    (void)comm;
+  }
+
+  void write_figures(const StageContext& ctx, const analysis::VirtualDetectors& vd, const io::DatacubeMeta& meta, const io::Shard& shard) {
+    // Gather the maps on rank 0 (small: one float per scan position).
+    const std::int64_t rx = meta.shape[0], ry = meta.shape[1];
+    std::map<std::string, std::vector<float>> full;
+    for (const auto& [name, map] : vd.images()) {
+      std::vector<float> whole(std::size_t(rx * ry), 0.0f);
+      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), map.values());
+      std::copy(host.data(), host.data() + host.size(), whole.begin() + shard.first_pattern());
+      ctx.comm.allreduce_inplace(whole.data(), whole.size(), par::Op::sum);
+      full[name] = std::move(whole);
+    }
+    std::string err;
+    if (ctx.comm.is_root()) {
+      try {
+        fs::create_directories(figures_);
+        const std::string stem = (fs::path(figures_) / fs::path(ctx.output.file).stem()).string();
+        const int up = int(std::max<std::int64_t>(1, 256 / std::max(rx, ry)));
+        for (const char* n : {"bf", "adf", "sum"})
+          if (full.count(n)) io::write_png(stem + "_" + n + ".png", io::upscale(io::grey_image(full[n], rx, ry, io::Scaling::percentile), up));
+        if (full.count("com_x"))
+          io::write_png(stem + "_com.png", io::upscale(io::vector_image(full["com_x"], full["com_y"], rx, ry), up));
+        const int upq = int(std::max<std::int64_t>(1, 256 / std::max(meta.shape[2], meta.shape[3])));
+        io::write_png(stem + "_mean_pattern.png", io::upscale(io::grey_image(vd.mean_pattern(), meta.shape[2], meta.shape[3], io::Scaling::log), upq));
+        log::info("virtual-image: figures in ", figures_, "/");
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+    }
+    err = ctx.comm.bcast_string(err, 0);
+    if (!err.empty()) throw IoError(err);
+  }
+
+  std::string detectors_, centre_, masks_, figures_;
+  double bf_outer_px_ = -1, bf_outer_mrad_ = -1, adf_inner_px_ = -1, adf_outer_px_ = -1, adf_inner_mrad_ = -1, adf_outer_mrad_ = -1;
+  double voltage_kV_ = -1, voltage_from_file_ = -1;
+  double centre_x_ = 0, centre_y_ = 0;
+  double bf_radius_px_ = 0, adf_inner_used_ = 0, adf_outer_used_ = 0;
+  std::int64_t block_patterns_ = 0;
+  bool bf_ = false, adf_ = false, com_ = false, sum_ = false, max_ = false;
+  std::vector<std::string> mask_specs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_virtual_image_stage() { return std::make_unique<VirtualImage>(); }
+
+}  // namespace tmdflow::stages

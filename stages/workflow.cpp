@@ -1,0 +1,186 @@
+#include "workflow.hpp"
+
+#include <boost/property_tree/ini_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+
+#include <filesystem>
+#include <regex>
+#include <set>
+
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/core/progress.hpp"
+#include "tmdflow/core/timer.hpp"
+
+namespace fs = std::filesystem;
+namespace pt = boost::property_tree;
+
+namespace tmdflow::stages {
+namespace {
+
+using Section = std::vector<std::pair<std::string, std::string>>;
+
+std::string get(const Section& s, const std::string& key) {
+  for (const auto& [k, v] : s)
+    if (k == key) return v;
+  return "";
+}
+bool has(const Section& s, const std::string& key) {
+  for (const auto& [k, v] : s)
+    if (k == key) return true;
+  return false;
+}
+void put(Section& s, const std::string& key, const std::string& value) {
+  for (auto& [k, v] : s)
+    if (k == key) {
+      v = value;
+      return;
+    }
+  s.emplace_back(key, value);
+}
+
+// ${section.key} references, resolved against the (already resolved) earlier values.
+std::string resolve(const std::string& value, const std::map<std::string, std::string>& known, const std::string& where) {
+  static const std::regex ref(R"(\$\{([A-Za-z0-9_\-]+)\.([A-Za-z0-9_\-]+)\})");
+  std::string out;
+  auto begin = std::sregex_iterator(value.begin(), value.end(), ref);
+  size_t last = 0;
+  for (auto it = begin; it != std::sregex_iterator(); ++it) {
+    const std::string key = (*it)[1].str() + "." + (*it)[2].str();
+    auto f = known.find(key);
+    if (f == known.end())
+      throw ConfigError(where + ": unknown reference ${" + key + "}: expected a key of [workflow] or of an earlier step");
+    out += value.substr(last, size_t(it->position()) - last) + f->second;
+    last = size_t(it->position() + it->length());
+  }
+  out += value.substr(last);
+  if (out.find("${") != std::string::npos) throw ConfigError(where + ": malformed reference in '" + value + "'");
+  return out;
+}
+
+}  // namespace
+
+Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
+  if (!fs::exists(path)) throw IoError(path + ": no such workflow file");
+  pt::ptree tree;
+  try {
+    pt::read_ini(path, tree);
+  } catch (const pt::ini_parser_error& e) {
+    throw ConfigError(path + ":" + std::to_string(e.line()) + ": " + e.message());
+  }
+  std::vector<std::pair<std::string, Section>> sections;
+  for (const auto& [name, sub] : tree) {
+    if (sub.empty() && !sub.data().empty())
+      throw ConfigError(path + ": key '" + name + "' outside any section: expected it under [workflow] or a step");
+    Section s;
+    for (const auto& [k, v] : sub) s.emplace_back(str::trim(k), str::trim(v.data()));
+    sections.emplace_back(name, s);
+  }
+  if (sections.empty() || sections.front().first != "workflow")
+    throw ConfigError(path + ": expected a [workflow] section first, found " +
+                      (sections.empty() ? std::string("no section") : "[" + sections.front().first + "]"));
+
+  // Overrides.
+  Section& wf = sections.front().second;
+  if (!ov.input.empty()) put(wf, "input", ov.input);
+  if (!ov.output.empty()) put(wf, "output", ov.output);
+  for (const auto& [key, value] : ov.set) {
+    auto dot = key.find('.');
+    if (dot == std::string::npos)
+      throw UsageError("--set " + key + "=" + value + ": expected SECTION.KEY=VALUE (e.g. workflow.voltage_kV=80)");
+    const std::string sec = key.substr(0, dot), k = key.substr(dot + 1);
+    auto it = std::find_if(sections.begin(), sections.end(), [&](const auto& s) { return s.first == sec; });
+    if (it == sections.end()) {
+      std::vector<std::string> names;
+      for (const auto& s : sections) names.push_back(s.first);
+      throw UsageError("--set " + key + ": unknown section '" + sec + "': expected one of " + str::join(names, ", "));
+    }
+    if (sec == "workflow" && !has(it->second, k)) {
+      std::vector<std::string> keys;
+      for (const auto& [kk, vv] : it->second) keys.push_back(kk);
+      throw UsageError("--set " + key + ": unknown key '" + k + "' of [workflow]: expected one of " + str::join(keys, ", "));
+    }
+    // Step keys are checked against the stage's options when the step runs.
+    put(it->second, k, value);
+  }
+  for (const char* k : {"input", "output"})
+    if (!has(wf, k)) throw ConfigError(path + ": [workflow] has no '" + std::string(k) + "' (main " + k + "; give it or pass --" + k + ")");
+
+  Workflow out;
+  out.file = path;
+  std::map<std::string, std::string> known;
+  for (const auto& [k, v] : wf) {
+    const std::string value = resolve(v, known, path + " [workflow] " + k);
+    known["workflow." + k] = value;
+    out.settings[k] = value;
+  }
+  const std::string output = out.settings["output"];
+  fs::path op(io::parse_target(output, "/").file);
+  known["workflow.output_dir"] = op.parent_path().empty() ? "." : op.parent_path().string();
+  known["workflow.output_stem"] = (op.parent_path() / op.stem()).string();
+
+  std::set<std::string> step_names;
+  std::string previous_output = out.settings["input"];
+  for (size_t i = 1; i < sections.size(); ++i) {
+    const auto& [name, sec] = sections[i];
+    const std::string where = path + " [" + name + "]";
+    if (!step_names.insert(name).second) throw ConfigError(where + ": duplicate step name");
+    WorkflowStep step;
+    step.name = name;
+    step.request.origin = "step '" + name + "' of " + fs::path(path).filename().string();
+    if (!has(sec, "stage")) throw ConfigError(where + ": no 'stage' key: expected the stage this step runs (see tmdflow stages)");
+    for (const auto& [k, v] : sec) {
+      const std::string value = resolve(v, known, where + " " + k);
+      known[name + "." + k] = value;
+      if (k == "stage") step.request.stage = value;
+      else if (k == "input") step.request.input = value;
+      else if (k == "output") step.request.output = value;
+      else step.request.options.emplace_back(k, value);
+    }
+    if (!has(sec, "input")) step.request.input = previous_output;
+    if (!has(sec, "output")) step.request.output = io::parse_target(output, "/").file + ":/" + name;
+    known[name + ".input"] = step.request.input;
+    known[name + ".output"] = step.request.output;
+    // A stage that takes no input ignores the chained one.
+    auto stage = make_stage(step.request.stage);
+    if (!stage->takes_input() && !has(sec, "input")) step.request.input.clear();
+    previous_output = step.request.output;
+    out.steps.push_back(step);
+  }
+  if (out.steps.empty()) throw ConfigError(path + ": no steps: expected at least one section besides [workflow]");
+  return out;
+}
+
+int run_workflow(const par::Comm& comm, const Workflow& wf, const RunOptions& opts) {
+  bool from_reached = opts.from.empty();
+  if (!opts.from.empty()) {
+    bool found = false;
+    for (const auto& s : wf.steps) found |= s.name == opts.from;
+    if (!found) {
+      std::vector<std::string> names;
+      for (const auto& s : wf.steps) names.push_back(s.name);
+      throw UsageError("--from " + opts.from + ": unknown step: expected one of " + str::join(names, ", "));
+    }
+  }
+  Stopwatch clock;
+  int ran = 0;
+  const int n = int(wf.steps.size());
+  for (int i = 0; i < n; ++i) {
+    const auto& step = wf.steps[size_t(i)];
+    if (step.name == opts.from) from_reached = true;
+    StageRequest req = step.request;
+    req.force = opts.force || (!opts.from.empty() && from_reached);
+    log::info("step ", i + 1, "/", n, " '", step.name, "' (", req.stage, ")");
+    StageOutcome o = run_stage(comm, req);
+    if (o.skipped) {
+      log::info("step '", step.name, "': skipped, ", o.target.str(), " is complete with the same configuration (",
+                o.config_hash, "); --force or --from ", step.name, " redoes it");
+    } else {
+      ++ran;
+    }
+  }
+  log::info("workflow ", fs::path(wf.file).filename().string(), ": ", ran, " of ", n, " steps run, ", n - ran,
+            " skipped, in ", format_duration(clock.seconds()));
+  return ran;
+}
+
+}  // namespace tmdflow::stages
