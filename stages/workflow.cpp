@@ -19,11 +19,6 @@ namespace {
 
 using Section = std::vector<std::pair<std::string, std::string>>;
 
-std::string get(const Section& s, const std::string& key) {
-  for (const auto& [k, v] : s)
-    if (k == key) return v;
-  return "";
-}
 bool has(const Section& s, const std::string& key) {
   for (const auto& [k, v] : s)
     if (k == key) return true;

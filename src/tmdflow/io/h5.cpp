@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "tmdflow/core/strings.hpp"
@@ -10,6 +11,16 @@
 
 namespace tmdflow::io::h5 {
 namespace {
+
+// HDF5 1.10 cannot write variable-length strings into a dataset through MPI-IO (they live in the
+// global heap). EMD 1.0 stores its string metadata exactly so, as scalar VL datasets: a parallel
+// file creates them collectively and records the values here; File::close writes them through the
+// serial driver on rank 0 after the parallel close.
+using PendingStrings = std::vector<std::pair<std::string, std::string>>;
+std::map<std::string, PendingStrings>& pending_strings() {
+  static std::map<std::string, PendingStrings> p;
+  return p;
+}
 
 struct ErrorWalk {
   std::string outer;
@@ -443,8 +454,12 @@ Dataset Group::write_scalar_string(const std::string& name, const std::string& v
   Handle space(TMDFLOW_H5(H5Screate(H5S_SCALAR), w), H5Sclose);
   Handle d(TMDFLOW_H5(H5Dcreate2(id(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), w), H5Dclose);
   Dataset ds(std::move(d), child_path(name), file_, io_rank_);
-  const char* p = value.c_str();
-  ds.write_whole_raw(t.get(), &p);
+  if (io_rank_ >= 0) {
+    pending_strings()[file_].emplace_back(ds.path(), value);
+  } else {
+    const char* p = value.c_str();
+    ds.write_whole_raw(t.get(), &p);
+  }
   return ds;
 }
 
@@ -529,6 +544,7 @@ File File::create(const std::string& path, const par::Comm* comm) {
   f.path_ = path;
   f.parallel_ = comm != nullptr;
   f.io_rank_ = comm ? comm->rank() : -1;
+  f.comm_ = comm ? comm->get() : MPI_COMM_NULL;
   return f;
 }
 
@@ -541,6 +557,7 @@ File File::open(const std::string& path, Mode mode, const par::Comm* comm) {
   f.path_ = path;
   f.parallel_ = comm != nullptr;
   f.io_rank_ = comm ? comm->rank() : -1;
+  f.comm_ = comm ? comm->get() : MPI_COMM_NULL;
   return f;
 }
 
@@ -566,6 +583,27 @@ void File::close() {
                 ExitCode::failure);
   hid_t id = h_.release();
   if (H5Fclose(id) < 0) throw_h5_error("H5Fclose", path_);
+  if (!parallel_) return;
+  PendingStrings pending;
+  if (auto it = pending_strings().find(path_); it != pending_strings().end()) {
+    pending = std::move(it->second);
+    pending_strings().erase(it);
+  }
+  // Identical on every rank: the datasets were created collectively.
+  if (pending.empty()) return;
+  if (io_rank_ == 0) {
+    Handle f(TMDFLOW_H5(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), path_ + ": reopening to write string metadata"), H5Fclose);
+    Handle t(TMDFLOW_H5(H5Tcopy(H5T_C_S1), path_), H5Tclose);
+    TMDFLOW_H5(H5Tset_size(t.get(), H5T_VARIABLE), path_);
+    TMDFLOW_H5(H5Tset_cset(t.get(), H5T_CSET_UTF8), path_);
+    for (const auto& [dataset, value] : pending) {
+      Handle d(TMDFLOW_H5(H5Dopen2(f.get(), dataset.c_str(), H5P_DEFAULT), path_ + ":" + dataset), H5Dclose);
+      const char* p = value.c_str();
+      TMDFLOW_H5(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), path_ + ":" + dataset);
+    }
+    TMDFLOW_H5(H5Fclose(f.release()), path_);
+  }
+  MPI_Barrier(comm_);
 }
 
 File& File::operator=(File&& o) noexcept {
@@ -578,6 +616,7 @@ File& File::operator=(File&& o) noexcept {
 
 File::~File() {
   if (!h_.valid()) return;
+  pending_strings().erase(path_);
   // Objects still open keep an MPI-IO file from closing: close them first (error path only).
   ssize_t n = H5Fget_obj_count(h_.get(), H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL);
   if (n > 0) {

@@ -246,6 +246,7 @@ class File {
   std::string path_;
   bool parallel_ = false;
   int io_rank_ = -1;
+  MPI_Comm comm_ = MPI_COMM_NULL;
 };
 
 }  // namespace tmdflow::io::h5

@@ -54,7 +54,8 @@ Target parse_target(const std::string& spec, const std::string& default_group) {
   if (t.group.empty() || t.group[0] != '/') t.group = "/" + t.group;
   while (t.group.size() > 1 && t.group.back() == '/') t.group.pop_back();
   if (t.file.empty()) throw UsageError("'" + spec + "': expected FILE.h5 or FILE.h5:/group, found no file name");
-  if (t.group == "/") throw UsageError("'" + spec + "': a product needs a group name, found '/'");
+  // Inputs pass "/" as their default (the whole file); an output product needs its own group.
+  if (t.group == "/" && default_group != "/") throw UsageError("'" + spec + "': a product needs a group name, found '/'");
   return t;
 }
 
