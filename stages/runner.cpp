@@ -141,6 +141,21 @@ StageOutcome run_stage(const par::Comm& comm, const StageRequest& req) {
   return outcome;
 }
 
+void check_stage_options(const StageRequest& req) {
+  auto stage = make_stage(req.stage);
+  Options options;
+  stage->declare(options);
+  for (const auto& [k, v] : req.options) {
+    const std::string name = canonical_option(k);
+    if (!options.description().find_nothrow(name, false)) {
+      std::vector<std::string> names;
+      for (const auto& o : options.description().options()) names.push_back(o->long_name());
+      throw UsageError(prefix(req) + "unknown option '" + k + "' of stage '" + req.stage + "': expected one of " +
+                       str::join(names, ", "));
+    }
+  }
+}
+
 std::string stage_help(const std::string& name) {
   auto stage = make_stage(name);
   Options options("Options (units in brackets, defaults in parentheses)");

@@ -118,6 +118,9 @@ struct StageOutcome {
 /// CollectiveError (or, with one rank, the original error).
 StageOutcome run_stage(const par::Comm& comm, const StageRequest& request);
 
+/// Throws UsageError when the request names an option its stage does not have (no other checks).
+void check_stage_options(const StageRequest& request);
+
 /// The text of `tmdflow stage NAME --help`.
 std::string stage_help(const std::string& name);
 

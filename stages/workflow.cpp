@@ -138,6 +138,8 @@ Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
     // A stage that takes no input ignores the chained one.
     auto stage = make_stage(step.request.stage);
     if (!stage->takes_input() && !has(sec, "input")) step.request.input.clear();
+    // Every step's keys are checked before the first step runs.
+    check_stage_options(step.request);
     previous_output = step.request.output;
     out.steps.push_back(step);
   }

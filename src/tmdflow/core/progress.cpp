@@ -1,4 +1,5 @@
 #include "tmdflow/core/progress.hpp"
+#include "tmdflow/core/log.hpp"
 
 #include <unistd.h>
 
@@ -48,7 +49,11 @@ ProgressBar::ProgressBar(std::string label, std::uint64_t total, std::string uni
     ProgressMode env = progress_mode_from_env();
     if (env != ProgressMode::automatic) mode_ = env;
     else mode_ = isatty(STDERR_FILENO) ? ProgressMode::bar : ProgressMode::log;
+    // --quiet (warnings and errors only) also silences progress unless TMDFLOW_PROGRESS asks.
+    if (env == ProgressMode::automatic && log::level() > log::Level::info) mode_ = ProgressMode::off;
   }
+  // Log lines: the first after one interval, so that short steps print only their final line.
+  if (mode_ == ProgressMode::log) last_render_s_ = 0.0;
 }
 
 ProgressBar::~ProgressBar() {

@@ -1,0 +1,41 @@
+# tmdflow: the two set-up commands are `make demo` and `make test` (see README.md).
+# Both install what is missing (Debian packages, cmake/install_deps.sh), configure and build into
+# build/ (executable build/bin/tmdflow), then run the demo workflow or every test.
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+RANKS   ?= 2
+DEMO_OUT ?= demo_out
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+
+.PHONY: all deps configure build demo test bench clean
+
+all: build
+
+deps:
+	@sh cmake/install_deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/bin/tmdflow-mpiexec $(RANKS) $(BUILD)/bin/tmdflow run workflows/demo.ini --output $(DEMO_OUT)/demo.h5
+	@$(BUILD)/bin/tmdflow validate $(DEMO_OUT)/demo.h5
+	@echo
+	@echo "Demo outputs:"
+	@echo "  products (HDF5, EMD 1.0):  $(abspath $(DEMO_OUT))/demo.h5"
+	@echo "  figures (PNG):             $(abspath $(DEMO_OUT))/figures/"
+	@ls $(DEMO_OUT)/figures | sed 's/^/    /'
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	sh benchmarks/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(DEMO_OUT)
