@@ -127,6 +127,7 @@ StageOutcome run_stage(const par::Comm& comm, const StageRequest& req) {
     });
     std::exception_ptr err;
     try {
+      par::inject_fault(comm, "stage-run");
       stage->run(ctx, *out);
     } catch (const par::CollectiveError&) {
       throw;

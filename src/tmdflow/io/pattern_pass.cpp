@@ -49,6 +49,7 @@ void run_pattern_pass(const par::Comm& comm, const DatacubeReader& reader, const
     try {
       reader.dataset().read_raw({r0, 0, 0, 0}, {nr, ry, meta.shape[2], meta.shape[3]}, h5::native_type(meta.dtype), dst,
                                 h5::Xfer::collective);
+      par::inject_fault(comm, "pattern-read");  // as if this rank found its block unreadable
     } catch (...) {
       err = std::current_exception();
     }

@@ -157,7 +157,8 @@ ProductWriter::ProductWriter(const par::Comm& comm, Target target, ProductInfo i
   if (new_file_) {
     temp_path_ = decision.substr(1);
     file_ = std::make_shared<h5::File>(h5::File::create(temp_path_, pcomm));
-    if (comm_.is_root()) {
+    // Whichever rank ends the job removes the partial file.
+    {
       const std::string p = temp_path_;
       abort_hook_ = par::add_abort_hook([p] { std::remove(p.c_str()); });
     }
@@ -190,9 +191,9 @@ void ProductWriter::commit() {
     if (comm_.is_root()) {
       if (std::rename(temp_path_.c_str(), target_.file.c_str()) != 0)
         err = target_.file + ": cannot rename " + temp_path_ + ": " + std::strerror(errno);
-      par::remove_abort_hook(abort_hook_);
     }
     err = comm_.bcast_string(err, 0);
+    par::remove_abort_hook(abort_hook_);
     if (!err.empty()) throw IoError(err);
   } else {
     h5::Group parent = file_->root().open_group(parent_of(target_.group));
@@ -209,10 +210,8 @@ void ProductWriter::discard() noexcept {
     group_ = h5::Group();
     if (new_file_) {
       file_.reset();  // closes (collectively: every rank unwinds through here)
-      if (comm_.is_root()) {
-        std::remove(temp_path_.c_str());
-        par::remove_abort_hook(abort_hook_);
-      }
+      if (comm_.is_root()) std::remove(temp_path_.c_str());
+      par::remove_abort_hook(abort_hook_);
     } else if (file_) {
       h5::Group parent = file_->root().open_group(parent_of(temp_group_));
       if (parent.exists(leaf_of(temp_group_))) parent.unlink(leaf_of(temp_group_));

@@ -28,6 +28,15 @@ std::string describe(std::exception_ptr e, ExitCode* code) {
   }
 }
 
+void inject_fault(const Comm& comm, const char* site) {
+  const char* v = std::getenv("TMDFLOW_INJECT_FAULT");
+  if (!v) return;
+  const std::string spec(v), want = std::string(site) + ":" + std::to_string(comm.rank());
+  if (spec == want)
+    throw IoError("injected fault at '" + std::string(site) + "' on rank " + std::to_string(comm.rank()) +
+                  " (TMDFLOW_INJECT_FAULT)");
+}
+
 double agreement_timeout_s() {
   if (const char* v = std::getenv("TMDFLOW_AGREE_TIMEOUT")) {
     double t = std::atof(v);

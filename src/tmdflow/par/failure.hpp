@@ -41,6 +41,11 @@ void collectively(const Comm& comm, F&& fn) {
   agree(comm, err);
 }
 
+/// Fault injection for the tests of this policy: when the environment variable
+/// TMDFLOW_INJECT_FAULT is "SITE:RANK" and matches, throws an IoError on that rank only.
+/// Sites: "pattern-read" (after a block read of a pattern pass), "stage-run" (start of a stage's work).
+void inject_fault(const Comm& comm, const char* site);
+
 /// Message and exit code of any exception.
 std::string describe(std::exception_ptr e, ExitCode* code);
 
