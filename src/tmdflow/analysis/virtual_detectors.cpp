@@ -161,8 +161,10 @@ void VirtualDetectors::process_typed(const io::PatternBlock& block) {
           for (std::int64_t i = 0; i < rows; ++i) {
             const T* row = v + i * cols;
             float rs = 0.0f, rx = 0.0f;
+            // int (not int64) index: int32 -> float converts in SIMD registers, int64 does not on AVX2.
+            const int ncols = int(cols);
 #pragma omp simd reduction(+ : rs, rx)
-            for (std::int64_t j = 0; j < cols; ++j) {
+            for (int j = 0; j < ncols; ++j) {
               const float val = float(row[j]);
               rs += val;
               rx += val * float(j);
@@ -180,22 +182,38 @@ void VirtualDetectors::process_typed(const io::PatternBlock& block) {
         }
       });
 
-  // Kernel B: one detector pixel per iteration; sums and maxima over the block's patterns.
+  // Kernel B: sums and maxima over the block's patterns, per detector pixel. One iteration owns a
+  // tile of kTile contiguous pixels and walks the patterns, so every read is a contiguous,
+  // vectorisable run of a pattern row (a pixel-per-iteration loop would stride by a whole
+  // pattern and miss the cache on every element).
+  constexpr std::int64_t kTile = 256;
   auto sum_pattern = sum_pattern_;
   auto max_pattern = max_pattern_view_;
   const std::int64_t count = block.count;
   const bool want_max = config_.max_pattern;
+  const std::int64_t tiles = (npix + kTile - 1) / kTile;
   Kokkos::parallel_for(
-      "tmdflow::analysis::virtual_detectors_sig", Kokkos::RangePolicy<io::ExecSpace>(0, npix), KOKKOS_LAMBDA(const std::int64_t q) {
-        float s = 0.0f;
-        float mx = max_pattern(q);
-        for (std::int64_t p = 0; p < count; ++p) {
-          const float val = float(data(p, q));
-          s += val;
-          mx = val > mx ? val : mx;
+      "tmdflow::analysis::virtual_detectors_sig", Kokkos::RangePolicy<io::ExecSpace>(0, tiles), KOKKOS_LAMBDA(const std::int64_t t) {
+        const std::int64_t q0 = t * kTile;
+        const std::int64_t n = (q0 + kTile <= npix) ? kTile : npix - q0;
+        float s[kTile], mx[kTile];
+        for (std::int64_t k = 0; k < n; ++k) {
+          s[k] = 0.0f;
+          mx[k] = max_pattern(q0 + k);
         }
-        sum_pattern(q) += double(s);
-        if (want_max) max_pattern(q) = mx;
+        for (std::int64_t p = 0; p < count; ++p) {
+          const T* v = &data(p, q0);
+#pragma omp simd
+          for (std::int64_t k = 0; k < n; ++k) {
+            const float val = float(v[k]);
+            s[k] += val;
+            mx[k] = val > mx[k] ? val : mx[k];
+          }
+        }
+        for (std::int64_t k = 0; k < n; ++k) {
+          sum_pattern(q0 + k) += double(s[k]);
+          if (want_max) max_pattern(q0 + k) = mx[k];
+        }
       });
 
   // Scatter this block's per-position values into the maps.
