@@ -4,6 +4,7 @@ namespace tmdflow::stages {
 
 const std::vector<std::pair<std::string, StageFactory>>& registry() {
   static const std::vector<std::pair<std::string, StageFactory>> stages = {
+      {"ingest", make_ingest_stage},
       {"synthesize-datacube", make_synthesize_datacube_stage},
       {"virtual-image", make_virtual_image_stage},
   };

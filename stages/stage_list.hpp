@@ -6,6 +6,7 @@
 
 namespace tmdflow::stages {
 
+std::unique_ptr<Stage> make_ingest_stage();
 std::unique_ptr<Stage> make_synthesize_datacube_stage();
 std::unique_ptr<Stage> make_virtual_image_stage();
 

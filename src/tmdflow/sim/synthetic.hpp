@@ -22,6 +22,8 @@ struct SyntheticDatacubeSpec {
 struct SyntheticDomains {
   std::vector<std::int32_t> label;        // Rx*Ry domain id
   std::vector<double> orientation_deg;    // per domain, [0, 120)
+  std::vector<double> strength;           // per domain, Bragg-spot scale in [0.6, 1.4]
+  std::vector<double> tilt_x_px, tilt_y_px;  // per domain, pattern shift [pixels]
   std::vector<std::int64_t> centre_row, centre_col;
 };
 

@@ -1,0 +1,142 @@
+// Stage ingest: a foreign 4D-STEM file (.mib, raw binary, .npy, EMD/HDF5) -> a datacube/1
+// product, sharded by scan rows: each rank reads only its rows and writes them collectively.
+#include <algorithm>
+#include <filesystem>
+
+#include "stage.hpp"
+#include "stage_list.hpp"
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/io/datacube.hpp"
+#include "tmdflow/io/formats/frame_source.hpp"
+#include "tmdflow/par/failure.hpp"
+#include "tmdflow/par/progress.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tmdflow::stages {
+namespace {
+
+class Ingest : public Stage {
+ public:
+  std::string name() const override { return "ingest"; }
+  std::string summary() const override { return "read a 4D-STEM file (.mib, .raw/.bin, .npy, EMD/HDF5) into a datacube product"; }
+  std::string description() const override {
+    return "Reads a 4D-STEM acquisition and writes it as a datacube (data[Rx, Ry, Qx, Qy]) keeping its element type.\n"
+           "Formats (by extension, or --format): Merlin .mib (single or quad, U08/U16/U32; the scan from --scan, else\n"
+           "from the .hdr beside it, else one row), raw binary .raw/.bin (--shape, --dtype, --endian, --header-bytes,\n"
+           "--gap-bytes), NumPy .npy (C order; 4-D, or 3-D frames with --scan), HDF5: EMD 1.0 / py4DSTEM, Prismatic\n"
+           "EMD 0.5 and any 4-D dataset (FILE.h5:/path or --dataset). Calibration comes from the file when it has one;\n"
+           "the calibration options override it. See data_schema/ingest.md.";
+  }
+  std::string product_schema() const override { return "datacube/1"; }
+  std::string default_group() const override { return "/datacube_root"; }
+
+  void declare(Options& o) override {
+    o.add<std::string>("format", &format_, "auto", "input format: auto (by extension), mib, raw, npy, hdf5")
+        .add_optional<std::string>("scan", &scan_, "scan shape Rx,Ry [positions] (folds the frames in scan order)")
+        .add_optional<std::string>("shape", &shape_, "raw: datacube shape Rx,Ry,Qx,Qy")
+        .add_optional<std::string>("dtype", &dtype_, "raw: element type (uint8, uint16, uint32, int16, int32, float32, float64)")
+        .add<std::string>("endian", &endian_, "little", "raw: byte order of the elements (little, big)")
+        .add<std::int64_t>("header-bytes", &header_bytes_, 0, "raw: bytes to skip at the start of the file [bytes]")
+        .add<std::int64_t>("gap-bytes", &gap_bytes_, 0, "raw: bytes to skip before every frame [bytes]")
+        .add_optional<std::string>("dataset", &dataset_, "HDF5: path of the dataset or array group (default: the only datacube)")
+        .add_optional<double>("r-pixel-nm", &r_pixel_nm_, "scan step [nm] (overrides the file's)")
+        .add_optional<double>("q-pixel-invA", &q_pixel_invA_, "detector pixel size [1/Angstrom] (overrides the file's)")
+        .add_optional<double>("voltage-kV", &voltage_kV_, "accelerating voltage [kV]")
+        .add_optional<double>("convergence-mrad", &convergence_mrad_, "probe convergence semi-angle [mrad]")
+        .add<std::int64_t>("block-patterns", &block_patterns_, 0, "patterns per read/write block (0: about 32 MiB)");
+  }
+
+  void validate(const StageContext& ctx) override {
+    io::FrameSourceOptions o;
+    o.format = io::input_format_from_name(format_, "format");
+    if (ctx.given("scan")) o.scan = str::to_int_list(scan_, "scan");
+    if (ctx.given("shape")) o.shape = str::to_int_list(shape_, "shape");
+    if (ctx.given("dtype")) o.dtype = io::dtype_from_name(dtype_, "dtype");
+    o.byte_order = io::byte_order_from_name(endian_, "endian");
+    o.header_bytes = header_bytes_;
+    o.gap_bytes = gap_bytes_;
+    if (block_patterns_ < 0) throw ConfigError("block-patterns: expected 0 or more, found " + std::to_string(block_patterns_));
+    for (const auto& [option, value] : {std::pair<const char*, double>{"r-pixel-nm", r_pixel_nm_},
+                                        {"q-pixel-invA", q_pixel_invA_},
+                                        {"voltage-kV", voltage_kV_},
+                                        {"convergence-mrad", convergence_mrad_}})
+      if (ctx.given(option) && !(value > 0))
+        throw ConfigError(std::string(option) + ": expected a positive number, found " + Options::text(value));
+
+    // The input may name a dataset as FILE.h5:/path (HDF5) or with --dataset, not both.
+    const io::Target in = io::parse_target(ctx.input, "/");
+    if (ctx.input.find(":/") != std::string::npos) {
+      if (ctx.given("dataset")) throw ConfigError("dataset: the input already names one (" + ctx.input + "); give one or the other");
+      o.dataset = in.group;
+    } else if (ctx.given("dataset")) {
+      o.dataset = dataset_;
+    }
+    std::error_code ec;
+    if (fs::exists(ctx.output.file) && fs::equivalent(in.file, ctx.output.file, ec))
+      throw ConfigError("output: expected another file than the input, found " + ctx.output.file + " for both");
+
+    // Opening checks what can be checked before any work: sizes, first/last headers, shapes.
+    source_ = io::open_frame_source(in.file, o);
+    meta_ = source_->meta();
+    auto& cal = meta_.calibration;
+    if (ctx.given("r-pixel-nm")) {
+      cal.R_pixel_size = r_pixel_nm_;
+      cal.R_pixel_units = "nm";
+    }
+    if (ctx.given("q-pixel-invA")) {
+      cal.Q_pixel_size = q_pixel_invA_;
+      cal.Q_pixel_units = "A^-1";
+    }
+    if (ctx.given("voltage-kV")) meta_.acquisition["voltage_kV"] = voltage_kV_;
+    if (ctx.given("convergence-mrad")) meta_.acquisition["convergence_mrad"] = convergence_mrad_;
+  }
+
+  std::vector<std::string> extra_inputs() const override { return source_ ? source_->companion_files() : std::vector<std::string>{}; }
+
+  void run(const StageContext& ctx, io::ProductWriter& out) override {
+    if (ctx.comm.is_root())
+      log::info("ingest: ", source_->format_label(), " ", source_->file(), " -> ", str::shape_string(meta_.shape), " ",
+                io::dtype_name(meta_.dtype));
+    io::DatacubeWriter writer(out, meta_);
+    const par::Range rows = par::block_partition(meta_.scan_rows(), ctx.comm.size(), ctx.comm.rank());
+    const std::uint64_t frame_bytes = source_->frame_bytes();
+    const std::int64_t max_frames =
+        block_patterns_ > 0 ? block_patterns_ : std::max<std::int64_t>(1, std::int64_t((32u << 20) / std::max<std::uint64_t>(frame_bytes, 1)));
+    const auto blocks = io::scan_blocks(rows, meta_.scan_cols(), max_frames);
+    const std::int64_t steps = ctx.comm.allreduce(std::int64_t(blocks.size()), par::Op::max);
+    std::int64_t largest = 0;
+    for (const auto& b : blocks) largest = std::max(largest, b.frames());
+    // 8-byte elements keep every dtype aligned; at most one block is held in memory. Allocated
+    // collectively: a rank out of memory must not leave the others waiting in the first write.
+    std::vector<std::uint64_t> buffer;
+    par::collectively(ctx.comm, [&] { buffer.resize(std::size_t((std::uint64_t(largest) * frame_bytes + 7) / 8) + 1); });
+    par::Progress progress(ctx.comm, "ingest", std::uint64_t(meta_.positions()), "patterns");
+    for (std::int64_t k = 0; k < steps; ++k) {
+      const io::ScanBlock b = k < std::int64_t(blocks.size()) ? blocks[std::size_t(k)] : io::ScanBlock{};
+      // A bad frame on one rank must stop every rank before the next collective write.
+      // A block's frames are consecutive in scan order (whole rows, or part of one row).
+      par::collectively(ctx.comm, [&] { source_->read_frames(b.row0 * meta_.scan_cols() + b.col0, b.frames(), buffer.data()); });
+      io::visit_dtype(meta_.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        writer.dataset().write(io::h5::Shape{b.row0, b.col0, 0, 0}, io::h5::Shape{b.nrows, b.ncols, meta_.shape[2], meta_.shape[3]},
+                               reinterpret_cast<const T*>(buffer.data()));
+      });
+      progress.advance(std::uint64_t(b.frames()));
+    }
+    progress.finish();
+  }
+
+ private:
+  std::string format_, scan_, shape_, dtype_, endian_, dataset_;
+  std::int64_t header_bytes_ = 0, gap_bytes_ = 0, block_patterns_ = 0;
+  double r_pixel_nm_ = 0, q_pixel_invA_ = 0, voltage_kV_ = 0, convergence_mrad_ = 0;
+  std::unique_ptr<io::FrameSource> source_;
+  io::DatacubeMeta meta_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_ingest_stage() { return std::make_unique<Ingest>(); }
+
+}  // namespace tmdflow::stages
