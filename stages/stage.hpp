@@ -7,6 +7,7 @@
 #include <sstream>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -45,8 +46,17 @@ class Options {
   template <class T>
   static std::string text(const T& v) {
     std::ostringstream s;
-    s.precision(17);
-    s << v;
+    if constexpr (std::is_floating_point_v<T>) {
+      // The shortest text that reads back as the same value (0.2, not 0.20000000000000001).
+      for (int p = 6; p <= 17; ++p) {
+        s.str("");
+        s.precision(p);
+        s << v;
+        if (static_cast<T>(std::stod(s.str())) == v) break;
+      }
+    } else {
+      s << v;
+    }
     return s.str();
   }
 
