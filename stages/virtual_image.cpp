@@ -55,9 +55,9 @@ class VirtualImage : public Stage {
       else if (d == "max") max_ = true;
       else throw ConfigError("detectors: expected any of bf, adf, com, sum, max, found '" + d + "'");
     }
-    if (bf_outer_px_ > 0 && bf_outer_mrad_ > 0) throw ConfigError("give bf-outer-px or bf-outer-mrad, not both");
+    if (bf_outer_px_ >= 0 && bf_outer_mrad_ >= 0) throw ConfigError("give bf-outer-px or bf-outer-mrad, not both");
     if (adf_inner_px_ >= 0 && adf_inner_mrad_ >= 0) throw ConfigError("give adf-inner-px or adf-inner-mrad, not both");
-    if (adf_outer_px_ > 0 && adf_outer_mrad_ > 0) throw ConfigError("give adf-outer-px or adf-outer-mrad, not both");
+    if (adf_outer_px_ >= 0 && adf_outer_mrad_ >= 0) throw ConfigError("give adf-outer-px or adf-outer-mrad, not both");
     if (centre_ != "auto") {
       auto c = str::to_double_list(centre_, "centre");
       if (c.size() != 2) throw ConfigError("centre: expected 'x,y' in pixels or 'auto', found '" + centre_ + "'");
@@ -113,7 +113,7 @@ class VirtualImage : public Stage {
         adf_inner_used_ = ri;
         adf_outer_used_ = ro;
       }
-      for (const auto& spec : mask_specs_) load_masks(spec, rows, cols, cfg.weighted, comm);
+      for (const auto& spec : mask_specs_) load_masks(spec, rows, cols, cfg.weighted);
       cfg.com = com_;
       cfg.sum = sum_;
       cfg.max_pattern = max_;
@@ -167,7 +167,7 @@ class VirtualImage : public Stage {
   }
 
   static void load_masks(const std::string& spec, std::int64_t rows, std::int64_t cols,
-                         std::vector<std::pair<std::string, std::vector<float>>>& out, const par::Comm& comm) {
+                         std::vector<std::pair<std::string, std::vector<float>>>& out) {
     io::Target t = io::parse_target(spec, "/");
     if (spec.find(":/") == std::string::npos) throw ConfigError("masks: expected FILE.h5:/dataset, found '" + spec + "'");
     auto f = io::FileRegistry::open(t.file, io::h5::Mode::read, nullptr);
@@ -186,7 +186,6 @@ class VirtualImage : public Stage {
                                                                std::to_string(rows) + ", " + std::to_string(cols) + ")",
                            str::shape_string(s));
     }
-    (void)comm;
   }
 
   void write_figures(const StageContext& ctx, const analysis::VirtualDetectors& vd, const io::DatacubeMeta& meta, const io::Shard& shard) {

@@ -74,7 +74,6 @@ void VirtualDetectors::prepare(const io::DatacubeMeta& meta, const io::Shard& sh
   if (config_.sum) images_.emplace_back("sum", io::NavMap(meta, shard, "tmdflow::analysis::vd_sum"));
 
   // Interval tables of all binary masks, concatenated.
-  const int nb = int(config_.binary.size());
   std::vector<int> offs, starts, ends, first;
   for (const auto& [name, m] : config_.binary) {
     first.push_back(int(offs.size()));
@@ -96,7 +95,6 @@ void VirtualDetectors::prepare(const io::DatacubeMeta& meta, const io::Shard& sh
   interval_start_ = to_view(starts, "tmdflow::analysis::vd_interval_start");
   interval_end_ = to_view(ends, "tmdflow::analysis::vd_interval_end");
   mask_first_row_offset_ = to_view(first, "tmdflow::analysis::vd_mask_first");
-  (void)nb;
 
   const std::size_t nw = config_.weighted.size();
   weights_ = Kokkos::View<float**, io::MemSpace>("tmdflow::analysis::vd_weights", std::max<std::size_t>(nw, 1), std::size_t(rows_ * cols_));
@@ -119,9 +117,6 @@ void VirtualDetectors::process_typed(const io::PatternBlock& block) {
   const float cx = float(config_.centre_x), cy = float(config_.centre_y), qps = float(config_.q_pixel_size);
   const std::int64_t first_local = block.first_local;
 
-  // Outputs of this block as raw device pointers (kernels capture Views by value).
-  std::vector<float*> out_ptrs;
-  for (auto& [name, map] : images_) out_ptrs.push_back(map.values().data());
   Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> nav_out("tmdflow::analysis::vd_block_out", std::size_t(block.count),
                                                                    std::size_t(std::max<std::size_t>(images_.size(), 1)));
   auto row_offset = row_offset_;
@@ -224,7 +219,6 @@ void VirtualDetectors::process_typed(const io::PatternBlock& block) {
         "tmdflow::analysis::virtual_detectors_scatter", Kokkos::RangePolicy<io::ExecSpace>(0, block.count),
         KOKKOS_LAMBDA(const std::int64_t p) { dst(first_local + p) = nav_out(p, k); });
   }
-  (void)out_ptrs;
 }
 
 void VirtualDetectors::process(const io::PatternBlock& block) {

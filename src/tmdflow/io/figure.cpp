@@ -98,8 +98,7 @@ RgbImage vector_image(const std::vector<float>& vx, const std::vector<float>& vy
   RgbImage img{h, w, std::vector<std::uint8_t>(std::size_t(3 * h * w), 0)};
   std::vector<float> mag(vx.size());
   for (std::size_t i = 0; i < vx.size(); ++i) mag[i] = std::hypot(vx[i], vy[i]);
-  auto [lo, hi] = finite_range(mag, 0.0, 0.99);
-  (void)lo;
+  const float hi = finite_range(mag, 0.0, 0.99).second;
   for (std::size_t i = 0; i < vx.size(); ++i) {
     if (!std::isfinite(mag[i])) continue;
     const float hue = (std::atan2(vy[i], vx[i]) + 3.14159265f) / (2.0f * 3.14159265f);
