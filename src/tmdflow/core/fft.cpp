@@ -96,6 +96,89 @@ void Plan2D<float>::inverse(std::complex<float>* d) const {
   fftwf_execute_dft(impl_->inv, reinterpret_cast<fftwf_complex*>(d), reinterpret_cast<fftwf_complex*>(d));
 }
 
+
+// ---- real <-> complex (fftw) ----------------------------------------------------------------
+template <>
+RealBuffer<double>::RealBuffer(std::size_t n) : ptr_(static_cast<double*>(fftw_malloc(sizeof(double) * (n ? n : 1)))), n_(n) {
+  if (!ptr_) throw std::bad_alloc();
+  for (std::size_t i = 0; i < n; ++i) ptr_.get()[i] = 0;
+}
+template <>
+void RealBuffer<double>::Free::operator()(double* p) const { fftw_free(p); }
+
+template <>
+struct RealPlan2D<double>::Impl {
+  fftw_plan fwd = nullptr, inv = nullptr;
+};
+
+template <>
+RealPlan2D<double>::RealPlan2D(int ny, int nx, Effort effort) : impl_(new Impl), ny_(ny), nx_(nx) {
+  RealBuffer<double> r(std::size_t(ny) * nx);
+  Buffer<double> c(std::size_t(ny) * (nx / 2 + 1));
+  auto* cp = reinterpret_cast<fftw_complex*>(c.data());
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  // FFTW_DESTROY_INPUT is the default for c2r; plans are reused on any aligned buffer.
+  impl_->fwd = fftw_plan_dft_r2c_2d(ny, nx, r.data(), cp, flags_for(effort));
+  impl_->inv = fftw_plan_dft_c2r_2d(ny, nx, cp, r.data(), flags_for(effort));
+  if (!impl_->fwd || !impl_->inv) throw Error("FFTW could not plan a real " + std::to_string(ny) + "x" + std::to_string(nx) + " transform", ExitCode::failure);
+}
+template <>
+RealPlan2D<double>::~RealPlan2D() {
+  if (!impl_) return;
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  if (impl_->fwd) fftw_destroy_plan(impl_->fwd);
+  if (impl_->inv) fftw_destroy_plan(impl_->inv);
+}
+template <>
+void RealPlan2D<double>::forward(const double* in, std::complex<double>* out) const {
+  fftw_execute_dft_r2c(impl_->fwd, const_cast<double*>(in), reinterpret_cast<fftw_complex*>(out));
+}
+template <>
+void RealPlan2D<double>::inverse(std::complex<double>* in, double* out) const {
+  fftw_execute_dft_c2r(impl_->inv, reinterpret_cast<fftw_complex*>(in), out);
+}
+
+// ---- real <-> complex (fftwf) ----------------------------------------------------------------
+template <>
+RealBuffer<float>::RealBuffer(std::size_t n) : ptr_(static_cast<float*>(fftwf_malloc(sizeof(float) * (n ? n : 1)))), n_(n) {
+  if (!ptr_) throw std::bad_alloc();
+  for (std::size_t i = 0; i < n; ++i) ptr_.get()[i] = 0;
+}
+template <>
+void RealBuffer<float>::Free::operator()(float* p) const { fftwf_free(p); }
+
+template <>
+struct RealPlan2D<float>::Impl {
+  fftwf_plan fwd = nullptr, inv = nullptr;
+};
+
+template <>
+RealPlan2D<float>::RealPlan2D(int ny, int nx, Effort effort) : impl_(new Impl), ny_(ny), nx_(nx) {
+  RealBuffer<float> r(std::size_t(ny) * nx);
+  Buffer<float> c(std::size_t(ny) * (nx / 2 + 1));
+  auto* cp = reinterpret_cast<fftwf_complex*>(c.data());
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  // FFTW_DESTROY_INPUT is the default for c2r; plans are reused on any aligned buffer.
+  impl_->fwd = fftwf_plan_dft_r2c_2d(ny, nx, r.data(), cp, flags_for(effort));
+  impl_->inv = fftwf_plan_dft_c2r_2d(ny, nx, cp, r.data(), flags_for(effort));
+  if (!impl_->fwd || !impl_->inv) throw Error("FFTW could not plan a real " + std::to_string(ny) + "x" + std::to_string(nx) + " transform", ExitCode::failure);
+}
+template <>
+RealPlan2D<float>::~RealPlan2D() {
+  if (!impl_) return;
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  if (impl_->fwd) fftwf_destroy_plan(impl_->fwd);
+  if (impl_->inv) fftwf_destroy_plan(impl_->inv);
+}
+template <>
+void RealPlan2D<float>::forward(const float* in, std::complex<float>* out) const {
+  fftwf_execute_dft_r2c(impl_->fwd, const_cast<float*>(in), reinterpret_cast<fftwf_complex*>(out));
+}
+template <>
+void RealPlan2D<float>::inverse(std::complex<float>* in, float* out) const {
+  fftwf_execute_dft_c2r(impl_->inv, reinterpret_cast<fftwf_complex*>(in), out);
+}
+
 template <class Real>
 Plan2D<Real>::Plan2D(Plan2D&&) noexcept = default;
 template <class Real>

@@ -1,0 +1,127 @@
+#include "tmdflow/sim/trainset.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "tmdflow/core/error.hpp"
+#include "tmdflow/sim/adf.hpp"
+#include "tmdflow/sim/random.hpp"
+#include "tmdflow/sim/realism.hpp"
+#include "tmdflow/sim/structure.hpp"
+
+namespace tmdflow::sim {
+
+const std::vector<PatchLabels::Field>& PatchLabels::fields() {
+  static const std::vector<Field> f = {
+      {"slip_a", &PatchLabels::slip_a, "fraction of a1", "slip of layer 1 along a1 relative to the stacking registry"},
+      {"slip_b", &PatchLabels::slip_b, "fraction of a2", "slip of layer 1 along a2"},
+      {"slip_a2", &PatchLabels::slip_a2, "fraction of a1", "slip of layer 2 along a1 (trilayers)"},
+      {"slip_b2", &PatchLabels::slip_b2, "fraction of a2", "slip of layer 2 along a2 (trilayers)"},
+      {"twist_deg", &PatchLabels::twist_deg, "degree", "twist of layer 1 about a metal site"},
+      {"twist2_deg", &PatchLabels::twist2_deg, "degree", "twist of layer 2 (trilayers)"},
+      {"phi_deg", &PatchLabels::phi_deg, "degree", "orientation of layer 0 (data_schema/structures.md)"},
+      {"vacancy", &PatchLabels::vacancy, "fraction", "chalcogen single-vacancy fraction"},
+      {"dose", &PatchLabels::dose, "e/A^2", "electron dose (0: noise-free)"},
+      {"defocus_A", &PatchLabels::defocus_A, "A", "C1"},
+      {"source_size_A", &PatchLabels::source_size_A, "A", "Gaussian source size (sigma)"},
+      {"jitter_A", &PatchLabels::jitter_A, "A", "scan-line jitter (rms)"},
+      {"contamination", &PatchLabels::contamination, "atoms/A^2", "amorphous carbon density"},
+  };
+  return f;
+}
+
+void validate(const TrainsetSpec& s) {
+  if (s.count < 1) throw ConfigError("count: expected at least 1, found " + std::to_string(s.count));
+  if (s.patch_px < 8 || s.patch_px > 1024) throw ConfigError("patch-px: expected 8..1024, found " + std::to_string(s.patch_px));
+  if (s.layers < 1 || s.layers > 3) throw ConfigError("layers: expected 1..3, found " + std::to_string(s.layers));
+  if (s.dose.min < 0 || (s.dose.min == 0) != (s.dose.max == 0))
+    throw ConfigError("dose-range-e-per-A2: expected 0,0 (noise-free) or two positive doses");
+  for (const Range* r : {&s.vacancy, &s.source_size_A, &s.jitter_A, &s.contamination})
+    if (r->min < 0) throw ConfigError("vacancy, source size, jitter and contamination ranges: expected values >= 0");
+  if (s.vacancy.max > 1) throw ConfigError("vacancy-range: expected fractions <= 1");
+  material(s.material);
+  AdfSpec a;
+  a.probe.voltage_kV = s.voltage_kV;
+  a.probe.convergence_mrad = s.convergence_mrad;
+  a.inner_mrad = s.inner_mrad;
+  a.outer_mrad = s.outer_mrad;
+  a.ny = a.nx = s.patch_px;
+  a.pixel_A = s.pixel_A;
+  AdfSimulator check(a);  // sampling and angle checks
+}
+
+struct TrainsetGenerator::Cache {
+  std::vector<float> frame;
+  std::vector<double> xs, ys;
+};
+
+TrainsetGenerator::TrainsetGenerator(const TrainsetSpec& spec) : spec_(spec), cache_(std::make_unique<Cache>()) { validate(spec); }
+TrainsetGenerator::~TrainsetGenerator() = default;
+
+PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out) {
+  const auto& s = spec_;
+  rng::Stream g(rng::key(s.seed, 0x747261696eULL, std::uint64_t(index)));
+  auto draw = [&](const Range& r) { return r.min + (r.max - r.min) * g.uniform(); };
+  PatchLabels L;
+  L.slip_a = draw(s.slip);
+  L.slip_b = draw(s.slip);
+  L.twist_deg = draw(s.twist_deg);
+  if (s.layers == 3) {
+    L.slip_a2 = draw(s.slip);
+    L.slip_b2 = draw(s.slip);
+    L.twist2_deg = draw(s.twist_deg);
+  }
+  L.phi_deg = draw(s.phi_deg);
+  L.vacancy = draw(s.vacancy);
+  L.dose = s.dose.max > 0 ? std::exp(std::log(s.dose.min) + (std::log(s.dose.max) - std::log(s.dose.min)) * g.uniform()) : 0.0;
+  L.defocus_A = draw(s.defocus_A);
+  L.source_size_A = draw(s.source_size_A);
+  L.jitter_A = draw(s.jitter_A);
+  L.contamination = draw(s.contamination);
+  if (s.layers < 2) L.slip_a = L.slip_b = L.twist_deg = 0;
+
+  AdfSpec a;
+  a.probe.voltage_kV = s.voltage_kV;
+  a.probe.convergence_mrad = s.convergence_mrad;
+  a.probe.aberrations.C1 = L.defocus_A;
+  a.probe.aberrations.Cs = s.Cs_A;
+  a.probe.source_size_A = L.source_size_A;
+  a.inner_mrad = s.inner_mrad;
+  a.outer_mrad = s.outer_mrad;
+  a.ny = a.nx = s.patch_px;
+  a.pixel_A = s.pixel_A;
+  a.margin_A = 6;
+  a.x0 = a.y0 = a.margin_A + 2;
+  AdfSimulator sim(a);
+
+  StackSpec k;
+  k.material = s.material;
+  k.layers = s.layers;
+  k.stacking = s.stacking;
+  k.phi_deg = L.phi_deg;
+  k.slip_a = {L.slip_a, L.slip_a2};
+  k.slip_b = {L.slip_b, L.slip_b2};
+  k.twist_deg = {L.twist_deg, L.twist2_deg};
+  k.slip_a.resize(std::size_t(std::max(0, s.layers - 1)));
+  k.slip_b.resize(k.slip_a.size());
+  k.twist_deg.resize(k.slip_a.size());
+  k.defects.chalcogen_single_vacancy = L.vacancy;
+  k.extent_x = k.extent_y = s.patch_px * s.pixel_A + 2 * a.x0 + 4 * L.jitter_A;
+  k.seed = rng::key(s.seed, 0x737472756374ULL, std::uint64_t(index));
+  Structure st = build_stack(k);
+  if (L.contamination > 0) {
+    double ztop = -1e300;
+    for (const auto& at : st.atoms) ztop = std::max(ztop, at.z);
+    add_amorphous_layer(st, 6, L.contamination, ztop + 1.5, 6.0, 1.3, rng::key(k.seed, 0x636f6e74ULL));
+  }
+  const float* padded = sim.padded_image(st);
+  ScanDistortion d;
+  d.jitter_A = L.jitter_A;
+  scan_positions(d, s.patch_px, s.patch_px, s.pixel_A, a.x0, a.y0, k.seed, cache_->xs, cache_->ys);
+  resample_bicubic(padded, sim.padded_grid(), cache_->xs.data(), cache_->ys.data(), cache_->xs.size(), out);
+  if (L.dose > 0) add_counting_noise(out, std::size_t(s.patch_px) * s.patch_px, L.dose * s.pixel_A * s.pixel_A, 0.0, rng::key(k.seed, 0x6e6f697365ULL));
+  return L;
+}
+
+}  // namespace tmdflow::sim

@@ -1,0 +1,61 @@
+#pragma once
+// Labelled training patches for the stacking network: incoherent ADF images of MX2 stacks whose
+// slip, twist, orientation, defects, dose, probe and scan distortion are drawn per patch from
+// ranges. Patch k depends only on (seed, k): any split over ranks gives the same set.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tmdflow::sim {
+
+struct Range {
+  double min = 0, max = 0;
+};
+
+struct TrainsetSpec {
+  std::int64_t count = 1000;
+  int patch_px = 64;
+  double pixel_A = 0.2;
+  std::string material = "MoS2";
+  int layers = 2;
+  std::string stacking = "2H";
+  Range slip{0, 1}, twist_deg{-1, 1}, phi_deg{0, 120}, vacancy{0, 0.02};
+  Range dose{1e4, 1e6};                // e/A^2, log-uniform (0,0: noise-free)
+  Range defocus_A{-20, 20}, source_size_A{0.3, 0.7}, jitter_A{0, 0.1}, contamination{0, 0.05};
+  double inner_mrad = 60, outer_mrad = 200, voltage_kV = 80, convergence_mrad = 30, Cs_A = 0;
+  std::uint64_t seed = 1;
+};
+
+/// Throws ConfigError naming the first bad parameter.
+void validate(const TrainsetSpec& spec);
+
+/// What was drawn for one patch (the labels written with it).
+struct PatchLabels {
+  double slip_a = 0, slip_b = 0;           // layer 1 relative to layer 0 (fractions of a1, a2)
+  double slip_a2 = 0, slip_b2 = 0;         // layer 2 (trilayers; 0 otherwise)
+  double twist_deg = 0, twist2_deg = 0;
+  double phi_deg = 0, vacancy = 0, dose = 0, defocus_A = 0, source_size_A = 0, jitter_A = 0, contamination = 0;
+  struct Field {
+    const char* name;
+    double PatchLabels::*member;
+    const char* units;
+    const char* description;
+  };
+  static const std::vector<Field>& fields();
+};
+
+class TrainsetGenerator {
+ public:
+  explicit TrainsetGenerator(const TrainsetSpec& spec);
+  ~TrainsetGenerator();
+  /// Patch `index` (patch_px^2 floats) and its labels.
+  PatchLabels patch(std::int64_t index, float* out);
+
+ private:
+  TrainsetSpec spec_;
+  struct Cache;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace tmdflow::sim

@@ -1,0 +1,123 @@
+// Stage make-trainset: N labelled ADF-STEM patches of MX2 bilayers/trilayers for training the
+// stacking network: each patch draws its slip (Da, Db), twist, orientation, point defects, dose,
+// probe blur and scan distortion from the given ranges, keyed by (seed, patch index), so the set
+// is identical for any number of ranks. Patches are sharded over ranks in blocks.
+#include "sim_options.hpp"
+#include "stage.hpp"
+#include "stage_list.hpp"
+#include "tmdflow/io/emd.hpp"
+#include "tmdflow/par/partition.hpp"
+#include "tmdflow/par/progress.hpp"
+#include "tmdflow/sim/trainset.hpp"
+
+namespace tmdflow::stages {
+namespace {
+
+class MakeTrainset : public Stage {
+ public:
+  std::string name() const override { return "make-trainset"; }
+  std::string summary() const override { return "labelled ADF patches of TMD stacks sampling slip, twist, defects and noise"; }
+  std::string description() const override {
+    return "Simulates N patches (incoherent ADF model) of MX2 stacks. Per patch, uniformly within the given ranges: slip Da, Db\n"
+           "(fractions of a1, a2), twist (degrees), orientation phi, vacancy fraction, dose (log-uniform), defocus, source size,\n"
+           "line jitter and contamination. Writes patches (N, size, size) float32 and labels/ (one dataset per label, N values),\n"
+           "schema trainset/1. Deterministic in --seed for any number of ranks. Conventions: data_schema/structures.md.";
+  }
+  std::string product_schema() const override { return "trainset/1"; }
+  std::string default_group() const override { return "/trainset"; }
+  bool takes_input() const override { return false; }
+
+  void declare(Options& o) override {
+    auto& s = spec_;
+    o.add<std::int64_t>("count", &s.count, 1000, "number of patches")
+        .add<int>("patch-px", &s.patch_px, 64, "patch size [pixels per side]")
+        .add<double>("pixel-A", &s.pixel_A, 0.2, "probe step [Angstrom]")
+        .add<std::string>("material", &s.material, "MoS2", "compound (MoS2, WS2, MoSe2, WSe2)")
+        .add<int>("layers", &s.layers, 2, "layers (2 or 3)")
+        .add<std::string>("stacking", &s.stacking, "2H", "registry at zero slip and twist: 2H, 3R or AA")
+        .add<std::string>("slip-range", &slip_, "0,1", "range of Da and Db [fraction of a1, a2]")
+        .add<std::string>("twist-range-deg", &twist_, "-1,1", "range of the twist of each upper layer [degrees]")
+        .add<std::string>("phi-range-deg", &phi_, "0,120", "range of the bottom layer's orientation [degrees]")
+        .add<std::string>("vacancy-range", &vacancy_, "0,0.02", "range of the chalcogen single-vacancy fraction")
+        .add<std::string>("dose-range-e-per-A2", &dose_, "1e4,1e6", "range of the dose [e/A^2] (log-uniform; 0,0: noise-free)")
+        .add<std::string>("defocus-range-A", &defocus_, "-20,20", "range of C1 [Angstrom]")
+        .add<std::string>("source-size-range-A", &source_, "0.3,0.7", "range of the Gaussian source size [Angstrom]")
+        .add<std::string>("jitter-range-A", &jitter_, "0,0.1", "range of the scan-line jitter [Angstrom rms]")
+        .add<std::string>("contamination-range", &contamination_, "0,0.05", "range of amorphous carbon [atoms per A^2]")
+        .add<double>("inner-mrad", &s.inner_mrad, 60.0, "ADF detector inner angle [mrad]")
+        .add<double>("outer-mrad", &s.outer_mrad, 200.0, "ADF detector outer angle [mrad]")
+        .add<double>("voltage-kV", &s.voltage_kV, 80.0, "accelerating voltage [kV]")
+        .add<double>("convergence-mrad", &s.convergence_mrad, 30.0, "probe convergence semi-angle [mrad]")
+        .add<double>("Cs-A", &s.Cs_A, 0.0, "spherical aberration [Angstrom]")
+        .add<std::uint64_t>("seed", &s.seed, 1, "random seed");
+  }
+
+  void validate(const StageContext&) override {
+    auto range = [](const std::string& t, const char* what) {
+      const auto v = str::to_double_list(t, what);
+      if (v.size() != 2 || !(v[1] >= v[0])) throw ConfigError(std::string(what) + ": expected MIN,MAX with MIN <= MAX, found '" + t + "'");
+      return sim::Range{v[0], v[1]};
+    };
+    spec_.slip = range(slip_, "slip-range");
+    spec_.twist_deg = range(twist_, "twist-range-deg");
+    spec_.phi_deg = range(phi_, "phi-range-deg");
+    spec_.vacancy = range(vacancy_, "vacancy-range");
+    spec_.dose = range(dose_, "dose-range-e-per-A2");
+    spec_.defocus_A = range(defocus_, "defocus-range-A");
+    spec_.source_size_A = range(source_, "source-size-range-A");
+    spec_.jitter_A = range(jitter_, "jitter-range-A");
+    spec_.contamination = range(contamination_, "contamination-range");
+    sim::validate(spec_);
+  }
+
+  void run(const StageContext& ctx, io::ProductWriter& out) override {
+    const auto& s = spec_;
+    const io::h5::Group& root = out.group();
+    root.set_attr("emd_group_type", "root");
+    root.set_attr("python_class", "Root");
+    io::emd::ArraySpec as{"patches", io::Dtype::f32, {s.count, s.patch_px, s.patch_px},
+                          {{"patch", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}}, "Array",
+                          "detected electrons (fraction of the beam when the dose is 0)", {1, s.patch_px, s.patch_px}};
+    io::h5::Dataset patches = io::emd::create_array(root, as);
+    const par::Range mine = par::block_partition(s.count, ctx.comm.size(), ctx.comm.rank());
+    const std::int64_t most = ctx.comm.allreduce(mine.size(), par::Op::max);
+    constexpr std::int64_t block = 64;
+    const std::size_t npix = std::size_t(s.patch_px) * s.patch_px;
+    sim::TrainsetGenerator generator(s);
+    std::vector<float> buffer(std::size_t(block) * npix);
+    std::vector<sim::PatchLabels> labels(std::size_t(std::max<std::int64_t>(mine.size(), 0)));
+    par::Progress progress(ctx.comm, "make-trainset", std::uint64_t(s.count), "patches");
+    for (std::int64_t b0 = 0; b0 < most; b0 += block) {
+      const std::int64_t n = std::clamp<std::int64_t>(mine.size() - b0, 0, block);
+      for (std::int64_t k = 0; k < n; ++k)
+        labels[std::size_t(b0 + k)] = generator.patch(mine.begin + b0 + k, buffer.data() + std::size_t(k) * npix);
+      patches.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0}, io::h5::Shape{n, s.patch_px, s.patch_px}, buffer.data());
+      progress.advance(std::uint64_t(n));
+    }
+    progress.finish();
+
+    // Labels: small (N values each); every rank writes its block of each dataset.
+    io::h5::Group lg = root.create_group("labels");
+    for (const auto& field : sim::PatchLabels::fields()) {
+      io::h5::Dataset d = lg.create_dataset(field.name, io::Dtype::f64, {s.count});
+      d.set_attr("units", field.units);
+      d.set_attr("description", field.description);
+      std::vector<double> v(labels.size());
+      for (std::size_t k = 0; k < labels.size(); ++k) v[k] = labels[k].*(field.member);
+      d.write<double>(io::h5::Shape{mine.size() > 0 ? mine.begin : 0}, io::h5::Shape{mine.size()}, v.data());
+    }
+    root.set_attr("material", s.material);
+    root.set_attr("layers", std::int64_t(s.layers));
+    root.set_attr("stacking", s.stacking);
+  }
+
+ private:
+  sim::TrainsetSpec spec_;
+  std::string slip_, twist_, phi_, vacancy_, dose_, defocus_, source_, jitter_, contamination_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_make_trainset_stage() { return std::make_unique<MakeTrainset>(); }
+
+}  // namespace tmdflow::stages

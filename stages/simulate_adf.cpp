@@ -1,0 +1,214 @@
+// Stage simulate-adf: incoherent ADF-STEM images (the incoSTEM model) of a structure -- an MX2
+// stack (1-3 layers with slip and twist), a 1T'' ReS2/ReSe2 layer or a polycrystal -- with alloying,
+// point defects, contamination, scan distortion and counting noise, and the ground truth beside
+// them (atoms, columns, domains). Frames (independent noise and distortion of the same structure)
+// are sharded over ranks; the result is the same for any number of ranks.
+#include "sim_options.hpp"
+#include "stage.hpp"
+#include "stage_list.hpp"
+#include "tmdflow/core/units.hpp"
+#include "tmdflow/io/emd.hpp"
+#include "tmdflow/par/partition.hpp"
+#include "tmdflow/par/progress.hpp"
+#include "tmdflow/sim/adf.hpp"
+#include "tmdflow/sim/random.hpp"
+#include "tmdflow/sim/realism.hpp"
+#include "tmdflow/sim/structure_io.hpp"
+
+namespace tmdflow::stages {
+namespace {
+
+class SimulateAdf : public Stage {
+ public:
+  std::string name() const override { return "simulate-adf"; }
+  std::string summary() const override { return "incoherent ADF-STEM images of TMD stacks, alloys, defects or polycrystals, with ground truth"; }
+  std::string description() const override {
+    return "Builds a structure (--crystal stack: 1-3 MX2 layers with stacking, slip and twist; 1T'': ReS2/ReSe2; polycrystal:\n"
+           "Voronoi domains) and images it with the incoherent ADF model: each atom's elastic cross-section on the annular\n"
+           "detector (Kirkland scattering factors) convolved with the probe intensity (aperture, aberrations, source size,\n"
+           "focal spread). Realism: contamination, drift and line jitter, Poisson noise for a dose, read noise. Writes image\n"
+           "(frames, y, x) in detected electrons (or the fraction of the beam when --dose-e-per-A2 is 0) and structure/.\n"
+           "Conventions: data_schema/structures.md, data_schema/simulation.md.";
+  }
+  std::string product_schema() const override { return "adf_images/1"; }
+  std::string default_group() const override { return "/adf_root"; }
+  bool takes_input() const override { return false; }
+
+  void declare(Options& o) override {
+    o.add<std::string>("crystal", &crystal_, "stack", "structure kind: stack, 1T'' (ReS2/ReSe2) or polycrystal")
+        .add<std::string>("material", &material_, "MoS2", "compound (MoS2, WS2, MoSe2, WSe2; ReS2, ReSe2 for 1T'')")
+        .add<int>("layers", &layers_, 1, "layers in a stack (1-3)")
+        .add<std::string>("stacking", &stacking_, "2H", "registry at zero slip and twist: 2H, 3R or AA")
+        .add<double>("phi-deg", &phi_, 30.0, "orientation of the bottom layer [degrees] (1T'': rotation of the a axis)")
+        .add<std::string>("slip-a", &slip_a_, "", "slip of each upper layer along a1 [fraction of a1], comma-separated")
+        .add<std::string>("slip-b", &slip_b_, "", "slip of each upper layer along a2 [fraction of a2], comma-separated")
+        .add<std::string>("twist-deg", &twist_, "", "twist of each upper layer about a metal site [degrees], comma-separated")
+        .add<int>("domains", &domains_, 6, "domains of a polycrystal")
+        .add<double>("contamination", &contamination_, 0.0, "amorphous carbon on the surface [atoms per A^2]")
+        .add<std::string>("size", &size_, "512,512", "image pixels ny,nx")
+        .add<double>("pixel-A", &spec_.pixel_A, 0.1, "probe step [Angstrom]")
+        .add<double>("inner-mrad", &spec_.inner_mrad, 60.0, "ADF detector inner angle [mrad]")
+        .add<double>("outer-mrad", &spec_.outer_mrad, 200.0, "ADF detector outer angle [mrad]")
+        .add<int>("frames", &frames_, 1, "images of the same structure with independent noise and distortion")
+        .add<double>("dose-e-per-A2", &dose_, 0.0, "electron dose [e/A^2] with Poisson noise (0: noise-free fractions)")
+        .add<double>("read-noise", &read_noise_, 0.0, "read noise [detected electrons rms per pixel]")
+        .add<double>("drift-x-A", &distortion_.drift_x_A, 0.0, "sample drift along x during a frame [Angstrom]")
+        .add<double>("drift-y-A", &distortion_.drift_y_A, 0.0, "sample drift along y during a frame [Angstrom]")
+        .add<double>("jitter-A", &distortion_.jitter_A, 0.0, "scan-line jitter along x, rms [Angstrom]")
+        .add<std::uint64_t>("seed", &seed_, 1, "random seed (structure, noise, distortion)");
+    chemistry_.declare(o);
+    declare_probe(o, spec_.probe, 80.0, 30.0);
+  }
+
+  void validate(const StageContext&) override {
+    const auto s = str::to_int_list(size_, "size");
+    if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) throw ConfigError("size: expected two positive integers ny,nx, found '" + size_ + "'");
+    spec_.ny = int(s[0]);
+    spec_.nx = int(s[1]);
+    if (frames_ < 1) throw ConfigError("frames: expected at least 1, found " + std::to_string(frames_));
+    if (crystal_ != "stack" && crystal_ != "1T''" && crystal_ != "polycrystal")
+      throw ConfigError("crystal: expected stack, 1T'' or polycrystal, found '" + crystal_ + "'");
+    if (dose_ < 0 || read_noise_ < 0 || contamination_ < 0) throw ConfigError("dose-e-per-A2, read-noise, contamination: expected values >= 0");
+    sim::validate(spec_.probe);
+    sim::material(material_);
+    chemistry_.apply(alloy_, defects_);
+    auto list = [](const std::string& t, const char* what) { return t.empty() ? std::vector<double>{} : str::to_double_list(t, what); };
+    slip_a_v_ = list(slip_a_, "slip-a");
+    slip_b_v_ = list(slip_b_, "slip-b");
+    twist_v_ = list(twist_, "twist-deg");
+    for (const auto* v : {&slip_a_v_, &slip_b_v_, &twist_v_})
+      if (int(v->size()) > std::max(0, layers_ - 1))
+        throw ConfigError("slip-a, slip-b, twist-deg: expected at most one value per upper layer (" + std::to_string(layers_ - 1) + ")");
+    // The simulator checks sampling and angles; build it once here so errors come before any work.
+    sim::AdfSimulator check(spec_);
+  }
+
+  sim::Structure build() const {
+    const double margin = spec_.margin_A + 2.0;
+    const double w = spec_.nx * spec_.pixel_A + 2 * margin + std::abs(distortion_.drift_x_A) + 4 * distortion_.jitter_A;
+    const double h = spec_.ny * spec_.pixel_A + 2 * margin + std::abs(distortion_.drift_y_A);
+    sim::Structure st;
+    if (crystal_ == "stack") {
+      sim::StackSpec k;
+      k.material = material_;
+      k.layers = layers_;
+      k.stacking = stacking_;
+      k.phi_deg = phi_;
+      k.slip_a = slip_a_v_;
+      k.slip_b = slip_b_v_;
+      k.twist_deg = twist_v_;
+      k.alloy = alloy_;
+      k.defects = defects_;
+      k.extent_x = w;
+      k.extent_y = h;
+      k.seed = seed_;
+      st = sim::build_stack(k);
+    } else if (crystal_ == "1T''") {
+      sim::TriclinicSpec k;
+      k.material = material_;
+      k.rotation_deg = phi_;
+      k.defects = defects_;
+      k.extent_x = w;
+      k.extent_y = h;
+      k.seed = seed_;
+      st = sim::build_1t_double_prime(k);
+    } else {
+      sim::PolycrystalSpec k;
+      k.material = material_;
+      k.domains = domains_;
+      k.alloy = alloy_;
+      k.defects = defects_;
+      k.extent_x = w;
+      k.extent_y = h;
+      k.seed = seed_;
+      st = sim::build_polycrystal(k);
+    }
+    if (contamination_ > 0) {
+      double ztop = -1e300;
+      for (const auto& a : st.atoms) ztop = std::max(ztop, a.z);
+      sim::add_amorphous_layer(st, 6, contamination_, ztop + 1.5, 6.0, 1.3, seed_ ^ 0x636f6e74ULL);
+    }
+    return st;
+  }
+
+  void run(const StageContext& ctx, io::ProductWriter& out) override {
+    const double margin = spec_.margin_A + 2.0;
+    sim::AdfSpec spec = spec_;
+    spec.x0 = margin;
+    spec.y0 = margin;
+    const sim::Structure structure = build();
+    sim::AdfSimulator simulator(spec);
+    const io::h5::Group& root = out.group();
+    root.set_attr("emd_group_type", "root");
+    root.set_attr("python_class", "Root");
+    io::emd::ArraySpec as{"image", io::Dtype::f32, {frames_, spec.ny, spec.nx},
+                          {{"frame", "index", 0.0, 1.0}, {"y", "A", 0.0, spec.pixel_A}, {"x", "A", 0.0, spec.pixel_A}}, "Array",
+                          dose_ > 0 ? "detected electrons" : "fraction of the beam", {1, spec.ny, spec.nx}};
+    io::h5::Dataset image = io::emd::create_array(root, as);
+    const par::Range frames = par::block_partition(frames_, ctx.comm.size(), ctx.comm.rank());
+    const std::int64_t frames_total = ctx.comm.allreduce(frames.size(), par::Op::max);
+    std::vector<float> frame(std::size_t(spec.ny) * spec.nx);
+    const float* padded = nullptr;
+    std::vector<double> xs, ys;
+    const double electrons_per_unit = dose_ * spec.pixel_A * spec.pixel_A;
+    par::Progress progress(ctx.comm, "simulate-adf", std::uint64_t(frames_), "images");
+    for (std::int64_t k = 0; k < frames_total; ++k) {
+      const std::int64_t f = frames.begin + k;
+      const bool mine = f < frames.end;
+      if (mine) {
+        if (!padded) padded = simulator.padded_image(structure);
+        if (distortion_.any()) {
+          sim::scan_positions(distortion_, spec.ny, spec.nx, spec.pixel_A, spec.x0, spec.y0, sim::rng::key(seed_, 0x7363616eULL, f), xs, ys);
+          sim::resample_bicubic(padded, simulator.padded_grid(), xs.data(), ys.data(), xs.size(), frame.data());
+        } else {
+          simulator.image(structure, frame.data());
+        }
+        if (dose_ > 0 || read_noise_ > 0)
+          sim::add_counting_noise(frame.data(), frame.size(), electrons_per_unit, read_noise_, sim::rng::key(seed_, 0x6e6f697365ULL, f));
+      }
+      image.write<float>({mine ? f : 0, 0, 0}, {mine ? 1 : 0, spec.ny, spec.nx}, frame.data());
+      if (mine) progress.advance(1);
+    }
+    progress.finish();
+
+    io::h5::Group gt = root.create_group("ground_truth");
+    gt.set_attr("image_origin_x_A", spec.x0);
+    gt.set_attr("image_origin_y_A", spec.y0);
+    gt.set_attr("pixel_A", spec.pixel_A);
+    gt.set_attr("pixel_rule", "image pixel (i, j) is the probe at x = image_origin_x_A + j * pixel_A, y = image_origin_y_A + i * pixel_A (before distortion)");
+    std::vector<std::int32_t> Z;
+    std::vector<double> sigma;
+    for (int z : elements(structure)) {
+      Z.push_back(z);
+      sigma.push_back(simulator.cross_section(z));
+    }
+    gt.write_vector("cross_section_Z", Z);
+    gt.write_vector("cross_section_A2", sigma).set_attr("units", "A^2");
+    sim::write_structure(gt, structure);
+  }
+
+ private:
+  static std::vector<int> elements(const sim::Structure& s) {
+    std::vector<int> z;
+    for (const auto& a : s.atoms)
+      if (std::find(z.begin(), z.end(), a.Z) == z.end()) z.push_back(a.Z);
+    std::sort(z.begin(), z.end());
+    return z;
+  }
+  sim::AdfSpec spec_;
+  sim::ScanDistortion distortion_;
+  sim::AlloySpec alloy_;
+  sim::DefectSpec defects_;
+  ChemistryOptions chemistry_;
+  std::string crystal_, material_, stacking_, slip_a_, slip_b_, twist_, size_;
+  std::vector<double> slip_a_v_, slip_b_v_, twist_v_;
+  double phi_ = 30, contamination_ = 0, dose_ = 0, read_noise_ = 0;
+  int layers_ = 1, domains_ = 6, frames_ = 1;
+  std::uint64_t seed_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_simulate_adf_stage() { return std::make_unique<SimulateAdf>(); }
+
+}  // namespace tmdflow::stages

@@ -1,0 +1,128 @@
+"""Simulation stages end to end: simulate-4dstem, simulate-adf and make-trainset give bit-identical
+products on 1 and 2 ranks for the same seed (and different ones for another seed); the datacube's
+calibration and ground truth are consistent with the options; noisy products hold counts of the
+requested dose; bad options fail with one clear line and leave no file."""
+import os
+
+import h5py
+import numpy as np
+
+from tmdtest import check, finish, leftovers, run, run_ok, scratch
+
+tmp = scratch()
+
+
+def arrays(path, group):
+    """Every dataset under group (name -> numpy array)."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.dtype.kind != "O":
+                out[name] = obj[()]
+        f[group].visititems(visit)
+    return out
+
+
+def same(a, b):
+    if a.keys() != b.keys():
+        return False
+    return all(a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and a[k].tobytes() == b[k].tobytes() for k in a)
+
+
+# ---- simulate-4dstem: 1 vs 2 ranks (5 rows: uneven shards) ------------------------------------
+cube_args = ["--scan", "5,4", "--step-nm", "1.5", "--domains", "3", "--detector-px", "64", "--window-px", "96",
+             "--detector-max-mrad", "40", "--convergence-mrad", "4", "--electrons", "2000", "--dtype", "uint16", "--descan", "0.1,0,0,-0.05",
+             "--psf-px", "0.7"]
+c1 = os.path.join(tmp, "c1.h5")
+c2 = os.path.join(tmp, "c2.h5")
+c3 = os.path.join(tmp, "c3.h5")
+run_ok(["stage", "simulate-4dstem", "--output", c1, "--seed", "7"] + cube_args)
+run_ok(["stage", "simulate-4dstem", "--output", c2, "--seed", "7"] + cube_args, ranks=2)
+run_ok(["stage", "simulate-4dstem", "--output", c3, "--seed", "8"] + cube_args)
+a1, a2, a3 = (arrays(p, "datacube_root") for p in (c1, c2, c3))
+check(same(a1, a2), "simulate-4dstem: same seed gives bit-identical products on 1 and 2 ranks")
+check(a1["datacube/data"].tobytes() != a3["datacube/data"].tobytes(), "simulate-4dstem: another seed gives other data")
+cube = a1["datacube/data"]
+check(cube.shape == (5, 4, 64, 64) and cube.dtype == np.uint16, f"datacube shape/dtype {cube.shape} {cube.dtype}")
+totals = cube.reshape(20, -1).sum(axis=1)
+check(abs(totals.mean() - 2000) < 4 * np.sqrt(2000 / 20) + 40, f"mean counts per pattern {totals.mean():.0f} for 2000 e-")
+with h5py.File(c1, "r") as f:
+    r = f["datacube_root"]
+    q = r["metadatabundle/calibration/Q_pixel_size"][()]
+    lam = 0.041757  # 80 kV (Angstrom)
+    check(abs(q - (80.0 / 64) * 1e-3 / lam) < 1e-3 * q, f"Q pixel size {q} matches 2*40 mrad / 64 px at 80 kV")
+    check(abs(r["metadatabundle/calibration/R_pixel_size"][()] - 1.5) < 1e-12, "R pixel size is the step in nm")
+    gt = r["ground_truth"]
+    label, orient, pol = gt["label"][()], gt["orientation_deg"][()], gt["polarity"][()]
+    phi = dict(zip(gt["structure/domains/id"][()], gt["structure/domains/phi_deg"][()]))
+    check(label.shape == (5, 4), "ground-truth label on the scan grid")
+    check(all(abs(orient[i, j] - phi[label[i, j]]) < 1e-4 for i in range(5) for j in range(4)),
+          "orientation map equals the phi of each position's domain")
+    check(np.array_equal(pol, np.where(np.mod(orient, 120) < 60, 1, -1)), "polarity = +1 where phi mod 120 < 60")
+    check(np.allclose(gt["twist_deg"][()], np.mod(orient, 60), atol=1e-4), "twist = phi mod 60")
+    # Ground-truth domain of each probe: nearest seed (Voronoi), checked independently.
+    o, step = gt.attrs["scan_origin_A"], gt.attrs["scan_step_A"]
+    cx, cy = gt["structure/domains/centre_x"][()], gt["structure/domains/centre_y"][()]
+    ids = gt["structure/domains/id"][()]
+    ok = True
+    for i in range(5):
+        for j in range(4):
+            x, y = o + j * step, o + i * step
+            ok &= ids[np.argmin((cx - x) ** 2 + (cy - y) ** 2)] == label[i, j]
+    check(ok, "labels are the nearest domain seed of each probe position")
+    check(len(gt["structure/atoms/Z"]) > 1000, "atoms of the structure recorded")
+
+code, out = run(["validate", c1])
+check(code == 0, f"validate simulated datacube: {out}")
+
+# ---- simulate-adf: frames sharded over ranks -------------------------------------------------
+adf_args = ["--material", "MoS2", "--layers", "2", "--slip-a", "0.25", "--twist-deg", "0.5", "--size", "96,80",
+            "--pixel-A", "0.12", "--frames", "3", "--dose-e-per-A2", "5e4", "--jitter-A", "0.05",
+            "--single-vacancy", "0.05", "--contamination", "0.02"]
+s1 = os.path.join(tmp, "s1.h5")
+s2 = os.path.join(tmp, "s2.h5")
+run_ok(["stage", "simulate-adf", "--output", s1, "--seed", "3"] + adf_args)
+run_ok(["stage", "simulate-adf", "--output", s2, "--seed", "3"] + adf_args, ranks=2)
+b1, b2 = arrays(s1, "adf_root"), arrays(s2, "adf_root")
+check(same(b1, b2), "simulate-adf: same seed gives bit-identical products on 1 and 2 ranks")
+img = b1["image/data"]
+check(img.shape == (3, 96, 80), f"image stack shape {img.shape}")
+check(not np.array_equal(img[0], img[1]), "frames carry independent noise")
+check(np.all(img == np.round(img)) and img.min() >= 0, "noisy images hold detected-electron counts")
+cols_defect = b1["ground_truth/structure/columns/defect"]
+check(np.any(cols_defect == 1), "single vacancies labelled in the columns table")
+check(np.any(b1["ground_truth/structure/atoms/Z"] == 6), "contamination atoms recorded")
+code, out = run(["validate", s1])
+check(code == 0, f"validate adf images: {out}")
+
+# ---- make-trainset: 1 vs 2 ranks --------------------------------------------------------------
+t1 = os.path.join(tmp, "t1.h5")
+t2 = os.path.join(tmp, "t2.h5")
+targs = ["--count", "13", "--patch-px", "32", "--seed", "5"]
+run_ok(["stage", "make-trainset", "--output", t1] + targs)
+run_ok(["stage", "make-trainset", "--output", t2] + targs, ranks=2)
+d1, d2 = arrays(t1, "trainset"), arrays(t2, "trainset")
+check(same(d1, d2), "make-trainset: same seed gives bit-identical products on 1 and 2 ranks")
+check(d1["patches/data"].shape == (13, 32, 32), "13 patches of 32x32")
+sa = d1["labels/slip_a"]
+check(len(sa) == 13 and sa.min() >= 0 and sa.max() < 1 and len(set(sa)) == 13, "slip labels drawn per patch in [0, 1)")
+check(all(np.std(p) > 0 for p in d1["patches/data"]), "every patch has contrast")
+code, out = run(["validate", t1])
+check(code == 0, f"validate trainset: {out}")
+
+# ---- errors: one line, non-zero, no file left -------------------------------------------------
+bad = os.path.join(tmp, "bad.h5")
+for args, needle in [
+    (["stage", "simulate-4dstem", "--output", bad, "--detector-px", "128", "--window-px", "128"], "window-px"),
+    (["stage", "simulate-4dstem", "--output", bad, "--material", "Unobtainium"], "material"),
+    (["stage", "simulate-adf", "--output", bad, "--pixel-A", "0.5"], "pixel-A"),
+    (["stage", "simulate-adf", "--output", bad, "--alloy-metal", "W:1.5"], "alloy-metal"),
+    (["stage", "make-trainset", "--output", bad, "--slip-range", "1,0"], "slip-range"),
+]:
+    code, out = run(args, ranks=2)
+    lines = [l for l in out.splitlines() if "error" in l.lower()]
+    check(code != 0 and needle in out, f"{args[1]} with bad {needle}: exit {code}, output {out!r}")
+    check(len(lines) == 1, f"{args[1]} with bad {needle}: exactly one error line, found {lines}")
+    check(not os.path.exists(bad), f"no output file after a bad {needle}")
+check(not leftovers(tmp), "no temporary files left")
+finish(tmp)
