@@ -97,8 +97,12 @@ TEST(Probe, GaussHermiteQuadratureIntegratesNormalMoments) {
       m4 += w[std::size_t(k)] * std::pow(x[std::size_t(k)], 4);
     }
     EXPECT_NEAR(m0, 1.0, 1e-12);
-    if (n >= 2) EXPECT_NEAR(m2, 1.0, 1e-10) << n;
-    if (n >= 3) EXPECT_NEAR(m4, 3.0, 1e-9) << n;
+    if (n >= 2) {
+      EXPECT_NEAR(m2, 1.0, 1e-10) << n;
+    }
+    if (n >= 3) {
+      EXPECT_NEAR(m4, 3.0, 1e-9) << n;
+    }
   }
 }
 

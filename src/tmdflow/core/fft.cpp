@@ -2,6 +2,7 @@
 
 #include <fftw3.h>
 
+#include <cstring>
 #include <mutex>
 #include <new>
 
@@ -177,6 +178,77 @@ void RealPlan2D<float>::forward(const float* in, std::complex<float>* out) const
 template <>
 void RealPlan2D<float>::inverse(std::complex<float>* in, float* out) const {
   fftwf_execute_dft_c2r(impl_->inv, reinterpret_cast<fftwf_complex*>(in), out);
+}
+
+// ---- blocked 2-D (float only: the multislice engine's transform) ---------------------------------
+template <>
+struct BlockedPlan2D<float>::Impl {
+  fftwf_plan rows_fwd = nullptr, rows_inv = nullptr, cols_fwd = nullptr, cols_inv = nullptr, tail_fwd = nullptr, tail_inv = nullptr;
+  Buffer<float> scratch;
+};
+
+template <>
+BlockedPlan2D<float>::BlockedPlan2D(int ny, int nx, int block) : impl_(new Impl), ny_(ny), nx_(nx), block_(std::min(block, nx)) {
+  Buffer<float> tmp(std::size_t(ny) * nx);
+  impl_->scratch = Buffer<float>(std::size_t(ny) * block_);
+  auto* p = reinterpret_cast<fftwf_complex*>(tmp.data());
+  auto* s = reinterpret_cast<fftwf_complex*>(impl_->scratch.data());
+  int nrow[1] = {nx}, ncol[1] = {ny};
+  const int tail = nx % block_;
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  impl_->rows_fwd = fftwf_plan_many_dft(1, nrow, ny, p, nullptr, 1, nx, p, nullptr, 1, nx, FFTW_FORWARD, FFTW_ESTIMATE);
+  impl_->rows_inv = fftwf_plan_many_dft(1, nrow, ny, p, nullptr, 1, nx, p, nullptr, 1, nx, FFTW_BACKWARD, FFTW_ESTIMATE);
+  impl_->cols_fwd = fftwf_plan_many_dft(1, ncol, block_, s, nullptr, block_, 1, s, nullptr, block_, 1, FFTW_FORWARD, FFTW_ESTIMATE);
+  impl_->cols_inv = fftwf_plan_many_dft(1, ncol, block_, s, nullptr, block_, 1, s, nullptr, block_, 1, FFTW_BACKWARD, FFTW_ESTIMATE);
+  if (tail) {
+    impl_->tail_fwd = fftwf_plan_many_dft(1, ncol, tail, s, nullptr, block_, 1, s, nullptr, block_, 1, FFTW_FORWARD, FFTW_ESTIMATE);
+    impl_->tail_inv = fftwf_plan_many_dft(1, ncol, tail, s, nullptr, block_, 1, s, nullptr, block_, 1, FFTW_BACKWARD, FFTW_ESTIMATE);
+  }
+  if (!impl_->rows_fwd || !impl_->rows_inv || !impl_->cols_fwd || !impl_->cols_inv || (tail && (!impl_->tail_fwd || !impl_->tail_inv)))
+    throw Error("FFTW could not plan a blocked " + std::to_string(ny) + "x" + std::to_string(nx) + " transform", ExitCode::failure);
+}
+
+template <>
+BlockedPlan2D<float>::~BlockedPlan2D() {
+  if (!impl_) return;
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  for (fftwf_plan p : {impl_->rows_fwd, impl_->rows_inv, impl_->cols_fwd, impl_->cols_inv, impl_->tail_fwd, impl_->tail_inv})
+    if (p) fftwf_destroy_plan(p);
+}
+
+template <>
+void BlockedPlan2D<float>::columns(std::complex<float>* data, int direction, const BlockFunction* f) {
+  std::complex<float>* s = impl_->scratch.data();
+  auto* fs = reinterpret_cast<fftwf_complex*>(s);
+  for (int c0 = 0; c0 < nx_; c0 += block_) {
+    const int nc = std::min(block_, nx_ - c0);
+    for (int i = 0; i < ny_; ++i) std::memcpy(s + std::size_t(i) * block_, data + std::size_t(i) * nx_ + c0, sizeof(std::complex<float>) * nc);
+    const bool full = nc == block_;
+    if (direction <= 0) fftwf_execute_dft(full ? impl_->cols_fwd : impl_->tail_fwd, fs, fs);
+    if (f) (*f)(s, c0, nc);
+    if (direction >= 0) fftwf_execute_dft(full ? impl_->cols_inv : impl_->tail_inv, fs, fs);
+    for (int i = 0; i < ny_; ++i) std::memcpy(data + std::size_t(i) * nx_ + c0, s + std::size_t(i) * block_, sizeof(std::complex<float>) * nc);
+  }
+}
+
+template <>
+void BlockedPlan2D<float>::forward(std::complex<float>* d) {
+  auto* p = reinterpret_cast<fftwf_complex*>(d);
+  fftwf_execute_dft(impl_->rows_fwd, p, p);
+  columns(d, -1, nullptr);
+}
+template <>
+void BlockedPlan2D<float>::inverse(std::complex<float>* d) {
+  auto* p = reinterpret_cast<fftwf_complex*>(d);
+  columns(d, +1, nullptr);
+  fftwf_execute_dft(impl_->rows_inv, p, p);
+}
+template <>
+void BlockedPlan2D<float>::filter(std::complex<float>* d, const BlockFunction& f) {
+  auto* p = reinterpret_cast<fftwf_complex*>(d);
+  fftwf_execute_dft(impl_->rows_fwd, p, p);
+  columns(d, 0, &f);
+  fftwf_execute_dft(impl_->rows_inv, p, p);
 }
 
 template <class Real>

@@ -92,7 +92,7 @@ const float* AdfSimulator::padded_image(const Structure& s) {
   cfloat* sp = spectrum_.data();
   const std::size_t nc = spectrum_.size();
   const cfloat* f = filter_.data();
-  Kokkos::parallel_for("tmdflow::sim::adf_transfer", Kokkos::RangePolicy<HostExec>(0, nc), [=](const std::size_t p) { sp[p] *= f[p]; });
+  Kokkos::parallel_for("tmdflow::sim::adf_transfer", Kokkos::RangePolicy<HostExec>(0, nc), [=](const std::size_t p) { sp[p] = cmul(sp[p], f[p]); });
   plan_->inverse(sp, result_.data());
   return result_.data();
 }

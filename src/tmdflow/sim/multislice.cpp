@@ -13,7 +13,7 @@ namespace tmdflow::sim {
 
 struct Multislice::Fft {
   explicit Fft(int n) : plan(n, n), wave(std::size_t(n) * n) {}
-  fft::Plan2D<float> plan;
+  fft::BlockedPlan2D<float> plan;  // deterministic (estimated 1-D plans), fast at 2^k sizes
   fft::Buffer<float> wave;
 };
 
@@ -146,7 +146,7 @@ void Multislice::propagate_one(const Strip& strip, double x, double y, float* in
   const cfloat* exp_ = ex.data();
   const cfloat* eyp = ey.data();
   Kokkos::parallel_for("tmdflow::sim::probe_shift", Kokkos::RangePolicy<HostExec>(0, n), [=](const int i) {
-    for (int j = 0; j < n; ++j) w[std::size_t(i) * n + j] = pk[std::size_t(i) * n + j] * exp_[j] * eyp[i];
+    for (int j = 0; j < n; ++j) w[std::size_t(i) * n + j] = cmul(cmul(pk[std::size_t(i) * n + j], exp_[j]), eyp[i]);
   });
   fft_->plan.inverse(w);
   const std::size_t nslices = strip.transmission.size();
@@ -157,19 +157,25 @@ void Multislice::propagate_one(const Strip& strip, double x, double y, float* in
     Kokkos::parallel_for("tmdflow::sim::transmit", Kokkos::RangePolicy<HostExec>(0, n), [=](const int i) {
       cfloat* row = w + std::size_t(i) * n;
       const cfloat* trow = t + std::size_t(i) * sx;
-      for (int j = 0; j < n; ++j) row[j] *= trow[j];
+      for (int j = 0; j < n; ++j) row[j] = cmul(row[j], trow[j]);
     });
-    fft_->plan.forward(w);
     if (s + 1 == nslices) break;
+    // Propagate to the next slice: multiply in reciprocal space, block by block of columns.
     const cfloat* p = propagators_[s].data();
-    Kokkos::parallel_for("tmdflow::sim::propagate", Kokkos::RangePolicy<HostExec>(0, N), [=](const std::size_t q) { w[q] *= p[q]; });
-    fft_->plan.inverse(w);
+    const int stride = fft_->plan.block();
+    fft_->plan.filter(w, [p, n, stride](cfloat* block, int c0, int nc) {
+      for (int i = 0; i < n; ++i) {
+        const cfloat* prow = p + std::size_t(i) * n + c0;
+        cfloat* brow = block + std::size_t(i) * stride;
+        for (int j = 0; j < nc; ++j) brow[j] = cmul(brow[j], prow[j]);
+      }
+    });
   }
-  if (nslices == 0) fft_->plan.forward(w);
+  fft_->plan.forward(w);
   const float* m = mask_.data();
   const float inv_n = 1.0f / float(N);
   Kokkos::parallel_for("tmdflow::sim::exit_intensity", Kokkos::RangePolicy<HostExec>(0, N),
-                       [=](const std::size_t q) { intensity[q] = m[q] * std::norm(w[q]) * inv_n; });
+                       [=](const std::size_t q) { intensity[q] = m[q] * (w[q].real() * w[q].real() + w[q].imag() * w[q].imag()) * inv_n; });
 }
 
 void Multislice::integrate(const float* intensity, float* pattern, double sx, double sy) const {
