@@ -197,3 +197,49 @@ TEST(Multislice, SamplingErrorsSayWhatToChange) {
     EXPECT_NE(std::string(e.what()).find("window-px"), std::string::npos) << e.what();
   }
 }
+
+TEST(Multislice, DescanShiftMovesThePatternOnTheDetector) {
+  Structure empty;
+  empty.extent_x = empty.extent_y = 200;
+  Multislice ms(nanobeam(), empty);
+  std::vector<float> out(std::size_t(2) * 128 * 128);
+  const double sx[2] = {0.0, 3.25}, sy[2] = {0.0, -1.5};
+  ms.row(100.0, {100.0, 100.0}, out.data(), sx, sy);
+  double c[2][2] = {};
+  for (int k = 0; k < 2; ++k) {
+    double s = 0;
+    for (int i = 0; i < 128; ++i)
+      for (int j = 0; j < 128; ++j) {
+        const double v = out[std::size_t(k) * 128 * 128 + std::size_t(i) * 128 + j];
+        s += v;
+        c[k][0] += v * j;
+        c[k][1] += v * i;
+      }
+    c[k][0] /= s;
+    c[k][1] /= s;
+  }
+  EXPECT_NEAR(c[1][0] - c[0][0], 3.25, 0.02);
+  EXPECT_NEAR(c[1][1] - c[0][1], -1.5, 0.02);
+}
+
+TEST(Multislice, FrozenPhononsDampHighOrderSpotsAndAreDeterministic) {
+  const Structure st = monolayer(30.0);
+  MultisliceSpec m = nanobeam();
+  Multislice still(m, st);
+  m.frozen_phonons = 6;
+  m.phonon_scale = 3.0;  // exaggerated displacements make the Debye-Waller damping plain
+  Multislice warm(m, st), warm_again(m, st);
+  const auto a = still.raw_pattern(100, 100), b = warm.raw_pattern(100, 100), b2 = warm_again.raw_pattern(100, 100);
+  EXPECT_EQ(b, b2);
+  // Third-order spots (|g| = 2 * first order, directions phi + 60 n) lose intensity to the diffuse
+  // background: exp(-4 pi^2 u^2 g^2) per Debye-Waller.
+  const double g3 = 2.0 * 2.0 / (std::sqrt(3.0) * 3.160);
+  double sa = 0, sb = 0;
+  for (int k = 0; k < 6; ++k) {
+    const double ang = units::deg_to_rad(30.0 + 60.0 * k);
+    sa += disc_sum(a, 256, still.pixel_A(), g3 * std::cos(ang), g3 * std::sin(ang), 4.0);
+    sb += disc_sum(b, 256, warm.pixel_A(), g3 * std::cos(ang), g3 * std::sin(ang), 4.0);
+  }
+  EXPECT_LT(sb, 0.9 * sa);
+  EXPECT_GT(sb, 0.2 * sa);
+}
