@@ -32,7 +32,8 @@ struct Grid {
 /// Spatial frequency (1/Angstrom) of FFT bin i of n samples with spacing d.
 inline double fft_frequency(int i, int n, double d) { return (i < (n + 1) / 2 ? double(i) : double(i - n)) / (n * d); }
 
-/// The smallest n' >= n whose prime factors are 2, 3, 5 and 7 (fast FFT sizes).
+/// The smallest n' >= n whose prime factors are 2, 3 and 5 and, above 64, a multiple of 16 (fast
+/// FFT sizes for FFTW's estimated plans).
 int fft_friendly_size(int n);
 
 }  // namespace tmdflow::sim

@@ -9,9 +9,12 @@
 namespace tmdflow::sim {
 
 int fft_friendly_size(int n) {
+  // Factors 2, 3 and 5 only, and (above 64) a multiple of 16: FFTW's estimated plans are markedly
+  // faster there (e.g. 1280^2 vs 1260^2 = 2^2 3^2 5 7: about 1.3x for a real transform pair).
   for (int m = std::max(n, 1);; ++m) {
+    if (m > 64 && m % 16 != 0) continue;
     int r = m;
-    for (int p : {2, 3, 5, 7})
+    for (int p : {2, 3, 5})
       while (r % p == 0) r /= p;
     if (r == 1) return m;
   }
