@@ -86,6 +86,9 @@ class Simulate4dstem : public Stage {
     spec_.multislice.seed = spec_.seed;
     spec_.crystal.seed = spec_.seed;
     sim::validate(spec_.multislice.probe);
+    if (spec_.multislice.probe.source_size_A > 0)
+      throw ConfigError("source-size-A: multislice 4D-STEM simulates a coherent probe per position; a source size blurs over scan "
+                        "positions and is not modelled (use 0)");
     sim::material(spec_.crystal.material);  // throws for an unknown material
   }
 

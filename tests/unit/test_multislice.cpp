@@ -243,3 +243,25 @@ TEST(Multislice, FrozenPhononsDampHighOrderSpotsAndAreDeterministic) {
   EXPECT_LT(sb, 0.9 * sa);
   EXPECT_GT(sb, 0.2 * sa);
 }
+
+TEST(Multislice, FocalSpreadIsAnIncoherentSumAndSourceSizeIsRefused) {
+  Structure empty;
+  empty.extent_x = empty.extent_y = 200;
+  MultisliceSpec m = nanobeam();
+  m.probe.convergence_mrad = 20;
+  m.probe.aberrations.C1 = -50;
+  Multislice sharp(m, empty);
+  m.probe.defocus_spread_A = 40;
+  m.probe.defocus_spread_points = 5;
+  Multislice spread(m, empty);
+  std::vector<float> a(128 * 128), b(128 * 128);
+  sharp.row(100.0, {100.0}, a.data());
+  spread.row(100.0, {100.0}, b.data());
+  EXPECT_NEAR(std::accumulate(b.begin(), b.end(), 0.0), 1.0, 1e-4);
+  // In vacuum the far field is the aperture whatever the focus: the patterns agree.
+  double diff = 0;
+  for (std::size_t p = 0; p < a.size(); ++p) diff = std::max(diff, double(std::abs(a[p] - b[p])));
+  EXPECT_LT(diff, 1e-5);
+  m.probe.source_size_A = 0.5;
+  EXPECT_THROW(Multislice(m, empty), ConfigError);
+}

@@ -66,8 +66,16 @@ Multislice::Multislice(const MultisliceSpec& spec, const Structure& structure) :
 
   const std::size_t N = std::size_t(n) * n;
   Grid g{n, n, dx_, dx_, 0, 0};
-  probe_k_.resize(N);
-  probe_wave_fourier(spec.probe, g, 0.0, 0.0, probe_k_.data());
+  if (spec.probe.source_size_A > 0)
+    throw ConfigError("source-size-A: multislice 4D-STEM simulates a coherent probe per position; a source size blurs over scan "
+                      "positions and is not modelled (use 0)");
+  std::vector<double> nodes{0.0};
+  focus_weights_ = {1.0};
+  if (spec.probe.defocus_spread_A > 0) gauss_hermite_normal(spec.probe.defocus_spread_points, nodes, focus_weights_);
+  for (double z : nodes) {
+    probe_k_.emplace_back(N);
+    probe_wave_fourier(spec.probe, g, 0.0, 0.0, probe_k_.back().data(), z * spec.probe.defocus_spread_A);
+  }
   const double k_band = 1.0 / (3.0 * dx_);
   mask_.assign(N, 0.0f);
   for (int i = 0; i < n; ++i)
@@ -130,7 +138,7 @@ void Multislice::build_strip(int config, double y, double xmin, double xmax, Str
   }
 }
 
-void Multislice::propagate_one(const Strip& strip, double x, double y, float* intensity) {
+void Multislice::propagate_one(const Strip& strip, double x, double y, std::size_t focus, float* intensity) {
   const int n = spec_.window_px;
   const std::size_t N = std::size_t(n) * n;
   const long oj = std::lround(x / dx_) - n / 2;
@@ -142,7 +150,7 @@ void Multislice::propagate_one(const Strip& strip, double x, double y, float* in
   for (int j = 0; j < n; ++j) ex[std::size_t(j)] = cfloat(std::polar(1.0, -2.0 * units::pi * fft_frequency(j, n, dx_) * cx));
   for (int i = 0; i < n; ++i) ey[std::size_t(i)] = cfloat(std::polar(1.0, -2.0 * units::pi * fft_frequency(i, n, dx_) * cy));
   cfloat* w = fft_->wave.data();
-  const cfloat* pk = probe_k_.data();
+  const cfloat* pk = probe_k_[focus].data();
   const cfloat* exp_ = ex.data();
   const cfloat* eyp = ey.data();
   Kokkos::parallel_for("tmdflow::sim::probe_shift", Kokkos::RangePolicy<HostExec>(0, n), [=](const int i) {
@@ -212,11 +220,14 @@ void Multislice::row(double y, const std::vector<double>& xs, float* out, const 
   for (std::size_t c = 0; c < configs_.size(); ++c) {
     build_strip(int(c), y, xmin, xmax, strip);
     for (std::size_t k = 0; k < xs.size(); ++k) {
-      propagate_one(strip, xs[k], y, intensity.data());
-      std::fill(pattern.begin(), pattern.end(), 0.0f);
-      integrate(intensity.data(), pattern.data(), shift_x ? shift_x[k] : 0.0, shift_y ? shift_y[k] : 0.0);
-      float* o = out + k * npix;
-      for (std::size_t p = 0; p < npix; ++p) o[p] += pattern[p] * scale;
+      for (std::size_t f = 0; f < probe_k_.size(); ++f) {
+        propagate_one(strip, xs[k], y, f, intensity.data());
+        std::fill(pattern.begin(), pattern.end(), 0.0f);
+        integrate(intensity.data(), pattern.data(), shift_x ? shift_x[k] : 0.0, shift_y ? shift_y[k] : 0.0);
+        float* o = out + k * npix;
+        const float w = scale * float(focus_weights_[f]);
+        for (std::size_t p = 0; p < npix; ++p) o[p] += pattern[p] * w;
+      }
     }
   }
 }
@@ -227,8 +238,10 @@ std::vector<float> Multislice::raw_pattern(double x, double y) {
   Strip strip;
   for (std::size_t c = 0; c < configs_.size(); ++c) {
     build_strip(int(c), y, x, x, strip);
-    propagate_one(strip, x, y, intensity.data());
-    for (std::size_t q = 0; q < N; ++q) acc[q] += intensity[q] / float(configs_.size());
+    for (std::size_t f = 0; f < probe_k_.size(); ++f) {
+      propagate_one(strip, x, y, f, intensity.data());
+      for (std::size_t q = 0; q < N; ++q) acc[q] += intensity[q] * float(focus_weights_[f]) / float(configs_.size());
+    }
   }
   return acc;
 }

@@ -8,7 +8,9 @@
 //
 // Potentials are rasterised once per scan row into a strip that holds every probe window of the
 // row (windows are integer-pixel crops of the strip; the probe's sub-pixel position goes into its
-// phase ramp), so a field of any size never needs one huge potential.
+// phase ramp), so a field of any size never needs one huge potential. A focal spread is an
+// incoherent sum over Gauss-Hermite defocus nodes (each a full multislice run); a source size would
+// blur over scan positions and is refused here (it belongs to the scan, not the pattern).
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -69,7 +71,7 @@ class Multislice {
  private:
   struct Strip;
   void build_strip(int config, double y, double xmin, double xmax, Strip& strip) const;
-  void propagate_one(const Strip& strip, double x, double y, float* intensity);
+  void propagate_one(const Strip& strip, double x, double y, std::size_t focus, float* intensity);
   void integrate(const float* intensity, float* pattern, double sx, double sy) const;
 
   MultisliceSpec spec_;
@@ -79,7 +81,8 @@ class Multislice {
   std::unique_ptr<PotentialTable> table_;
   struct Fft;
   std::unique_ptr<Fft> fft_;
-  std::vector<cfloat> probe_k_;                // aperture * exp(-i chi) (unshifted)
+  std::vector<std::vector<cfloat>> probe_k_;   // aperture * exp(-i chi) (unshifted), per focal-spread node
+  std::vector<double> focus_weights_;          // Gauss-Hermite weights of the focal spread (one node: 1)
   std::vector<std::vector<cfloat>> propagators_;  // per gap between slices (with mask and 1/N)
   std::vector<float> mask_;                    // antialias aperture (1/N folded in for the last step)
   std::vector<int> bins_;                      // sim reciprocal pixels inside the band limit
