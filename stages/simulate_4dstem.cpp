@@ -101,7 +101,7 @@ class Simulate4dstem : public Stage {
     meta.dtype = dtype_value_;
     meta.calibration.R_pixel_size = step_nm_;
     meta.calibration.R_pixel_units = "nm";
-    meta.calibration.Q_pixel_size = spec_.multislice.detector.pixel_mrad() * 1e-3 / lambda;
+    meta.calibration.Q_pixel_size = units::mrad_to_invA(spec_.multislice.detector.pixel_mrad(), lambda);
     meta.calibration.Q_pixel_units = "A^-1";
     meta.acquisition["voltage_kV"] = spec_.multislice.probe.voltage_kV;
     meta.acquisition["convergence_mrad"] = spec_.multislice.probe.convergence_mrad;

@@ -79,14 +79,16 @@ class SimulateAdf : public Stage {
     for (const auto* v : {&slip_a_v_, &slip_b_v_, &twist_v_})
       if (int(v->size()) > std::max(0, layers_ - 1))
         throw ConfigError("slip-a, slip-b, twist-deg: expected at most one value per upper layer (" + std::to_string(layers_ - 1) + ")");
+    if (crystal_ != "stack" && (!slip_a_v_.empty() || !slip_b_v_.empty() || !twist_v_.empty() || layers_ != 1))
+      throw ConfigError("layers, slip-a, slip-b, twist-deg: apply to --crystal stack only, found --crystal " + crystal_);
+    if (crystal_ == "1T''" && (!alloy_.metal.empty() || !alloy_.chalcogen.empty()))
+      throw ConfigError("alloy-metal, alloy-chalcogen: not available for --crystal 1T'' (stack and polycrystal only)");
     // The simulator checks sampling and angles; build it once here so errors come before any work.
     sim::AdfSimulator check(spec_);
   }
 
-  sim::Structure build() const {
-    const double margin = spec_.margin_A + 2.0;
-    const double w = spec_.nx * spec_.pixel_A + 2 * margin + std::abs(distortion_.drift_x_A) + 4 * distortion_.jitter_A;
-    const double h = spec_.ny * spec_.pixel_A + 2 * margin + std::abs(distortion_.drift_y_A);
+  sim::Structure build(const sim::AdfField& field) const {
+    const double w = field.extent_x, h = field.extent_y;
     sim::Structure st;
     if (crystal_ == "stack") {
       sim::StackSpec k;
@@ -123,20 +125,16 @@ class SimulateAdf : public Stage {
       k.seed = seed_;
       st = sim::build_polycrystal(k);
     }
-    if (contamination_ > 0) {
-      double ztop = -1e300;
-      for (const auto& a : st.atoms) ztop = std::max(ztop, a.z);
-      sim::add_amorphous_layer(st, 6, contamination_, ztop + 1.5, 6.0, 1.3, seed_ ^ 0x636f6e74ULL);
-    }
+    sim::add_surface_contamination(st, contamination_, seed_);
     return st;
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
-    const double margin = spec_.margin_A + 2.0;
+    const sim::AdfField field = sim::adf_field(spec_, distortion_);
     sim::AdfSpec spec = spec_;
-    spec.x0 = margin;
-    spec.y0 = margin;
-    const sim::Structure structure = build();
+    spec.x0 = field.x0;
+    spec.y0 = field.y0;
+    const sim::Structure structure = build(field);
     sim::AdfSimulator simulator(spec);
     const io::h5::Group& root = out.group();
     root.set_attr("emd_group_type", "root");
@@ -156,12 +154,13 @@ class SimulateAdf : public Stage {
       const std::int64_t f = frames.begin + k;
       const bool mine = f < frames.end;
       if (mine) {
+        // Every frame shows the same structure: one noise-free image, then per-frame distortion and noise.
         if (!padded) padded = simulator.padded_image(structure);
         if (distortion_.any()) {
           sim::scan_positions(distortion_, spec.ny, spec.nx, spec.pixel_A, spec.x0, spec.y0, sim::rng::key(seed_, 0x7363616eULL, f), xs, ys);
           sim::resample_bicubic(padded, simulator.padded_grid(), xs.data(), ys.data(), xs.size(), frame.data());
         } else {
-          simulator.image(structure, frame.data());
+          simulator.crop(padded, frame.data());
         }
         if (dose_ > 0 || read_noise_ > 0)
           sim::add_counting_noise(frame.data(), frame.size(), electrons_per_unit, read_noise_, sim::rng::key(seed_, 0x6e6f697365ULL, f));

@@ -117,6 +117,8 @@ for args, needle in [
     (["stage", "simulate-4dstem", "--output", bad, "--material", "Unobtainium"], "material"),
     (["stage", "simulate-adf", "--output", bad, "--pixel-A", "0.5"], "pixel-A"),
     (["stage", "simulate-adf", "--output", bad, "--alloy-metal", "W:1.5"], "alloy-metal"),
+    (["stage", "simulate-adf", "--output", bad, "--crystal", "1T''", "--material", "ReS2", "--alloy-metal", "W:0.1"], "alloy-metal"),
+    (["stage", "simulate-adf", "--output", bad, "--crystal", "polycrystal", "--twist-deg", "2"], "twist-deg"),
     (["stage", "make-trainset", "--output", bad, "--slip-range", "1,0"], "slip-range"),
 ]:
     code, out = run(args, ranks=2)

@@ -117,4 +117,10 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
   return s + ")";
 }
 
+std::string number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
 }  // namespace tmdflow::str

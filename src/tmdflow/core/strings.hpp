@@ -21,6 +21,8 @@ bool to_bool(const std::string& s, const std::string& what);
 std::vector<std::int64_t> to_int_list(const std::string& s, const std::string& what);
 std::vector<double> to_double_list(const std::string& s, const std::string& what);
 
+/// A number for messages and descriptions, as printf's %g writes it ("0.25", "1e+06").
+std::string number(double v);
 /// "1.50 GB", "512 KiB"-style human sizes (decimal units).
 std::string human_bytes(double bytes);
 /// "(2, 3, 4, 5)"

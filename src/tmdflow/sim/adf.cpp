@@ -97,12 +97,24 @@ const float* AdfSimulator::padded_image(const Structure& s) {
   return result_.data();
 }
 
-void AdfSimulator::image(const Structure& s, float* out) {
-  const float* img = padded_image(s);
+void AdfSimulator::image(const Structure& s, float* out) { crop(padded_image(s), out); }
+
+void AdfSimulator::crop(const float* padded, float* out) const {
   for (int i = 0; i < spec_.ny; ++i) {
-    const float* src = img + std::size_t(i + margin_px_) * padded_.nx + margin_px_;
+    const float* src = padded + std::size_t(i + margin_px_) * padded_.nx + margin_px_;
     std::copy(src, src + spec_.nx, out + std::size_t(i) * spec_.nx);
   }
+}
+
+AdfField adf_field(const AdfSpec& spec, const ScanDistortion& d) {
+  // 2 A beyond the margin so that the deposit grid's edge never cuts a lattice site the margin needs.
+  const double room = std::max(0.0, spec.margin_A) + 2.0;
+  AdfField f;
+  f.x0 = room + std::abs(d.drift_x_A) + 4 * std::abs(d.jitter_A);
+  f.y0 = room + std::abs(d.drift_y_A) + 4 * std::abs(d.line_jitter_y_A);
+  f.extent_x = spec.nx * spec.pixel_A + 2 * f.x0;
+  f.extent_y = spec.ny * spec.pixel_A + 2 * f.y0;
+  return f;
 }
 
 }  // namespace tmdflow::sim

@@ -16,6 +16,7 @@
 #include "tmdflow/core/fft.hpp"
 #include "tmdflow/sim/grid.hpp"
 #include "tmdflow/sim/probe.hpp"
+#include "tmdflow/sim/realism.hpp"
 #include "tmdflow/sim/structure.hpp"
 
 namespace tmdflow::sim {
@@ -28,6 +29,14 @@ struct AdfSpec {
   double x0 = 0, y0 = 0;                     // structure-frame position of pixel (0, 0)
   double margin_A = 8;                       // atoms this far outside the image still contribute
 };
+
+/// Where an image lies in the structure it shows: the first probe position (x0, y0) and the extent
+/// of the structure needed, which holds the scan, the simulator's margin and room for drift and
+/// jitter so that every probe position sees atoms all around.
+struct AdfField {
+  double x0 = 0, y0 = 0, extent_x = 0, extent_y = 0;
+};
+AdfField adf_field(const AdfSpec& spec, const ScanDistortion& distortion);
 
 class AdfSimulator {
  public:
@@ -49,6 +58,8 @@ class AdfSimulator {
 
   /// The noise-free image (spec.ny x spec.nx), the padded image cut at the scan grid.
   void image(const Structure& s, float* out);
+  /// Cuts the scan grid out of a padded image (from padded_image).
+  void crop(const float* padded, float* out) const;
 
  private:
   AdfSpec spec_;

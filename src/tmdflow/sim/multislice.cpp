@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
-#include <sstream>
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/fft.hpp"
+#include "tmdflow/core/strings.hpp"
 #include "tmdflow/core/units.hpp"
 
 namespace tmdflow::sim {
@@ -23,21 +23,13 @@ struct Multislice::Strip {
   std::vector<std::vector<cfloat>> transmission;  // per slice, grid.ny x grid.nx
 };
 
-namespace {
-std::string str(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-}  // namespace
-
 Multislice::Multislice(const MultisliceSpec& spec, const Structure& structure) : spec_(spec), structure_(structure) {
   validate(spec.probe);
   const int n = spec.window_px;
   if (n < 32 || n > 4096) throw ConfigError("window-px: expected 32..4096, found " + std::to_string(n));
   if (spec.detector.size < 4 || spec.detector.size > 4096)
     throw ConfigError("detector size: expected 4..4096 pixels, found " + std::to_string(spec.detector.size));
-  if (!(spec.detector.max_mrad > 0)) throw ConfigError("detector-max-mrad: expected a positive angle, found " + str(spec.detector.max_mrad));
+  if (!(spec.detector.max_mrad > 0)) throw ConfigError("detector-max-mrad: expected a positive angle, found " + str::number(spec.detector.max_mrad));
   if (spec.frozen_phonons < 0 || spec.frozen_phonons > 1000)
     throw ConfigError("frozen-phonons: expected 0..1000, found " + std::to_string(spec.frozen_phonons));
   lambda_ = units::electron_wavelength_A(spec.probe.voltage_kV);
@@ -48,11 +40,11 @@ Multislice::Multislice(const MultisliceSpec& spec, const Structure& structure) :
     throw ConfigError("window-px: a " + std::to_string(spec.detector.size) + "-pixel detector needs a simulation window of at least " +
                       std::to_string(n_needed) + " pixels (finer reciprocal sampling than the detector), found " + std::to_string(n));
   if (spec.probe.convergence_mrad > spec.detector.max_mrad)
-    throw ConfigError("convergence-mrad (" + str(spec.probe.convergence_mrad) + ") must not exceed detector-max-mrad (" +
-                      str(spec.detector.max_mrad) + ")");
+    throw ConfigError("convergence-mrad (" + str::number(spec.probe.convergence_mrad) + ") must not exceed detector-max-mrad (" +
+                      str::number(spec.detector.max_mrad) + ")");
   const double airy = 0.61 * lambda_ / (spec.probe.convergence_mrad * 1e-3);
   if (4.0 * airy > n * dx_)
-    throw ConfigError("window-px: the probe (first Airy zero at " + str(airy) + " A) does not fit a " + str(n * dx_) +
+    throw ConfigError("window-px: the probe (first Airy zero at " + str::number(airy) + " A) does not fit a " + str::number(n * dx_) +
                       " A window: use window-px >= " + std::to_string(int(std::ceil(4.0 * airy / dx_))) +
                       " or a larger convergence angle");
 

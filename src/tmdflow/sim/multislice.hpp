@@ -84,7 +84,7 @@ class Multislice {
   std::vector<std::vector<cfloat>> probe_k_;   // aperture * exp(-i chi) (unshifted), per focal-spread node
   std::vector<double> focus_weights_;          // Gauss-Hermite weights of the focal spread (one node: 1)
   std::vector<std::vector<cfloat>> propagators_;  // per gap between slices (with mask and 1/N)
-  std::vector<float> mask_;                    // antialias aperture (1/N folded in for the last step)
+  std::vector<float> mask_;                    // antialias aperture (band limit), 0 or 1
   std::vector<int> bins_;                      // sim reciprocal pixels inside the band limit
   std::vector<float> bin_u_, bin_v_;           // their detector coordinates (pixels)
 };

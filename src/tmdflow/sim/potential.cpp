@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/sim/elements.hpp"
@@ -50,21 +49,19 @@ SlicedAtoms slice_structure(const Structure& s, double dz, double rms_scale, std
   double zmin = s.atoms[0].z;
   for (const auto& a : s.atoms) zmin = std::min(zmin, a.z);
   std::map<long, std::vector<std::size_t>> bins;
-  std::vector<double> x(s.atoms.size()), y(s.atoms.size()), z(s.atoms.size());
+  std::vector<double> x(s.atoms.size()), y(s.atoms.size());
   std::map<int, double> rms;
   for (std::size_t k = 0; k < s.atoms.size(); ++k) {
     const auto& a = s.atoms[k];
     x[k] = a.x;
     y[k] = a.y;
-    z[k] = a.z;
     if (rms_scale > 0) {
       auto it = rms.find(a.Z);
       if (it == rms.end()) it = rms.emplace(a.Z, default_rms_displacement(a.Z)).first;
       rng::Stream g(rng::key(seed, 0x70686f6eULL, std::uint64_t(config), k));
       const double u = it->second * rms_scale;
       x[k] += u * g.normal();
-      y[k] += u * g.normal();
-      z[k] += u * g.normal();
+      y[k] += u * g.normal();  // z displacements would not change a projected slice
     }
     // Binning uses the undisplaced z so that slices do not change between configurations.
     bins[long(std::floor((a.z - zmin) / dz))].push_back(k);

@@ -49,7 +49,7 @@ struct SlicedAtoms {
 /// floor((z - zmin) / dz)); empty bins are dropped and each slice sits at the mean z of its atoms,
 /// so propagation distances are the true distances between atom planes. With
 /// `rms_displacement_scale` > 0, each atom is displaced by a Gaussian of its element's default rms
-/// displacement times the scale in x, y and z (frozen phonon configuration `config`, deterministic
+/// displacement times the scale in x and y (frozen phonon configuration `config`, deterministic
 /// in (seed, config, atom index)).
 SlicedAtoms slice_structure(const Structure& s, double slice_thickness_A, double rms_displacement_scale = 0,
                             std::uint64_t seed = 0, int config = 0);

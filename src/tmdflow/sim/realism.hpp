@@ -35,8 +35,8 @@ void resample_bicubic(const float* image, const Grid& grid, const double* xs, co
 /// Deterministic in `key` (use rng::key(seed, what, index)).
 void add_counting_noise(float* values, std::size_t n, double electrons_per_unit, double read_noise, std::uint64_t key);
 
-/// Separable Gaussian blur (standard deviation sigma_px pixels), zero-flux boundary (renormalised
-/// at the edges), in place: a detector's point-spread function.
+/// Separable Gaussian blur (standard deviation sigma_px pixels), the kernel renormalised where it
+/// meets the edges, in place: a detector's point-spread function.
 void gaussian_blur(float* image, int ny, int nx, double sigma_px);
 
 }  // namespace tmdflow::sim

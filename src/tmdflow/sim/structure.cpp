@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/strings.hpp"
 #include "tmdflow/core/units.hpp"
 #include "tmdflow/sim/elements.hpp"
 #include "tmdflow/sim/random.hpp"
@@ -37,12 +38,7 @@ double positive_mod(double x, double m) {
   return r >= m ? 0.0 : r;  // fmod(-1e-17, m) + m rounds to m
 }
 
-std::string fmt(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", v);
-  return b;
-}
-
+using str::number;
 struct Vec2 {
   double x = 0, y = 0;
 };
@@ -215,17 +211,17 @@ std::string known_materials() {
 }
 
 void check_fraction(double f, const std::string& what) {
-  if (!(f >= 0 && f <= 1)) throw ConfigError(what + ": expected a fraction in [0, 1], found " + fmt(f));
+  if (!(f >= 0 && f <= 1)) throw ConfigError(what + ": expected a fraction in [0, 1], found " + number(f));
 }
 
 void check_extent(double ex, double ey, const std::string& who) {
   if (!(ex > 0) || !(ey > 0) || !std::isfinite(ex) || !std::isfinite(ey))
-    throw ConfigError(who + ": extent: expected positive finite extent_x, extent_y (Angstrom), found " + fmt(ex) + " x " +
-                      fmt(ey));
+    throw ConfigError(who + ": extent: expected positive finite extent_x, extent_y (Angstrom), found " + number(ex) + " x " +
+                      number(ey));
 }
 
 void check_finite(double v, const std::string& what) {
-  if (!std::isfinite(v)) throw ConfigError(what + ": expected a finite number, found " + fmt(v));
+  if (!std::isfinite(v)) throw ConfigError(what + ": expected a finite number, found " + number(v));
 }
 
 void validate(const AlloySpec& alloy, const DefectSpec& d, const std::string& who) {
@@ -237,7 +233,7 @@ void validate(const AlloySpec& alloy, const DefectSpec& d, const std::string& wh
       check_fraction(f, name + "[" + element_symbol(Z) + "]");
       sum += f;
     }
-    if (sum > 1 + 1e-12) throw ConfigError(name + ": fractions sum to " + fmt(sum) + ", expected at most 1");
+    if (sum > 1 + 1e-12) throw ConfigError(name + ": fractions sum to " + number(sum) + ", expected at most 1");
   }
   check_fraction(d.chalcogen_single_vacancy, who + ": defects.chalcogen_single_vacancy");
   check_fraction(d.chalcogen_double_vacancy, who + ": defects.chalcogen_double_vacancy");
@@ -245,10 +241,10 @@ void validate(const AlloySpec& alloy, const DefectSpec& d, const std::string& wh
   check_fraction(d.dopant_fraction, who + ": defects.dopant_fraction");
   if (d.chalcogen_single_vacancy + d.chalcogen_double_vacancy > 1 + 1e-12)
     throw ConfigError(who + ": defects: chalcogen_single_vacancy + chalcogen_double_vacancy: expected at most 1, found " +
-                      fmt(d.chalcogen_single_vacancy + d.chalcogen_double_vacancy));
+                      number(d.chalcogen_single_vacancy + d.chalcogen_double_vacancy));
   if (d.metal_vacancy + d.dopant_fraction > 1 + 1e-12)
     throw ConfigError(who + ": defects: metal_vacancy + dopant_fraction: expected at most 1, found " +
-                      fmt(d.metal_vacancy + d.dopant_fraction));
+                      number(d.metal_vacancy + d.dopant_fraction));
   if (d.dopant_fraction > 0 && (d.dopant_Z < 1 || d.dopant_Z > 103))
     throw ConfigError(who + ": defects.dopant_Z: expected an atomic number 1..103 with dopant_fraction > 0, found " +
                       std::to_string(d.dopant_Z));
@@ -259,15 +255,15 @@ std::string random_suffix(const AlloySpec& alloy, const DefectSpec& d, std::uint
   std::string parts;
   for (const auto* part : {&alloy.metal, &alloy.chalcogen})
     for (const auto& [Z, f] : *part)
-      if (f > 0) parts += (parts.empty() ? "" : ",") + element_symbol(Z) + ":" + fmt(f);
+      if (f > 0) parts += (parts.empty() ? "" : ",") + element_symbol(Z) + ":" + number(f);
   if (!parts.empty()) s += " alloy=" + parts;
   parts.clear();
   const std::pair<const char*, double> kinds[] = {{"VX", d.chalcogen_single_vacancy},
                                                   {"VX2", d.chalcogen_double_vacancy},
                                                   {"VM", d.metal_vacancy}};
   for (const auto& [label, f] : kinds)
-    if (f > 0) parts += (parts.empty() ? "" : ",") + std::string(label) + ":" + fmt(f);
-  if (d.dopant_fraction > 0) parts += (parts.empty() ? "" : ",") + element_symbol(d.dopant_Z) + "_M:" + fmt(d.dopant_fraction);
+    if (f > 0) parts += (parts.empty() ? "" : ",") + std::string(label) + ":" + number(f);
+  if (d.dopant_fraction > 0) parts += (parts.empty() ? "" : ",") + element_symbol(d.dopant_Z) + "_M:" + number(d.dopant_fraction);
   if (!parts.empty()) s += " defects=" + parts;
   if (!s.empty()) s += " seed=" + std::to_string(seed);
   return s;
@@ -527,15 +523,15 @@ Structure build_stack(const StackSpec& spec) {
   std::ostringstream d;
   d << m.name << ' ' << words[spec.layers - 1];
   if (spec.layers > 1) d << ' ' << spec.stacking;
-  d << " phi=" << fmt(phi0);
+  d << " phi=" << number(phi0);
   if (spec.layers > 1) {
     d << " slip=(";
-    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << fmt(at(spec.slip_a, k)) << ',' << fmt(at(spec.slip_b, k));
+    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << number(at(spec.slip_a, k)) << ',' << number(at(spec.slip_b, k));
     d << ") twist=(";
-    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << fmt(at(spec.twist_deg, k));
+    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << number(at(spec.twist_deg, k));
     d << ')';
   }
-  d << ' ' << fmt(ex) << 'x' << fmt(ey) << " A" << random_suffix(spec.alloy, spec.defects, spec.seed);
+  d << ' ' << number(ex) << 'x' << number(ey) << " A" << random_suffix(spec.alloy, spec.defects, spec.seed);
   s.description = d.str();
   return s;
 }
@@ -550,7 +546,7 @@ Structure build_1t_double_prime(const TriclinicSpec& spec) {
   validate(AlloySpec{}, spec.defects, who);
   if (spec.defects.chalcogen_double_vacancy > 0)
     throw ConfigError(who + ": defects.chalcogen_double_vacancy: expected 0 (in a 1T'' layer each chalcogen is its own "
-                            "column; use chalcogen_single_vacancy), found " + fmt(spec.defects.chalcogen_double_vacancy));
+                            "column; use chalcogen_single_vacancy), found " + number(spec.defects.chalcogen_double_vacancy));
 
   const double ex = spec.extent_x, ey = spec.extent_y;
   const Vec2 centre{ex / 2, ey / 2};
@@ -578,7 +574,7 @@ Structure build_1t_double_prime(const TriclinicSpec& spec) {
   s.extent_x = ex, s.extent_y = ey;
   assemble(sites, AlloySpec{}, spec.defects, spec.seed, s);
   s.domains.push_back(Domain{0, positive_mod(spec.rotation_deg, 180.0), centre.x, centre.y});
-  s.description = m.name + " 1T'' monolayer rotation=" + fmt(spec.rotation_deg) + " " + fmt(ex) + "x" + fmt(ey) + " A" +
+  s.description = m.name + " 1T'' monolayer rotation=" + number(spec.rotation_deg) + " " + number(ex) + "x" + number(ey) + " A" +
                   random_suffix(AlloySpec{}, spec.defects, spec.seed);
   return s;
 }
@@ -600,7 +596,7 @@ Structure build_polycrystal(const PolycrystalSpec& spec) {
   for (double v : spec.centre_x) check_finite(v, who + ": centre_x");
   for (double v : spec.centre_y) check_finite(v, who + ": centre_y");
   if (!(spec.min_distance >= 0) || !std::isfinite(spec.min_distance))
-    throw ConfigError(who + ": min_distance: expected a non-negative distance (Angstrom), found " + fmt(spec.min_distance));
+    throw ConfigError(who + ": min_distance: expected a non-negative distance (Angstrom), found " + number(spec.min_distance));
   check_extent(spec.extent_x, spec.extent_y, who);
   validate(spec.alloy, spec.defects, who);
 
@@ -630,11 +626,18 @@ Structure build_polycrystal(const PolycrystalSpec& spec) {
   s.extent_x = ex, s.extent_y = ey;
   assemble(sites, spec.alloy, spec.defects, spec.seed, s);
   s.domains = std::move(domains);
-  s.description = m.name + " polycrystal " + std::to_string(nd) + " domains min_distance=" + fmt(spec.min_distance) + " " +
-                  fmt(ex) + "x" + fmt(ey) + " A" + random_suffix(spec.alloy, spec.defects, spec.seed);
+  s.description = m.name + " polycrystal " + std::to_string(nd) + " domains min_distance=" + number(spec.min_distance) + " " +
+                  number(ex) + "x" + number(ey) + " A" + random_suffix(spec.alloy, spec.defects, spec.seed);
   if (s.description.find(" seed=") == std::string::npos && (spec.phi_deg.empty() || spec.centre_x.empty()))
     s.description += " seed=" + std::to_string(spec.seed);
   return s;
+}
+
+void add_surface_contamination(Structure& s, double density_per_A2, std::uint64_t seed) {
+  if (!(density_per_A2 > 0)) return;
+  double ztop = 0;
+  for (std::size_t k = 0; k < s.atoms.size(); ++k) ztop = k == 0 ? s.atoms[k].z : std::max(ztop, s.atoms[k].z);
+  add_amorphous_layer(s, 6, density_per_A2, ztop + 1.5, 6.0, 1.3, rng::key(seed, 0x636f6e74ULL));
 }
 
 std::int32_t domain_at(const Structure& s, double x, double y) {
@@ -647,12 +650,12 @@ void add_amorphous_layer(Structure& s, int Z, double density_per_A2, double z0, 
   const std::string who = "amorphous layer";
   if (Z < 1 || Z > 103) throw ConfigError(who + ": Z: expected an atomic number 1..103, found " + std::to_string(Z));
   if (!(density_per_A2 >= 0) || !std::isfinite(density_per_A2))
-    throw ConfigError(who + ": density: expected a non-negative number of atoms per A^2, found " + fmt(density_per_A2));
+    throw ConfigError(who + ": density: expected a non-negative number of atoms per A^2, found " + number(density_per_A2));
   if (!(thickness >= 0) || !std::isfinite(thickness) || !std::isfinite(z0))
-    throw ConfigError(who + ": slab: expected finite z0 and a non-negative thickness (Angstrom), found z0 = " + fmt(z0) +
-                      ", thickness = " + fmt(thickness));
+    throw ConfigError(who + ": slab: expected finite z0 and a non-negative thickness (Angstrom), found z0 = " + number(z0) +
+                      ", thickness = " + number(thickness));
   if (!(min_distance >= 0) || !std::isfinite(min_distance))
-    throw ConfigError(who + ": min_distance: expected a non-negative distance (Angstrom), found " + fmt(min_distance));
+    throw ConfigError(who + ": min_distance: expected a non-negative distance (Angstrom), found " + number(min_distance));
   check_extent(s.extent_x, s.extent_y, who);
   const double ex = s.extent_x, ey = s.extent_y;
   const auto n = std::size_t(std::llround(density_per_A2 * ex * ey));
@@ -686,8 +689,8 @@ void add_amorphous_layer(Structure& s, int Z, double density_per_A2, double z0, 
   }
   if (px.size() < n)
     throw ConfigError(who + ": placed only " + std::to_string(px.size()) + " of " + std::to_string(n) + " atoms: " +
-                      fmt(density_per_A2) + " atoms/A^2 in a " + fmt(thickness) + " A slab is too dense for min_distance " +
-                      fmt(min_distance) + " A");
+                      number(density_per_A2) + " atoms/A^2 in a " + number(thickness) + " A slab is too dense for min_distance " +
+                      number(min_distance) + " A");
   s.atoms.reserve(s.atoms.size() + n);
   for (std::size_t k = 0; k < n; ++k) {
     Atom a;
@@ -695,8 +698,8 @@ void add_amorphous_layer(Structure& s, int Z, double density_per_A2, double z0, 
     a.layer = -1, a.domain = 0, a.sublattice = Sublattice::other, a.column = -1;
     s.atoms.push_back(a);
   }
-  s.description += " + amorphous " + element_symbol(Z) + " " + fmt(density_per_A2) + "/A^2 z=[" + fmt(z0) + "," +
-                   fmt(z0 + thickness) + "] A seed=" + std::to_string(seed);
+  s.description += " + amorphous " + element_symbol(Z) + " " + number(density_per_A2) + "/A^2 z=[" + number(z0) + "," +
+                   number(z0 + thickness) + "] A seed=" + std::to_string(seed);
 }
 
 }  // namespace tmdflow::sim

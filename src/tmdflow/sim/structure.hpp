@@ -153,6 +153,10 @@ std::int32_t domain_at(const Structure& s, double x, double y);
 void add_amorphous_layer(Structure& s, int Z, double density_per_A2, double z0, double thickness,
                          double min_distance, std::uint64_t seed);
 
+/// Amorphous carbon contamination on the exit surface: a 6 A slab starting 1.5 A above the highest
+/// atom, carbon atoms at least 1.3 A apart, `density_per_A2` atoms per Angstrom^2.
+void add_surface_contamination(Structure& s, double density_per_A2, std::uint64_t seed);
+
 /// Orientation phi (degrees, [0, 120)) of the MX2 lattice whose metal->chalcogen vector is (dx, dy).
 double orientation_from_vector(double dx, double dy);
 

@@ -92,7 +92,11 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out) {
   a.ny = a.nx = s.patch_px;
   a.pixel_A = s.pixel_A;
   a.margin_A = 6;
-  a.x0 = a.y0 = a.margin_A + 2;
+  ScanDistortion d;
+  d.jitter_A = L.jitter_A;
+  const AdfField field = adf_field(a, d);
+  a.x0 = field.x0;
+  a.y0 = field.y0;
   AdfSimulator sim(a);
 
   StackSpec k;
@@ -107,17 +111,12 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out) {
   k.slip_b.resize(k.slip_a.size());
   k.twist_deg.resize(k.slip_a.size());
   k.defects.chalcogen_single_vacancy = L.vacancy;
-  k.extent_x = k.extent_y = s.patch_px * s.pixel_A + 2 * a.x0 + 4 * L.jitter_A;
+  k.extent_x = field.extent_x;
+  k.extent_y = field.extent_y;
   k.seed = rng::key(s.seed, 0x737472756374ULL, std::uint64_t(index));
   Structure st = build_stack(k);
-  if (L.contamination > 0) {
-    double ztop = -1e300;
-    for (const auto& at : st.atoms) ztop = std::max(ztop, at.z);
-    add_amorphous_layer(st, 6, L.contamination, ztop + 1.5, 6.0, 1.3, rng::key(k.seed, 0x636f6e74ULL));
-  }
+  add_surface_contamination(st, L.contamination, k.seed);
   const float* padded = sim.padded_image(st);
-  ScanDistortion d;
-  d.jitter_A = L.jitter_A;
   scan_positions(d, s.patch_px, s.patch_px, s.pixel_A, a.x0, a.y0, k.seed, cache_->xs, cache_->ys);
   resample_bicubic(padded, sim.padded_grid(), cache_->xs.data(), cache_->ys.data(), cache_->xs.size(), out);
   if (L.dose > 0) add_counting_noise(out, std::size_t(s.patch_px) * s.patch_px, L.dose * s.pixel_A * s.pixel_A, 0.0, rng::key(k.seed, 0x6e6f697365ULL));
