@@ -59,6 +59,14 @@ target_include_directories(tmdflow_fftw SYSTEM INTERFACE ${FFTW_INCLUDE_DIR})
 target_link_libraries(tmdflow_fftw INTERFACE ${FFTW_LIBRARY} ${FFTWF_LIBRARY})
 add_library(tmdflow::fftw ALIAS tmdflow_fftw)
 
+# --- LAPACK (symmetric eigensolver of PCA) ----------------------------------------------------
+# Called through its Fortran symbols (dsyevd_), so only the library is needed, no C header.
+find_package(LAPACK QUIET)
+tmdflow_require(LAPACK_FOUND "LAPACK" "liblapack-dev")
+add_library(tmdflow_lapack INTERFACE)
+target_link_libraries(tmdflow_lapack INTERFACE ${LAPACK_LIBRARIES})
+add_library(tmdflow::lapack ALIAS tmdflow_lapack)
+
 # --- images ----------------------------------------------------------------------------------
 find_package(PNG QUIET)
 tmdflow_require(PNG_FOUND "libpng" "libpng-dev")

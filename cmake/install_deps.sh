@@ -13,6 +13,7 @@ PACKAGES="
   libboost-program-options-dev libboost-dev
   libgtest-dev
   libfftw3-dev
+  liblapack-dev
   libtiff-dev libpng-dev zlib1g-dev
   python3 python3-numpy python3-h5py python3-sklearn
   unzip
