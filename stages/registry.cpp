@@ -10,6 +10,8 @@ const std::vector<std::pair<std::string, StageFactory>>& registry() {
       {"simulate-4dstem", make_simulate_4dstem_stage},
       {"make-trainset", make_make_trainset_stage},
       {"virtual-image", make_virtual_image_stage},
+      {"diffraction-features", make_diffraction_features_stage},
+      {"domains", make_domains_stage},
   };
   return stages;
 }

@@ -1,0 +1,299 @@
+// Stage domains: twist domains, lattice orientation and polarity of a monolayer from the product
+// of diffraction-features (NMF -> clustering -> rotation-aware merging -> Potts refinement;
+// src/tmdflow/analysis/domains.hpp), the polarity sign calibrated by a multislice simulation at
+// the dataset's voltage and convergence. Product domains/1 (data_schema/domains.md).
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "stage.hpp"
+#include "stage_list.hpp"
+#include "tmdflow/analysis/diffraction.hpp"
+#include "tmdflow/analysis/domains.hpp"
+#include "tmdflow/analysis/label_means.hpp"
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/core/units.hpp"
+#include "tmdflow/io/emd.hpp"
+#include "tmdflow/io/figure.hpp"
+#include "tmdflow/par/failure.hpp"
+#include "tmdflow/sim/multislice.hpp"
+#include "tmdflow/sim/structure.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tmdflow::stages {
+namespace {
+
+class DomainsStage : public Stage {
+ public:
+  std::string name() const override { return "domains"; }
+  std::string summary() const override { return "twist domains, orientation and polarity maps from diffraction features (NMF + clustering)"; }
+  std::string description() const override {
+    return "Input: a diffraction_features/1 product (stage diffraction-features). Folds each ring profile six-fold,\n"
+           "factorises all patterns by NMF, clusters the loadings (k-means or Gaussian mixture), merges clusters whose\n"
+           "signatures match after rotation (azimuthal cross-correlation), relabels with a Potts prior on the scan grid,\n"
+           "finds each domain's polarity from the Friedel-triplet asymmetry (sign calibrated by a multislice\n"
+           "simulation of a monolayer at the dataset's voltage and convergence) and refines the orientation per pattern.\n"
+           "Orientation phi (degrees, [0, 120)) is the angle of the metal->nearest-chalcogen vector in the scan frame\n"
+           "(x = last scan axis); detector-to-scan: phi_scan = qr-rotation-deg + (qr-flip ? 90 - phi_det : phi_det).\n"
+           "Product: domains/1 (data_schema/domains.md).";
+  }
+  std::string product_schema() const override { return "domains/1"; }
+  std::string default_group() const override { return "/domains"; }
+
+  void declare(Options& o) override {
+    o.add<double>("voltage-kV", &voltage_kV_, -1, "accelerating voltage [kV] (-1: from the datacube)")
+        .add<double>("convergence-mrad", &convergence_mrad_, -1, "probe convergence semi-angle [mrad] (-1: from the datacube)")
+        .add<double>("q-pixel-invA", &q_pixel_, -1, "detector pixel [1/Angstrom] (-1: from the datacube's calibration)")
+        .add<double>("qr-rotation-deg", &frame_.rotation_deg, 0.0, "rotation of the detector frame in the scan frame [degrees]")
+        .add<bool>("qr-flip", &frame_.flip, false, "detector axes transposed relative to the scan axes")
+        .add<std::string>("material", &material_, "MoS2", "monolayer simulated for the polarity calibration (MoS2, WS2, MoSe2, WSe2)")
+        .add<int>("components", &spec_.components, 0, "NMF components (0: Marchenko-Pastur rank of PCA + 1)")
+        .add<std::string>("solver", &solver_, "hals", "NMF solver: hals or mu (multiplicative updates)")
+        .add<int>("nmf-iterations", &spec_.nmf_iterations, 200, "maximum NMF iterations")
+        .add<std::string>("clustering", &spec_.clustering, "kmeans", "clustering of the NMF loadings: kmeans or gmm")
+        .add<int>("clusters", &spec_.clusters, 0, "clusters before merging (0: twice the components, at most 32)")
+        .add<double>("merge-deg", &spec_.merge_deg, 1.0, "clusters whose signatures match within this rotation are one twist [degrees]")
+        .add<double>("twist-beta", &spec_.twist_beta, 1.0, "Potts weight per agreeing neighbour of the twist relabelling [nats]")
+        .add<double>("polarity-beta", &spec_.polarity_beta, 1.0, "Potts weight per agreeing neighbour of the polarity cut [nats]")
+        .add<double>("smoothing-px", &spec_.smoothing_px, 1.0, "Gaussian sigma of the per-pattern orientation refinement [scan pixels] (0: none)")
+        .add<std::uint64_t>("seed", &spec_.seed, 1, "seed of the NMF and clustering initialisation")
+        .add<std::string>("datacube", &datacube_, "", "datacube for the domains' mean patterns (default: the features' source; 'none': skip)")
+        .add<std::string>("figures", &figures_, "", "folder for PNG maps and the sheet of domain mean patterns (empty: none)");
+  }
+  void validate(const StageContext&) override {
+    if (solver_ == "hals") spec_.solver = cluster::NmfSolver::hals;
+    else if (solver_ == "mu") spec_.solver = cluster::NmfSolver::multiplicative;
+    else throw ConfigError("solver: expected hals or mu, found '" + solver_ + "'");
+    if (spec_.clustering != "kmeans" && spec_.clustering != "gmm") throw ConfigError("clustering: expected kmeans or gmm, found '" + spec_.clustering + "'");
+    if (spec_.components < 0 || spec_.components > 64) throw ConfigError("components: expected 0..64");
+    if (spec_.clusters < 0 || spec_.clusters > 64) throw ConfigError("clusters: expected 0..64");
+    if (!(spec_.merge_deg >= 0) || spec_.twist_beta < 0 || spec_.polarity_beta < 0 || spec_.smoothing_px < 0)
+      throw ConfigError("merge-deg, twist-beta, polarity-beta, smoothing-px: expected values >= 0");
+    sim::material(material_);
+  }
+
+  void run(const StageContext& ctx, io::ProductWriter& out) override {
+    const par::Comm& comm = ctx.comm;
+    const io::Target in = io::parse_target(ctx.input, "/diffraction_features");
+    std::shared_ptr<io::h5::File> file;
+    io::h5::Group root;
+    std::int64_t rx = 0, ry = 0;
+    int bins = 0, qrows = 0, qcols = 0;
+    double spot_hw = 8, ring1 = 0, q_file = -1, kV_file = -1, conv_file = -1;
+    std::string q_units, source;
+    par::collectively(comm, [&] {
+      file = io::FileRegistry::open(in.file, io::h5::Mode::read, &comm);
+      root = file->root().open_group(in.group);
+      const auto info = io::read_product_attrs(root);
+      if (!info || info->schema != "diffraction_features/1")
+        throw InputError::at(in.file, in.group, "product", "diffraction_features/1 (stage diffraction-features)", info ? info->schema : "no tmdflow product");
+      const io::h5::Shape s = root.open_dataset("ring_profiles/data").shape();
+      rx = s[0];
+      ry = s[1];
+      bins = int(s[3]);
+      io::h5::Group g = root.open_group("geometry");
+      spot_hw = g.open_dataset("spot_halfwidth_deg").read_all<double>()[0];
+      ring1 = g.open_dataset("ring_radius_px").read_all<double>()[0];
+      q_file = g.open_dataset("q_pixel_size").read_all<double>()[0];
+      q_units = g.open_dataset("q_pixel_units").read_string();
+      qrows = int(g.open_dataset("detector_rows").read_all<double>()[0]);
+      qcols = int(g.open_dataset("detector_cols").read_all<double>()[0]);
+      if (g.exists("voltage_kV")) kV_file = g.open_dataset("voltage_kV").read_all<double>()[0];
+      if (g.exists("convergence_mrad")) conv_file = g.open_dataset("convergence_mrad").read_all<double>()[0];
+      source = root.attr_string("source_input").value_or("");
+    });
+    const double kV = voltage_kV_ > 0 ? voltage_kV_ : kV_file;
+    const double conv = convergence_mrad_ > 0 ? convergence_mrad_ : conv_file;
+    const double qpix = q_pixel_ > 0 ? q_pixel_ : (q_units == "A^-1" ? q_file : -1);
+    par::collectively(comm, [&] {
+      if (!(kV > 0)) throw ConfigError(in.str() + ": the datacube records no voltage: give --voltage-kV (workflow.voltage_kV)");
+      if (!(conv > 0)) throw ConfigError(in.str() + ": the datacube records no convergence angle: give --convergence-mrad (workflow.convergence_mrad)");
+      if (!(qpix > 0)) throw ConfigError(in.str() + ": the detector is not calibrated in 1/Angstrom: give --q-pixel-invA (workflow.q_pixel_invA)");
+    });
+
+    // Polarity calibration: which triplet is brighter for polarity +1 at this voltage and convergence.
+    double cal_asym = 0;
+    par::collectively(comm, [&] { cal_asym = calibrate(kV, conv, qpix, std::max(qrows, qcols)); });
+    frame_.calibration_sign = cal_asym >= 0 ? 1 : -1;
+    log::info("domains: multislice calibration (", material_, ", ", kV, " kV, ", conv, " mrad): polarity +1 has triplet asymmetry ", cal_asym);
+
+    // This rank's rows of the features.
+    const par::Range rows = par::block_partition(rx, comm.size(), comm.rank());
+    const std::int64_t n = rows.size() * ry;
+    std::vector<float> profiles(static_cast<std::size_t>(n * 2 * bins)), twist(static_cast<std::size_t>(n)), signal(static_cast<std::size_t>(n)), cx(static_cast<std::size_t>(n)), cy(static_cast<std::size_t>(n));
+    par::collectively(comm, [&] {
+      root.open_dataset("ring_profiles/data").read(io::h5::Shape{rows.begin, 0, 0, 0}, io::h5::Shape{rows.size(), ry, 2, bins}, profiles.data());
+      for (auto [name, dst] : {std::pair{"twist_deg", &twist}, {"ring_signal", &signal}, {"centre_x", &cx}, {"centre_y", &cy}})
+        root.open_dataset(std::string(name) + "/data").read(io::h5::Shape{rows.begin, 0}, io::h5::Shape{rows.size(), ry}, dst->data());
+    });
+    analysis::DomainInput din{rx, ry, rows.begin * ry, n, bins, spot_hw, profiles.data(), twist.data(), signal.data()};
+    analysis::DomainResult r;
+    par::collectively(comm, [&] { r = analysis::find_domains(comm, din, spec_, frame_); });
+
+    // Mean pattern of each domain (second pass over the datacube, integer descan correction).
+    std::vector<float> means;
+    const std::string cube = datacube_.empty() ? source : datacube_;
+    if (cube != "none" && !cube.empty() && !r.domains.empty()) {
+      std::unique_ptr<io::DatacubeReader> reader;
+      par::collectively(comm, [&] { reader = std::make_unique<io::DatacubeReader>(io::DatacubeReader::open(cube, &comm)); });
+      std::vector<int> sx(static_cast<std::size_t>(n)), sy(static_cast<std::size_t>(n));
+      const double c0x = 0.5 * (qcols), c0y = 0.5 * (qrows);
+      for (std::int64_t p = 0; p < n; ++p) {
+        sx[std::size_t(p)] = int(std::lround(c0x - cx[std::size_t(p)]));
+        sy[std::size_t(p)] = int(std::lround(c0y - cy[std::size_t(p)]));
+      }
+      std::vector<int> ax(std::size_t(rx * ry), 0), ay(std::size_t(rx * ry), 0);
+      std::copy(sx.begin(), sx.end(), ax.begin() + rows.begin * ry);
+      std::copy(sy.begin(), sy.end(), ay.begin() + rows.begin * ry);
+      comm.allreduce_inplace(ax.data(), ax.size(), par::Op::sum);
+      comm.allreduce_inplace(ay.data(), ay.size(), par::Op::sum);
+      analysis::LabelMeans lm(r.label, int(r.domains.size()), ax, ay);
+      io::PassOptions po;
+      po.progress_label = "domains: mean patterns";
+      io::run_pattern_pass(comm, *reader, {&lm}, po);
+      means = lm.means();
+    }
+    write(ctx, out, r, means, rx, ry, qrows, qcols, kV, conv, qpix, cal_asym, rows);
+    if (!figures_.empty()) figures(ctx, r, means, rx, ry, qrows, qcols);
+  }
+
+ private:
+  /// Triplet asymmetry of a simulated monolayer of orientation 10 degrees (polarity +1).
+  double calibrate(double kV, double conv, double qpix, int det) const {
+    sim::MultisliceSpec ms;
+    ms.probe.voltage_kV = kV;
+    ms.probe.convergence_mrad = conv;
+    ms.detector.size = det;
+    ms.detector.max_mrad = 0.5 * det * units::invA_to_mrad(qpix, units::electron_wavelength_A(kV));
+    ms.window_px = 256;
+    const double window = sim::Multislice::pixel_size_A(ms) * ms.window_px;
+    sim::StackSpec st;
+    st.material = material_;
+    st.phi_deg = 10.0;
+    st.extent_x = st.extent_y = window + 20.0;
+    const sim::Structure s = sim::build_stack(st);
+    sim::Multislice engine(ms, s);
+    std::vector<float> pattern(static_cast<std::size_t>(det * det));
+    engine.row(0.5 * st.extent_y, {0.5 * st.extent_x}, pattern.data());
+    const auto g = analysis::find_geometry(pattern, det, det, "multislice calibration pattern");
+    analysis::DiffractionFeatures f(g, analysis::DescanField{0, 1, 1, {g.centre_x}, {g.centre_y}});
+    io::DatacubeMeta meta;
+    meta.shape = {1, 1, det, det};
+    io::Shard shard;
+    shard.rows = {0, 1};
+    shard.ry = 1;
+    f.prepare(meta, shard);
+    Kokkos::View<float*, io::MemSpace> dev("tmdflow::stages::calibration_pattern", pattern.size());
+    Kokkos::deep_copy(dev, Kokkos::View<float*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(pattern.data(), pattern.size()));
+    io::PatternBlock block;
+    block.dtype = io::Dtype::f32;
+    block.data = dev.data();
+    block.count = 1;
+    block.qx = block.qy = det;
+    f.process(block);
+    auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f.features().asymmetry);
+    return double(a(0));
+  }
+
+  void write(const StageContext& ctx, io::ProductWriter& out, const analysis::DomainResult& r, const std::vector<float>& means, std::int64_t rx,
+             std::int64_t ry, int qrows, int qcols, double kV, double conv, double qpix, double cal, const par::Range& rows) const {
+    const io::h5::Group& root = out.group();
+    root.set_attr("emd_group_type", "root");
+    root.set_attr("python_class", "Root");
+    const std::vector<io::emd::Dim> rd{{"Rx", "pixels", 0, 1}, {"Ry", "pixels", 0, 1}};
+    io::emd::write_array(root, {"label", io::Dtype::i32, {rx, ry}, rd, "RealSlice", "domain id (-1: undetermined)", {}}, r.label);
+    io::emd::write_array(root, {"orientation_deg", io::Dtype::f32, {rx, ry}, rd, "RealSlice", "degree", {}}, r.orientation_deg);
+    io::emd::write_array(root, {"twist_deg", io::Dtype::f32, {rx, ry}, rd, "RealSlice", "degree", {}}, r.twist_deg);
+    io::emd::write_array(root, {"polarity", io::Dtype::i8, {rx, ry}, rd, "RealSlice", "+1, -1, 0 undetermined", {}}, r.polarity);
+    io::emd::write_array(root, {"confidence", io::Dtype::f32, {rx, ry}, rd, "RealSlice", "probability", {}}, r.confidence);
+    // NMF: components (global) and loadings (this rank's rows).
+    const std::int64_t k = std::int64_t(r.components.extent(0)), d = std::int64_t(r.components.extent(1));
+    io::h5::Group nmf = root.create_group("nmf");
+    auto comp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), r.components);
+    nmf.write_array("components", std::vector<float>(comp.data(), comp.data() + comp.size()), {k, d}).set_attr("description", "H: rows of six-fold folded, per-ring normalised profiles ({100} then {110})");
+    io::h5::Dataset ld = nmf.create_dataset("loadings", io::Dtype::f32, {rx, ry, k});
+    auto load = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), r.loadings);
+    ld.write(io::h5::Shape{rows.begin, 0, 0}, io::h5::Shape{rows.size(), ry, k}, load.data());
+    nmf.write_vector("relative_error", r.nmf_error);
+    nmf.write_vector("pca_eigenvalues", r.pca_eigenvalues);
+    nmf.write_scalar_int("marchenko_pastur_rank", r.marchenko_pastur_rank);
+    io::h5::Group cl = root.create_group("clusters");
+    cl.write_array("signatures", r.cluster_signatures, {std::int64_t(r.clusters), d});
+    cl.write_vector("twist_class", std::vector<std::int32_t>(r.cluster_to_twist.begin(), r.cluster_to_twist.end()));
+    // Per-domain table.
+    const std::int64_t m = std::int64_t(r.domains.size());
+    io::h5::Group dg = root.create_group("domain_table");
+    std::vector<double> ori, tw, asym, twd, spots;
+    std::vector<std::int32_t> pol, cnt, tcl;
+    for (const auto& s : r.domains) {
+      ori.push_back(s.orientation_deg);
+      tw.push_back(s.twist_deg);
+      asym.push_back(s.asymmetry);
+      twd.push_back(s.twist_detector_deg);
+      pol.push_back(s.polarity);
+      cnt.push_back(std::int32_t(s.patterns));
+      tcl.push_back(s.twist_class);
+      spots.insert(spots.end(), s.spot_angles_deg.begin(), s.spot_angles_deg.end());
+    }
+    dg.write_vector("orientation_deg", ori);
+    dg.write_vector("twist_deg", tw);
+    dg.write_vector("polarity", pol);
+    dg.write_vector("patterns", cnt);
+    dg.write_vector("friedel_asymmetry", asym);
+    dg.write_vector("twist_detector_deg", twd);
+    dg.write_vector("twist_class", tcl);
+    dg.write_array("spot_angles_detector_deg", spots, {m, 6});
+    if (!means.empty())
+      io::emd::write_array(root, {"mean_patterns", io::Dtype::f32, {m, qrows, qcols}, {{"domain", "index", 0, 1}, {"Qx", "A^-1", 0, qpix}, {"Qy", "A^-1", 0, qpix}}, "Array", "counts", {}}, means);
+    io::h5::Group cal_g = root.create_group("calibration");
+    cal_g.write_scalar("voltage_kV", kV);
+    cal_g.write_scalar("convergence_mrad", conv);
+    cal_g.write_scalar("q_pixel_invA", qpix);
+    cal_g.write_scalar("qr_rotation_deg", frame_.rotation_deg);
+    cal_g.write_scalar_bool("qr_flip", frame_.flip);
+    cal_g.write_scalar_string("calibration_material", material_);
+    cal_g.write_scalar("calibration_asymmetry", cal);
+  }
+
+  void figures(const StageContext& ctx, const analysis::DomainResult& r, const std::vector<float>& means, std::int64_t rx, std::int64_t ry, int qrows,
+               int qcols) const {
+    std::string err;
+    if (ctx.comm.is_root()) {
+      try {
+        fs::create_directories(figures_);
+        const std::string stem = (fs::path(figures_) / "domains").string();
+        const int up = int(std::max<std::int64_t>(1, 384 / std::max(rx, ry)));
+        io::write_png(stem + "_orientation.png", io::upscale(io::cyclic_image(r.orientation_deg, rx, ry, 120.0f), up));
+        std::vector<std::int32_t> pol(r.polarity.size());
+        for (std::size_t i = 0; i < pol.size(); ++i) pol[i] = r.polarity[i] > 0 ? 1 : (r.polarity[i] < 0 ? 0 : -1);
+        io::write_png(stem + "_polarity.png", io::upscale(io::label_image(pol, rx, ry), up));
+        io::write_png(stem + "_label.png", io::upscale(io::label_image(r.label, rx, ry), up));
+        io::write_png(stem + "_confidence.png", io::upscale(io::grey_image(r.confidence, rx, ry, io::Scaling::linear), up));
+        if (!means.empty()) {
+          std::vector<io::RgbImage> tiles;
+          const std::size_t px = std::size_t(qrows) * std::size_t(qcols);
+          for (std::size_t l = 0; l < r.domains.size(); ++l)
+            tiles.push_back(io::grey_image(std::vector<float>(means.begin() + std::ptrdiff_t(l * px), means.begin() + std::ptrdiff_t((l + 1) * px)), qrows, qcols, io::Scaling::log));
+          io::write_png(stem + "_mean_patterns.png", io::montage(tiles, 4));
+        }
+        log::info("domains: figures in ", figures_, "/");
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+    }
+    err = ctx.comm.bcast_string(err, 0);
+    if (!err.empty()) throw IoError(err);
+  }
+
+  analysis::DomainSpec spec_;
+  analysis::DetectorFrame frame_;
+  double voltage_kV_ = -1, convergence_mrad_ = -1, q_pixel_ = -1;
+  std::string material_, solver_, datacube_, figures_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_domains_stage() { return std::make_unique<DomainsStage>(); }
+
+}  // namespace tmdflow::stages
