@@ -131,9 +131,9 @@ class DiffractionFeaturesStage : public Stage {
     geo.write_vector("descan_coef_x", descan.coef_x);
     geo.write_vector("descan_coef_y", descan.coef_y);
     geo.write_scalar("q_pixel_size", c.Q_pixel_size);
-    geo.write_scalar_string("q_pixel_units", c.Q_pixel_units);
+    geo.set_attr("q_pixel_units", c.Q_pixel_units);  // an attribute: readable by the next step before the file closes
     geo.write_scalar("r_pixel_size", c.R_pixel_size);
-    geo.write_scalar_string("r_pixel_units", c.R_pixel_units);
+    geo.set_attr("r_pixel_units", c.R_pixel_units);
     geo.write_scalar_int("detector_rows", meta.shape[2]);
     geo.write_scalar_int("detector_cols", meta.shape[3]);
     for (const auto& [k, v] : meta.acquisition) geo.write_scalar(k, v);

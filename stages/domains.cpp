@@ -96,7 +96,7 @@ class DomainsStage : public Stage {
       spot_hw = g.open_dataset("spot_halfwidth_deg").read_all<double>()[0];
       ring1 = g.open_dataset("ring_radius_px").read_all<double>()[0];
       q_file = g.open_dataset("q_pixel_size").read_all<double>()[0];
-      q_units = g.open_dataset("q_pixel_units").read_string();
+      q_units = g.attr_string("q_pixel_units").value_or("");
       qrows = int(g.open_dataset("detector_rows").read_all<double>()[0]);
       qcols = int(g.open_dataset("detector_cols").read_all<double>()[0]);
       if (g.exists("voltage_kV")) kV_file = g.open_dataset("voltage_kV").read_all<double>()[0];
@@ -252,7 +252,7 @@ class DomainsStage : public Stage {
     cal_g.write_scalar("q_pixel_invA", qpix);
     cal_g.write_scalar("qr_rotation_deg", frame_.rotation_deg);
     cal_g.write_scalar_bool("qr_flip", frame_.flip);
-    cal_g.write_scalar_string("calibration_material", material_);
+    cal_g.set_attr("calibration_material", material_);
     cal_g.write_scalar("calibration_asymmetry", cal);
   }
 

@@ -22,6 +22,17 @@ std::map<std::string, PendingStrings>& pending_strings() {
   return p;
 }
 
+}  // namespace
+
+void move_pending_strings(const std::string& file, const std::string& from, const std::string& to) {
+  auto it = pending_strings().find(file);
+  if (it == pending_strings().end()) return;
+  for (auto& [path, value] : it->second)
+    if (path.compare(0, from.size(), from) == 0 && (path.size() == from.size() || path[from.size()] == '/')) path = to + path.substr(from.size());
+}
+
+namespace {
+
 struct ErrorWalk {
   std::string outer;
   std::string inner;

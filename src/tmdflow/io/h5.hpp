@@ -219,6 +219,9 @@ class Group : public Object {
 
 enum class Mode { read, readwrite };
 
+/// A group holding string datasets not yet written (see File::close) was moved from `from` to `to`.
+void move_pending_strings(const std::string& file, const std::string& from, const std::string& to);
+
 class File {
  public:
   /// Parallel (MPI-IO) when comm is given, else the default serial driver. Collective on comm.

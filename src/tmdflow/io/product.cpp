@@ -200,6 +200,7 @@ void ProductWriter::commit() {
     const std::string leaf = leaf_of(target_.group);
     if (parent.exists(leaf)) parent.unlink(leaf);
     parent.move(leaf_of(temp_group_), leaf);
+    h5::move_pending_strings(file_->path(), temp_group_, target_.group);
     file_->flush();
   }
   committed_ = true;
