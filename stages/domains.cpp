@@ -55,7 +55,7 @@ class DomainsStage : public Stage {
         .add<int>("clusters", &spec_.clusters, 0, "clusters before merging (0: twice the components, at most 32)")
         .add<double>("merge-deg", &spec_.merge_deg, 1.0, "clusters whose signatures match within this rotation are one twist [degrees]")
         .add<double>("twist-beta", &spec_.twist_beta, 1.0, "Potts weight per agreeing neighbour of the twist relabelling [nats]")
-        .add<double>("polarity-beta", &spec_.polarity_beta, 1.0, "Potts weight per agreeing neighbour of the polarity cut [nats]")
+        .add<double>("polarity-beta", &spec_.polarity_beta, 2.0, "Potts cost per disagreeing neighbour pair of the polarity cut [nats]")
         .add<double>("smoothing-px", &spec_.smoothing_px, 1.0, "Gaussian sigma of the per-pattern orientation refinement [scan pixels] (0: none)")
         .add<std::uint64_t>("seed", &spec_.seed, 1, "seed of the NMF and clustering initialisation")
         .add<std::string>("datacube", &datacube_, "", "datacube for the domains' mean patterns (default: the features' source; 'none': skip)")

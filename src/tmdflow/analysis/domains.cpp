@@ -101,7 +101,7 @@ std::vector<std::int8_t> binary_potts_cut(const std::vector<double>& evidence, c
     if (evidence[std::size_t(i)] > 0) add(s, i, 2 * evidence[std::size_t(i)], 0);
     else if (evidence[std::size_t(i)] < 0) add(i, t, -2 * evidence[std::size_t(i)], 0);
   }
-  for (const auto& [a, b] : edges) add(a, b, 2 * beta, 2 * beta);
+  for (const auto& [a, b] : edges) add(a, b, beta, beta);
   std::vector<int> level(static_cast<std::size_t>(n + 2)), it(std::size_t(n + 2));
   const double eps = 1e-12;
   auto bfs = [&] {
@@ -468,11 +468,12 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
       for (double s : score) z += std::exp(s - mx);
       pt = std::exp(score[std::size_t(t)] - mx) / z;
     }
-    double field = evidence[std::size_t(p)];
+    // Log-odds of p = +1 given the neighbours: 2 e + beta (agreeing - disagreeing).
+    double log_odds = 2.0 * evidence[std::size_t(p)];
     for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) {
-      if (tclass[std::size_t(q)] == t) field += spec.polarity_beta * brighter[std::size_t(q)];
+      if (tclass[std::size_t(q)] == t) log_odds += spec.polarity_beta * brighter[std::size_t(q)];
     });
-    const double pp = 1.0 / (1.0 + std::exp(-2.0 * field * brighter[std::size_t(p)]));
+    const double pp = 1.0 / (1.0 + std::exp(-log_odds * brighter[std::size_t(p)]));
     res.confidence[std::size_t(p)] = float(pt * pp);
   }
   res.domains.resize(order.size());

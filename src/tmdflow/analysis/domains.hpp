@@ -42,7 +42,7 @@ struct DomainSpec {
   int clusters = 0;                // 0: twice the components (at most 32)
   double merge_deg = 1.0;          // signatures closer than this in rotation are one twist
   double twist_beta = 1.0;         // Potts weight per neighbour (nats) of the twist relabelling
-  double polarity_beta = 1.0;      // Potts weight per neighbour (nats) of the polarity cut
+  double polarity_beta = 2.0;      // Potts cost per disagreeing neighbour pair (nats) of the polarity cut
   double smoothing_px = 1.0;       // Gaussian sigma of the per-pattern orientation refinement
   double min_signal_fraction = 0.05;  // patterns with less ring signal than this x median: undetermined
   std::uint64_t seed = 1;

@@ -1,0 +1,154 @@
+// Diffraction features and the polarity cut on synthetic inputs with known answers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "tmdflow/analysis/diffraction.hpp"
+#include "tmdflow/analysis/domains.hpp"
+
+namespace a = tmdflow::analysis;
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+/// A nanobeam-like pattern: a disc at (cx, cy), six {100} spots at t + 60 n with intensities
+/// (1 +- asym) alternating (even n brighter for asym > 0), six {110} spots at t + 30 + 60 n.
+std::vector<float> pattern(int size, double cx, double cy, double r1, double t, double asym) {
+  std::vector<float> p(std::size_t(size * size), 0.0f);
+  auto blob = [&](double x0, double y0, double amp, double sigma) {
+    for (int i = 0; i < size; ++i)
+      for (int j = 0; j < size; ++j)
+        p[std::size_t(i * size + j)] += float(amp * std::exp(-0.5 * ((j - x0) * (j - x0) + (i - y0) * (i - y0)) / (sigma * sigma)));
+  };
+  blob(cx, cy, 500.0, 2.0);
+  for (int n = 0; n < 6; ++n) {
+    const double a1 = (t + 60.0 * n) * kPi / 180.0, a2 = (t + 30.0 + 60.0 * n) * kPi / 180.0;
+    blob(cx + r1 * std::cos(a1), cy + r1 * std::sin(a1), 20.0 * (n % 2 == 0 ? 1 + asym : 1 - asym), 1.5);
+    blob(cx + std::sqrt(3.0) * r1 * std::cos(a2), cy + std::sqrt(3.0) * r1 * std::sin(a2), 10.0, 1.5);
+  }
+  return p;
+}
+
+a::PatternFeatures features_of(const std::vector<float>& p, int size, const a::DiffractionGeometry& g, const a::DescanField& field) {
+  a::DiffractionFeatures f(g, field);
+  tmdflow::io::DatacubeMeta meta;
+  meta.shape = {1, 1, size, size};
+  tmdflow::io::Shard shard;
+  shard.rows = {0, 1};
+  shard.ry = 1;
+  f.prepare(meta, shard);
+  tmdflow::io::PatternBlock b;
+  b.dtype = tmdflow::io::Dtype::f32;
+  b.data = p.data();
+  b.count = 1;
+  b.qx = b.qy = size;
+  f.process(b);
+  Kokkos::fence();
+  return f.features();
+}
+}  // namespace
+
+TEST(Diffraction, GeometryTwistAndAsymmetryOfASyntheticPattern) {
+  const int size = 96;
+  const double r1 = 20.0, t = 17.3, asym = 0.2;
+  const auto p = pattern(size, 48.0, 48.0, r1, t, asym);
+  const auto g0 = a::find_geometry(p, size, size, "synthetic");
+  EXPECT_NEAR(g0.centre_x, 48.0, 0.05);
+  EXPECT_NEAR(g0.ring_radius[0], r1, 0.5);
+  EXPECT_NEAR(g0.ring_radius[1], std::sqrt(3.0) * r1, 0.7);
+  // The same pattern moved by a descan of (2.6, -1.7) px: the field says where the centre is.
+  const auto moved = pattern(size, 50.6, 46.3, r1, t, asym);
+  a::DescanField field{0, 1, 1, {50.6}, {46.3}};
+  const auto f = features_of(moved, size, g0, field);
+  auto tw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f.twist_deg);
+  auto as = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f.asymmetry);
+  auto mx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f.measured_x);
+  auto my = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f.measured_y);
+  EXPECT_NEAR(tw(0), t, 0.05);
+  // Spots hold their area: the asymmetry of the sums is the planted one (Gaussian tails clipped).
+  EXPECT_NEAR(as(0), asym, 0.02);
+  EXPECT_NEAR(mx(0), 50.6, 0.05);
+  EXPECT_NEAR(my(0), 46.3, 0.05);
+  // The other polarity (rotated by 60 degrees): same twist, opposite asymmetry.
+  const auto inverted = features_of(pattern(size, 50.6, 46.3, r1, t + 60.0, asym), size, g0, field);
+  auto as2 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), inverted.asymmetry);
+  auto tw2 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), inverted.twist_deg);
+  EXPECT_NEAR(tw2(0), t, 0.05);
+  EXPECT_NEAR(as2(0), -asym, 0.02);
+}
+
+TEST(Diffraction, NoRingIsAClearError) {
+  std::vector<float> flat(64 * 64, 1.0f);
+  flat[32 * 64 + 32] = 100.0f;
+  try {
+    a::find_geometry(flat, 64, 64, "cube.h5:/data");
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("cube.h5:/data"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Diffraction, DescanFitRecoversAPlantedQuadraticDespiteOutliers) {
+  std::vector<std::int64_t> idx;
+  std::vector<double> cx, cy;
+  const std::int64_t rows = 30, cols = 40;
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0.0, 0.02);
+  auto fx = [](double i, double j) { return 64.0 + 0.15 * j + 0.05 * i + 1e-3 * j * j; };
+  auto fy = [](double i, double j) { return 60.0 - 0.05 * j + 0.1 * i - 2e-3 * i * j; };
+  for (std::int64_t k = 0; k < rows * cols; k += 7) {
+    idx.push_back(k);
+    const double i = double(k / cols), j = double(k % cols);
+    cx.push_back(fx(i, j) + noise(rng) + (k % 91 == 0 ? 15.0 : 0.0));  // a few wild centres
+    cy.push_back(fy(i, j) + noise(rng));
+  }
+  const auto f = a::fit_descan(idx, cx, cy, rows, cols, 2);
+  double worst = 0;
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j) {
+      double x, y;
+      f.centre(i, j, x, y);
+      worst = std::max({worst, std::fabs(x - fx(double(i), double(j))), std::fabs(y - fy(double(i), double(j)))});
+    }
+  EXPECT_LT(worst, 0.03);
+}
+
+TEST(Diffraction, PottsCutIsTheExactMinimumOfASmallGrid) {
+  // 3 x 4 grid, 8-neighbours: compare with every one of the 4096 labellings.
+  const int rows = 3, cols = 4, n = rows * cols;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(-1.5, 1.5);
+  std::vector<std::pair<int, int>> edges;
+  for (int p = 0; p < n; ++p)
+    for (int q = p + 1; q < n; ++q)
+      if (std::abs(p / cols - q / cols) <= 1 && std::abs(p % cols - q % cols) <= 1) edges.emplace_back(p, q);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<double> e(static_cast<std::size_t>(n));
+    for (auto& v : e) v = u(rng);
+    const double beta = 0.1 + 0.1 * trial;
+    auto energy = [&](const std::vector<std::int8_t>& p) {
+      double s = 0;
+      for (int i = 0; i < n; ++i) s -= e[std::size_t(i)] * p[std::size_t(i)];
+      for (const auto& [x, y] : edges) s += beta * (p[std::size_t(x)] != p[std::size_t(y)]);
+      return s;
+    };
+    double best = 1e300;
+    for (int m = 0; m < (1 << n); ++m) {
+      std::vector<std::int8_t> p(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) p[std::size_t(i)] = (m >> i) & 1 ? 1 : -1;
+      best = std::min(best, energy(p));
+    }
+    const auto cut = a::binary_potts_cut(e, edges, beta);
+    EXPECT_NEAR(energy(cut), best, 1e-9) << "trial " << trial;
+  }
+}
+
+TEST(Diffraction, DetectorFrameToScanFrame) {
+  a::DetectorFrame f;
+  EXPECT_DOUBLE_EQ(f.to_scan(25.0), 25.0);
+  f.rotation_deg = -12.0;
+  EXPECT_DOUBLE_EQ(f.to_scan(25.0), 13.0);
+  f.flip = true;  // transposed axes: (dx, dy) -> (dy, dx), so atan2 a -> 90 - a
+  EXPECT_DOUBLE_EQ(f.to_scan(25.0), -12.0 + 65.0);
+}
