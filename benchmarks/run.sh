@@ -87,3 +87,19 @@ for ranks in 1 2; do
 done
 rm -f "$ts"
 awk -v a="$rate1" -v b="$rate" 'BEGIN { printf "  2 ranks vs 1 rank: speed-up %.2f\n  goal >= 100000 patches/hour on 2 cores: %.0f %s\n", b / a, b, (b >= 100000 ? "PASS" : "MISS") }'
+
+echo
+echo "== twist domains: 20,000 patterns of 128 x 128 (MoS2, 8 domains), features -> NMF -> clustering -> domains, vs scikit-learn =="
+cube="$DIR/domains_cube.h5"
+if [ ! -f "$cube" ]; then
+  "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow" --quiet stage simulate-4dstem --output "$cube.tmp" --material MoS2 --domains 8 \
+    --phi-deg 12,72,15.5,47,107,50.5,30,95 --scan 125,160 --step-nm 1 --electrons 20000 --dtype uint16 --seed 11
+  mv "$cube.tmp" "$cube"
+fi
+rm -rf "$DIR/domains"
+"$PY" benchmarks/bench_domains.py --cube "$cube:/datacube_root" --bin "$BIN" --work "$DIR/domains" --ranks 2 | tee "$DIR/domains.txt"
+rm -rf "$DIR/domains"
+awk -v t="$(value "$DIR/domains.txt" tmdflow_s)" -v b="$(value "$DIR/domains.txt" baseline_s)" \
+  'BEGIN { printf "  baseline vs tmdflow, end to end: %.2f s vs %.2f s = %.2f x\n", b, t, b / t
+           printf "  goal < 30 s end to end on 2 cores: %.2f s %s\n", t, (t < 30 ? "PASS" : "MISS")
+           printf "  goal >= 10 x faster than scikit-learn: %.2f x %s\n", b / t, (b / t >= 10 ? "PASS" : "MISS") }'
