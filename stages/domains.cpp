@@ -50,7 +50,7 @@ class DomainsStage : public Stage {
         .add<std::string>("material", &material_, "MoS2", "monolayer simulated for the polarity calibration (MoS2, WS2, MoSe2, WSe2)")
         .add<int>("components", &spec_.components, 0, "NMF components (0: Marchenko-Pastur rank of PCA + 1)")
         .add<std::string>("solver", &solver_, "hals", "NMF solver: hals or mu (multiplicative updates)")
-        .add<int>("nmf-iterations", &spec_.nmf_iterations, 200, "maximum NMF iterations")
+        .add<int>("nmf-iterations", &spec_.nmf_iterations, 80, "maximum NMF iterations")
         .add<std::string>("clustering", &spec_.clustering, "kmeans", "clustering of the NMF loadings: kmeans or gmm")
         .add<int>("clusters", &spec_.clusters, 0, "clusters before merging (0: twice the components, at most 32)")
         .add<double>("merge-deg", &spec_.merge_deg, 1.0, "clusters whose signatures match within this rotation are one twist [degrees]")

@@ -45,6 +45,10 @@ template <class T>
 KOKKOS_INLINE_FUNCTION double bilinear(const T* p, int rows, int cols, double x, double y) {
   const int j = int(std::floor(x)), i = int(std::floor(y));
   const double fx = x - j, fy = y - i;
+  if (i >= 0 && j >= 0 && i + 1 < rows && j + 1 < cols) {  // the common case: no bounds per corner
+    const T* q = p + i * cols + j;
+    return (1 - fy) * ((1 - fx) * double(q[0]) + fx * double(q[1])) + fy * ((1 - fx) * double(q[cols]) + fx * double(q[cols + 1]));
+  }
   double v = 0;
   auto at = [&](int ii, int jj) { return (ii >= 0 && ii < rows && jj >= 0 && jj < cols) ? double(p[ii * cols + jj]) : 0.0; };
   v += (1 - fy) * ((1 - fx) * at(i, j) + fx * at(i, j + 1));

@@ -14,6 +14,7 @@
 #include "tmdflow/cluster/pca.hpp"
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
+#include "tmdflow/core/timer.hpp"
 
 namespace tmdflow::analysis {
 namespace {
@@ -185,6 +186,11 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   const int bins = in.bins, fb = bins / 6, d = 2 * fb;
   if (total < 2) throw ConfigError("domains: expected at least 2 patterns, found " + std::to_string(total));
 
+  Stopwatch clock;
+  auto lap = [&](const char* what) {
+    log::debug("domains: ", what, " ", clock.seconds(), " s");
+    clock.reset();
+  };
   // 1. Six-fold folded profiles: counts (for likelihoods) and per-ring normalised rows (for NMF).
   std::vector<float> counts(std::size_t(n * d), 0.0f);
   cluster::Matrix x("tmdflow::analysis::folded", std::size_t(n), std::size_t(d));
@@ -202,7 +208,9 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   Kokkos::deep_copy(x, xh);
 
   // 2. NMF; components from the Marchenko-Pastur rank of the PCA of the same rows.
+  lap("features");
   const cluster::PcaResult pca = cluster::pca(comm, x, 1);
+  lap("pca");
   res.pca_eigenvalues = pca.eigenvalues;
   res.marchenko_pastur_rank = cluster::marchenko_pastur_rank(pca.eigenvalues, total, d);
   const int k = spec.components > 0 ? spec.components : std::clamp(res.marchenko_pastur_rank + 1, 2, 24);
@@ -215,6 +223,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   res.components = nmf.components;
   res.loadings = nmf.loadings;
   res.nmf_error = nmf.relative_error;
+  lap("nmf");
 
   // 3. Clusters of the normalised loadings.
   cluster::Matrix w("tmdflow::analysis::loadings_normalised", std::size_t(n), std::size_t(k));
@@ -251,6 +260,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     for (std::int64_t p = 0; p < n; ++p) cl[std::size_t(p)] = lh(p);
   }
   res.clusters = K;
+  lap("clustering");
 
   // 4. Hierarchical merging of the cluster signatures (mean normalised folded profiles).
   std::vector<double> sig(std::size_t(K * d), 0.0), sizes(std::size_t(K), 0.0);
@@ -343,6 +353,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   for (std::int64_t p = 0; p < total; ++p)
     if (!valid[std::size_t(p)]) tclass[std::size_t(p)] = -1;
   res.twist_classes = nt;
+  lap("merging and twist relabelling");
 
   // 6. Twist of each class from its mean full profile, then per-pattern Friedel evidence.
   std::vector<double> mean_prof(std::size_t(nt * 2 * bins), 0.0), ncls(std::size_t(nt), 0.0);
@@ -416,7 +427,9 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) {
       if (q > p && tclass[std::size_t(p)] >= 0 && tclass[std::size_t(q)] == tclass[std::size_t(p)]) edges.emplace_back(int(p), int(q));
     });
+  lap("polarity evidence");
   const std::vector<std::int8_t> brighter = binary_potts_cut(evidence, edges, spec.polarity_beta);
+  lap("polarity cut");
 
   // 7. Domains = (twist class, polarity); orientation refined per pattern.
   std::map<std::pair<int, int>, std::int64_t> count;
@@ -497,6 +510,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
       }
     s.asymmetry = ssum2 > 0 ? dsum / ssum2 : 0.0;
   }
+  lap("orientation and confidence");
   log::info("domains: ", k, " NMF components (Marchenko-Pastur rank ", res.marchenko_pastur_rank, "), ", K, " clusters -> ", nt,
             " twist classes -> ", res.domains.size(), " domains");
   return res;

@@ -37,7 +37,7 @@ struct DetectorFrame {
 struct DomainSpec {
   int components = 0;              // NMF components; 0: Marchenko-Pastur rank + 1, in [2, 24]
   cluster::NmfSolver solver = cluster::NmfSolver::hals;
-  int nmf_iterations = 200;
+  int nmf_iterations = 80;
   std::string clustering = "kmeans";  // kmeans or gmm
   int clusters = 0;                // 0: twice the components (at most 32)
   double merge_deg = 1.0;          // signatures closer than this in rotation are one twist
