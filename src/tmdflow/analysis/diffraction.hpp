@@ -21,7 +21,7 @@ struct DiffractionGeometry {
   double ring_radius[2] = {0, 0};      // {100} and {110} ring radii
   double ring_halfwidth = 0;           // radial half-width of the sampled band
   int azimuth_bins = 360;
-  double radial_step = 0.5;            // radial sampling step of the polar transform
+  double radial_step = 0.5;            // radial sampling step of the polar transform (pixels)
   double spot_halfwidth_deg = 8;       // azimuthal half-width of a first-order spot window
   /// Detector pixels per polar sample of ring r: converts summed samples to electrons.
   double sample_area(int ring) const;
