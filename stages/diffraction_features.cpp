@@ -70,8 +70,7 @@ class DiffractionFeaturesStage : public Stage {
     analysis::sampled_centres(comm, *reader, geometry, std::min(centre_samples_, meta.positions()), index, cx, cy);
     analysis::DescanField descan;
     par::collectively(comm, [&] {
-      const int order = int(std::min<std::int64_t>(descan_order_, std::int64_t(std::sqrt(double(index.size()))) - 1));
-      descan = analysis::fit_descan(index, cx, cy, meta.shape[0], meta.shape[1], std::max(0, order));
+      descan = analysis::fit_descan(index, cx, cy, meta.shape[0], meta.shape[1], descan_order_);
     });
     log::info("diffraction-features: disc radius ", geometry.disc_radius, " px, rings at ", geometry.ring_radius[0], " and ",
               geometry.ring_radius[1], " px, descan polynomial of order ", descan.order, " from ", index.size(), " patterns");

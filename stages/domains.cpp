@@ -16,7 +16,7 @@
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/io/figure.hpp"
 #include "tmdflow/par/failure.hpp"
-#include "tmdflow/sim/multislice.hpp"
+#include "tmdflow/sim/scan_simulation.hpp"
 #include "tmdflow/sim/structure.hpp"
 
 namespace fs = std::filesystem;
@@ -54,6 +54,8 @@ class DomainsStage : public Stage {
         .add<std::string>("clustering", &spec_.clustering, "kmeans", "clustering of the NMF loadings: kmeans or gmm")
         .add<int>("clusters", &spec_.clusters, 0, "clusters before merging (0: twice the components, at most 32)")
         .add<double>("merge-deg", &spec_.merge_deg, 1.0, "clusters whose signatures match within this rotation are one twist [degrees]")
+        .add<std::int64_t>("min-interior-patterns", &spec_.min_interior_patterns, 4,
+                           "a twist class needs this many patterns whose 8 neighbours are all in it (else: a boundary mixture, dropped)")
         .add<double>("twist-beta", &spec_.twist_beta, 1.0, "Potts weight per agreeing neighbour of the twist relabelling [nats]")
         .add<double>("polarity-beta", &spec_.polarity_beta, 2.0, "Potts cost per disagreeing neighbour pair of the polarity cut [nats]")
         .add<double>("smoothing-px", &spec_.smoothing_px, 1.0, "Gaussian sigma of the per-pattern orientation refinement [scan pixels] (0: none)")
@@ -137,18 +139,7 @@ class DomainsStage : public Stage {
     if (cube != "none" && !cube.empty() && !r.domains.empty()) {
       std::unique_ptr<io::DatacubeReader> reader;
       par::collectively(comm, [&] { reader = std::make_unique<io::DatacubeReader>(io::DatacubeReader::open(cube, &comm)); });
-      std::vector<int> sx(static_cast<std::size_t>(n)), sy(static_cast<std::size_t>(n));
-      const double c0x = 0.5 * (qcols), c0y = 0.5 * (qrows);
-      for (std::int64_t p = 0; p < n; ++p) {
-        sx[std::size_t(p)] = int(std::lround(c0x - cx[std::size_t(p)]));
-        sy[std::size_t(p)] = int(std::lround(c0y - cy[std::size_t(p)]));
-      }
-      std::vector<int> ax(std::size_t(rx * ry), 0), ay(std::size_t(rx * ry), 0);
-      std::copy(sx.begin(), sx.end(), ax.begin() + rows.begin * ry);
-      std::copy(sy.begin(), sy.end(), ay.begin() + rows.begin * ry);
-      comm.allreduce_inplace(ax.data(), ax.size(), par::Op::sum);
-      comm.allreduce_inplace(ay.data(), ay.size(), par::Op::sum);
-      analysis::LabelMeans lm(r.label, int(r.domains.size()), ax, ay);
+      analysis::LabelMeans lm(r.label, int(r.domains.size()), cx, cy, 0.5 * qcols, 0.5 * qrows);
       io::PassOptions po;
       po.progress_label = "domains: mean patterns";
       io::run_pattern_pass(comm, *reader, {&lm}, po);
@@ -161,39 +152,13 @@ class DomainsStage : public Stage {
  private:
   /// Triplet asymmetry of a simulated monolayer of orientation 10 degrees (polarity +1).
   double calibrate(double kV, double conv, double qpix, int det) const {
-    sim::MultisliceSpec ms;
-    ms.probe.voltage_kV = kV;
-    ms.probe.convergence_mrad = conv;
-    ms.detector.size = det;
-    ms.detector.max_mrad = 0.5 * det * units::invA_to_mrad(qpix, units::electron_wavelength_A(kV));
-    ms.window_px = 256;
-    const double window = sim::Multislice::pixel_size_A(ms) * ms.window_px;
-    sim::StackSpec st;
-    st.material = material_;
-    st.phi_deg = 10.0;
-    st.extent_x = st.extent_y = window + 20.0;
-    const sim::Structure s = sim::build_stack(st);
-    sim::Multislice engine(ms, s);
-    std::vector<float> pattern(static_cast<std::size_t>(det * det));
-    engine.row(0.5 * st.extent_y, {0.5 * st.extent_x}, pattern.data());
+    sim::ProbeSpec probe;
+    probe.voltage_kV = kV;
+    probe.convergence_mrad = conv;
+    const sim::DetectorSpec detector{det, 0.5 * det * units::invA_to_mrad(qpix, units::electron_wavelength_A(kV))};
+    const std::vector<float> pattern = sim::monolayer_pattern(material_, 10.0, probe, detector);
     const auto g = analysis::find_geometry(pattern, det, det, "multislice calibration pattern");
-    analysis::DiffractionFeatures f(g, analysis::DescanField{0, 1, 1, {g.centre_x}, {g.centre_y}});
-    io::DatacubeMeta meta;
-    meta.shape = {1, 1, det, det};
-    io::Shard shard;
-    shard.rows = {0, 1};
-    shard.ry = 1;
-    f.prepare(meta, shard);
-    Kokkos::View<float*, io::MemSpace> dev("tmdflow::stages::calibration_pattern", pattern.size());
-    Kokkos::deep_copy(dev, Kokkos::View<float*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(pattern.data(), pattern.size()));
-    io::PatternBlock block;
-    block.dtype = io::Dtype::f32;
-    block.data = dev.data();
-    block.count = 1;
-    block.qx = block.qy = det;
-    f.process(block);
-    auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f.features().asymmetry);
-    return double(a(0));
+    return analysis::features_of_pattern(pattern, det, det, g, g.centre_x, g.centre_y).asymmetry;
   }
 
   void write(const StageContext& ctx, io::ProductWriter& out, const analysis::DomainResult& r, const std::vector<float>& means, std::int64_t rx,

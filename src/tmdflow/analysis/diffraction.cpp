@@ -153,6 +153,8 @@ void DescanField::centre(std::int64_t i, std::int64_t j, double& x, double& y) c
 DescanField fit_descan(const std::vector<std::int64_t>& index, const std::vector<double>& cx, const std::vector<double>& cy,
                        std::int64_t rows, std::int64_t cols, int order) {
   if (order < 0 || order > 3) throw ConfigError("descan-order: expected 0..3, found " + std::to_string(order));
+  // A polynomial needs a few samples per term: the order drops when the scan is sampled sparsely.
+  while (order > 0 && index.size() < std::size_t(4 * DescanField::terms(order))) --order;
   DescanField f;
   f.order = order;
   f.rows = rows;
@@ -324,6 +326,29 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
         f.twist_deg(li) = float(tw);
         f.asymmetry(li) = sum > 0 ? float((s[0] + s[2] + s[4] - s[1] - s[3] - s[5]) / sum) : 0.0f;
       });
+}
+
+SinglePatternFeatures features_of_pattern(const std::vector<float>& pattern, std::int64_t rows, std::int64_t cols,
+                                          const DiffractionGeometry& g, double cx, double cy) {
+  DiffractionFeatures f(g, DescanField{0, 1, 1, {cx}, {cy}});
+  io::DatacubeMeta meta;
+  meta.shape = {1, 1, rows, cols};
+  io::Shard shard;
+  shard.rows = {0, 1};
+  shard.ry = 1;
+  f.prepare(meta, shard);
+  Kokkos::View<float*, io::MemSpace> device("tmdflow::analysis::single_pattern", pattern.size());
+  Kokkos::deep_copy(device, Kokkos::View<const float*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(pattern.data(), pattern.size()));
+  io::PatternBlock block;
+  block.dtype = io::Dtype::f32;
+  block.data = device.data();
+  block.count = 1;
+  block.qx = rows;
+  block.qy = cols;
+  f.process(block);
+  const auto& out = f.features();
+  auto first = [](const auto& v) { return double(Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v)(0)); };
+  return {first(out.twist_deg), first(out.asymmetry), first(out.measured_x), first(out.measured_y)};
 }
 
 double twist_from_profiles(const float* ring0, const float* ring1, int bins) { return twist_of(ring0, ring1, bins); }

@@ -36,7 +36,8 @@ DiffractionGeometry find_geometry(const std::vector<float>& mean_pattern, std::i
 
 /// Smooth descan field: centre(x, y) = polynomial of total degree `order` (0..3) in the scan
 /// coordinates (column j, row i) scaled to [-1, 1], fitted by least squares with outliers beyond
-/// 4 median absolute deviations dropped once.
+/// 4 median absolute deviations dropped once. The order is lowered until there are at least four
+/// samples per polynomial term.
 struct DescanField {
   int order = 2;
   std::int64_t rows = 1, cols = 1;
@@ -105,6 +106,13 @@ class DiffractionFeatures : public io::PatternAnalysis {
   PatternFeatures features_;
   Kokkos::View<double*, io::MemSpace> cos_, sin_;
 };
+
+/// The pass's features of one pattern (host data, rows x cols) about the centre (cx, cy).
+struct SinglePatternFeatures {
+  double twist_deg = 0, asymmetry = 0, measured_x = 0, measured_y = 0;
+};
+SinglePatternFeatures features_of_pattern(const std::vector<float>& pattern, std::int64_t rows, std::int64_t cols,
+                                          const DiffractionGeometry& g, double cx, double cy);
 
 /// Twist (degrees, [0, 60)) of a pair of ring profiles from the six-fold harmonic: first-order
 /// spots at t + 60 n on ring 0, second-order at t + 30 + 60 n on ring 1.

@@ -323,32 +323,61 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     return mu;
   };
   std::vector<double> ll;
-  for (int sweep = 0; sweep < 10 && nt > 1; ++sweep) {
-    const std::vector<double> logmu = class_means(tclass);
-    std::vector<double> ll_local(std::size_t(n * nt), 0.0);
-    for (std::int64_t p = 0; p < n; ++p)
-      for (int t = 0; t < nt; ++t) {
-        double s = 0;
-        for (int q = 0; q < d; ++q) s += counts[std::size_t(p * d + q)] * logmu[std::size_t(t * d + q)];
-        ll_local[std::size_t(p * nt + t)] = s;
-      }
-    ll = gather(comm, ll_local, in.first, total, std::size_t(nt));
-    std::int64_t changed = 0;
-    for (int colour = 0; colour < 4; ++colour)
-      for (std::int64_t p = 0; p < total; ++p) {
-        if (((p / in.ry) % 2) * 2 + (p % in.ry) % 2 != colour || !valid[std::size_t(p)]) continue;
-        std::vector<double> score(static_cast<std::size_t>(nt));
-        for (int t = 0; t < nt; ++t) score[std::size_t(t)] = ll[std::size_t(p * nt + t)];
-        for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) {
-          if (tclass[std::size_t(q)] >= 0) score[std::size_t(tclass[std::size_t(q)])] += spec.twist_beta;
-        });
-        const int best = int(std::max_element(score.begin(), score.end()) - score.begin());
-        if (best != tclass[std::size_t(p)]) {
-          tclass[std::size_t(p)] = best;
-          ++changed;
+  auto relabel = [&] {
+    if (nt == 1)
+      for (std::int64_t p = 0; p < total; ++p)
+        if (valid[std::size_t(p)]) tclass[std::size_t(p)] = 0;
+    for (int sweep = 0; sweep < 10 && nt > 1; ++sweep) {
+      const std::vector<double> logmu = class_means(tclass);
+      std::vector<double> ll_local(std::size_t(n * nt), 0.0);
+      for (std::int64_t p = 0; p < n; ++p)
+        for (int t = 0; t < nt; ++t) {
+          double s = 0;
+          for (int q = 0; q < d; ++q) s += counts[std::size_t(p * d + q)] * logmu[std::size_t(t * d + q)];
+          ll_local[std::size_t(p * nt + t)] = s;
         }
-      }
-    if (!changed) break;
+      ll = gather(comm, ll_local, in.first, total, std::size_t(nt));
+      std::int64_t changed = 0;
+      for (int colour = 0; colour < 4; ++colour)
+        for (std::int64_t p = 0; p < total; ++p) {
+          if (((p / in.ry) % 2) * 2 + (p % in.ry) % 2 != colour || !valid[std::size_t(p)]) continue;
+          std::vector<double> score(static_cast<std::size_t>(nt));
+          for (int t = 0; t < nt; ++t) score[std::size_t(t)] = ll[std::size_t(p * nt + t)];
+          for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) {
+            if (tclass[std::size_t(q)] >= 0) score[std::size_t(tclass[std::size_t(q)])] += spec.twist_beta;
+          });
+          const int best = int(std::max_element(score.begin(), score.end()) - score.begin());
+          if (best != tclass[std::size_t(p)]) {
+            tclass[std::size_t(p)] = best;
+            ++changed;
+          }
+        }
+      if (!changed) break;
+    }
+  };
+  relabel();
+  // Boundary mixtures: patterns where the probe straddles two domains can form a class of their own
+  // (e.g. 13.5 degrees between 12 and 15.5). Such a class is a strip along boundaries with hardly a
+  // pattern whose 8 neighbours are all in it; classes with fewer such interior patterns than
+  // min_interior_patterns are dropped and their patterns relabelled among the others.
+  for (int round = 0; round < 4 && nt > 1; ++round) {
+    std::vector<std::int64_t> interior(static_cast<std::size_t>(nt), 0);
+    for (std::int64_t p = 0; p < total; ++p) {
+      const int t = tclass[std::size_t(p)];
+      if (t < 0) continue;
+      bool inside = true;
+      for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) { inside = inside && tclass[std::size_t(q)] == t; });
+      if (inside) ++interior[std::size_t(t)];
+    }
+    std::vector<int> remap(static_cast<std::size_t>(nt), -1);
+    int kept = 0;
+    for (int t = 0; t < nt; ++t)
+      if (interior[std::size_t(t)] >= spec.min_interior_patterns) remap[std::size_t(t)] = kept++;
+    if (kept == nt || kept == 0) break;
+    for (auto& t : tclass) t = t >= 0 ? remap[std::size_t(t)] : -1;
+    for (auto& t : res.cluster_to_twist) t = t >= 0 ? remap[std::size_t(t)] : -1;
+    nt = kept;
+    relabel();
   }
   for (std::int64_t p = 0; p < total; ++p)
     if (!valid[std::size_t(p)]) tclass[std::size_t(p)] = -1;
@@ -387,18 +416,18 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
 
   // Initial polarity: sign of the Friedel difference smoothed (sigma 2 px) inside the twist class;
   // it only serves to estimate each class's asymmetry magnitude a.
-  auto smooth_in_class = [&](const std::vector<double>& v, double sigma) {
+  auto smooth_in_class = [&](const std::vector<double>& v, const std::vector<std::int32_t>& cls, double sigma) {
     std::vector<double> out(std::size_t(total), 0.0);
     const int rad = int(std::ceil(3 * sigma));
     for (std::int64_t p = 0; p < total; ++p) {
-      const int t = tclass[std::size_t(p)];
+      const int t = cls[std::size_t(p)];
       if (t < 0) continue;
       const std::int64_t i = p / in.ry, j = p % in.ry;
       double s = 0, sw = 0;
       for (std::int64_t a = std::max<std::int64_t>(0, i - rad); a <= std::min(in.rx - 1, i + rad); ++a)
         for (std::int64_t b = std::max<std::int64_t>(0, j - rad); b <= std::min(in.ry - 1, j + rad); ++b) {
           const std::int64_t q = a * in.ry + b;
-          if (tclass[std::size_t(q)] != t) continue;
+          if (cls[std::size_t(q)] != t) continue;
           const double wgt = std::exp(-0.5 * double((a - i) * (a - i) + (b - j) * (b - j)) / (sigma * sigma));
           s += wgt * v[std::size_t(q)];
           sw += wgt;
@@ -407,7 +436,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     }
     return out;
   };
-  const std::vector<double> smoothed = smooth_in_class(diff, 2.0);
+  const std::vector<double> smoothed = smooth_in_class(diff, tclass, 2.0);
   std::vector<double> aligned(std::size_t(nt), 0.0), spots_total(std::size_t(nt), 0.0);
   for (std::int64_t p = 0; p < total; ++p) {
     const int t = tclass[std::size_t(p)];
@@ -454,10 +483,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     deviation[std::size_t(p)] = wrap_centred(double(twist_pattern[std::size_t(p)]) - class_twist[std::size_t(t)], 60.0);
   }
   // Per-pattern refinement: deviations from the class twist smoothed inside the domain.
-  std::vector<std::int32_t> saved = tclass;
-  for (std::int64_t p = 0; p < total; ++p) tclass[std::size_t(p)] = res.label[std::size_t(p)];
-  const std::vector<double> refined = spec.smoothing_px > 0 ? smooth_in_class(deviation, spec.smoothing_px) : deviation;
-  tclass = saved;
+  const std::vector<double> refined = spec.smoothing_px > 0 ? smooth_in_class(deviation, res.label, spec.smoothing_px) : deviation;
   for (std::int64_t p = 0; p < total; ++p) {
     const int t = tclass[std::size_t(p)];
     if (t < 0) continue;
@@ -490,6 +516,12 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     res.confidence[std::size_t(p)] = float(pt * pp);
   }
   res.domains.resize(order.size());
+  std::vector<double> domain_diff(order.size(), 0.0), domain_spots(order.size(), 0.0);
+  for (std::int64_t p = 0; p < total; ++p)
+    if (res.label[std::size_t(p)] >= 0) {
+      domain_diff[std::size_t(res.label[std::size_t(p)])] += diff[std::size_t(p)];
+      domain_spots[std::size_t(res.label[std::size_t(p)])] += ssum[std::size_t(p)];
+    }
   for (const auto& [key, k2] : id) {
     DomainSummary& s = res.domains[std::size_t(k2)];
     const int t = key.first;
@@ -502,13 +534,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     s.orientation_deg = phi;
     s.twist_deg = wrap(phi, 60.0);
     s.polarity = phi < 60.0 ? 1 : -1;
-    double dsum = 0, ssum2 = 0;
-    for (std::int64_t p = 0; p < total; ++p)
-      if (res.label[std::size_t(p)] == k2) {
-        dsum += diff[std::size_t(p)];
-        ssum2 += ssum[std::size_t(p)];
-      }
-    s.asymmetry = ssum2 > 0 ? dsum / ssum2 : 0.0;
+    s.asymmetry = domain_spots[std::size_t(k2)] > 0 ? domain_diff[std::size_t(k2)] / domain_spots[std::size_t(k2)] : 0.0;
   }
   lap("orientation and confidence");
   log::info("domains: ", k, " NMF components (Marchenko-Pastur rank ", res.marchenko_pastur_rank, "), ", K, " clusters -> ", nt,

@@ -8,6 +8,7 @@
 //     best rotation is within merge_deg are one twist;
 //  5. a Potts (ICM) relabelling of the twist classes on the scan grid: a pattern joins the class whose
 //     mean profile explains its counts best (multinomial log-likelihood) plus beta per agreeing neighbour;
+//     classes with almost no interior patterns (boundary mixtures) are dropped and the rest relabelled;
 //  6. polarity inside each twist class from the Friedel-triplet evidence of every pattern,
 //     log((1+a)/(1-a)) (S+ - S-), with a Potts prior solved exactly by a minimum cut;
 //  7. orientation: twist of each class from its mean profile (spot centroids), refined per pattern by
@@ -41,6 +42,7 @@ struct DomainSpec {
   std::string clustering = "kmeans";  // kmeans or gmm
   int clusters = 0;                // 0: twice the components (at most 32)
   double merge_deg = 1.0;          // signatures closer than this in rotation are one twist
+  std::int64_t min_interior_patterns = 4;  // a twist class needs this many patterns with all 8 neighbours in it
   double twist_beta = 1.0;         // Potts weight per neighbour (nats) of the twist relabelling
   double polarity_beta = 2.0;      // Potts cost per disagreeing neighbour pair (nats) of the polarity cut
   double smoothing_px = 1.0;       // Gaussian sigma of the per-pattern orientation refinement

@@ -1,5 +1,7 @@
 #include "tmdflow/analysis/label_means.hpp"
 
+#include <cmath>
+
 namespace tmdflow::analysis {
 
 void LabelMeans::prepare(const io::DatacubeMeta& meta, const io::Shard&) {
@@ -18,7 +20,8 @@ void LabelMeans::process(const io::PatternBlock& block) {
       const int l = labels_[std::size_t(g)];
       if (l < 0 || l >= count_) continue;
       n_[std::size_t(l)] += 1;
-      const int sx = shift_x_[std::size_t(g)], sy = shift_y_[std::size_t(g)];
+      const std::size_t local = std::size_t(block.first_local + k);
+      const long sx = std::lround(reference_x_ - centre_x_[local]), sy = std::lround(reference_y_ - centre_y_[local]);
       double* s = &sums_[std::size_t(l * rows_ * cols_)];
       for (std::int64_t i = 0; i < rows_; ++i) {
         const std::int64_t si = i - sy;

@@ -87,4 +87,20 @@ void ScanSimulation::row(int r, float* out) {
   }
 }
 
+std::vector<float> monolayer_pattern(const std::string& material, double phi_deg, const ProbeSpec& probe, const DetectorSpec& detector) {
+  MultisliceSpec ms;
+  ms.probe = probe;
+  ms.detector = detector;
+  const double window = Multislice::pixel_size_A(ms) * ms.window_px;
+  StackSpec st;
+  st.material = material;
+  st.phi_deg = phi_deg;
+  st.extent_x = st.extent_y = window + 20.0;
+  const Structure s = build_stack(st);
+  Multislice engine(ms, s);
+  std::vector<float> pattern(std::size_t(detector.size) * std::size_t(detector.size));
+  engine.row(0.5 * st.extent_y, {0.5 * st.extent_x}, pattern.data());
+  return pattern;
+}
+
 }  // namespace tmdflow::sim

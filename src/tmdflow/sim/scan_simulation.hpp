@@ -7,6 +7,7 @@
 // scan frame and the structure frame share axes and orientation_deg needs no rotation.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "tmdflow/sim/multislice.hpp"
@@ -55,5 +56,10 @@ class ScanSimulation {
   std::vector<double> xs_, ys_;   // probe positions (with distortion)
   std::unique_ptr<Multislice> engine_;
 };
+
+/// One noise-free nanobeam pattern (detector.size^2, fraction of the beam per pixel) of a static
+/// monolayer of `material` with orientation phi_deg, the probe on a metal site at the field's centre.
+/// Used to calibrate which Friedel triplet is brighter for a polarity at a given voltage and convergence.
+std::vector<float> monolayer_pattern(const std::string& material, double phi_deg, const ProbeSpec& probe, const DetectorSpec& detector);
 
 }  // namespace tmdflow::sim
