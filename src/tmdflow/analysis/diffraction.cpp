@@ -14,8 +14,23 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 KOKKOS_INLINE_FUNCTION double wrap_deg(double a, double period) {
+  // Angles within one period of the range need no division (the results equal fmod's exactly).
+  if (a >= 0 && a < period) return a;
+  if (a < 0 && a >= -period) return a + period;
+  if (a >= period && a < 2 * period) return a - period;
   a = std::fmod(a, period);
   return a < 0 ? a + period : a;
+}
+
+/// Twist from the six-fold harmonic with tabulated cos/sin(6 theta_b) (see twist_of).
+KOKKOS_INLINE_FUNCTION double twist_of_table(const float* r0, const float* r1, int bins, const double* c6, const double* s6) {
+  double re = 0, im = 0;
+  for (int b = 0; b < bins; ++b) {
+    const double v = double(r0[b]) - double(r1[b]);
+    re += v * c6[b];
+    im -= v * s6[b];
+  }
+  return wrap_deg(-std::atan2(im, re) * 180.0 / kPi / 6.0, 60.0);
 }
 
 /// Phase of the six-fold harmonic: a profile peaked at t + 60 n has sum p e^{-6 i theta} ~ e^{-6 i t}.
@@ -246,16 +261,39 @@ void DiffractionFeatures::prepare(const io::DatacubeMeta& meta, const io::Shard&
   }
   Kokkos::deep_copy(features_.centre_x, hx);
   Kokkos::deep_copy(features_.centre_y, hy);
-  cos_ = Kokkos::View<double*, io::MemSpace>("tmdflow::analysis::cos", std::size_t(bins));
-  sin_ = Kokkos::View<double*, io::MemSpace>("tmdflow::analysis::sin", std::size_t(bins));
-  auto hc = Kokkos::create_mirror_view(cos_);
-  auto hs = Kokkos::create_mirror_view(sin_);
-  for (int b = 0; b < bins; ++b) {
-    hc(b) = std::cos(2.0 * kPi * (b + 0.5) / bins);
-    hs(b) = std::sin(2.0 * kPi * (b + 0.5) / bins);
+  // Tables of the polar transform: sample offsets from the centre (ring r, bin b, radial
+  // sample q at r0 + q * step), the area each sample stands for, and the six-fold harmonic.
+  const int nsamp = geometry_.radial_samples();
+  offset_x_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::offset_x", std::size_t(2 * bins), std::size_t(nsamp));
+  offset_y_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::offset_y", std::size_t(2 * bins), std::size_t(nsamp));
+  weight_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::weight", 2, std::size_t(nsamp));
+  harmonic_ = Kokkos::View<double**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::harmonic", 2, std::size_t(bins));
+  auto ox = Kokkos::create_mirror_view(offset_x_);
+  auto oy = Kokkos::create_mirror_view(offset_y_);
+  auto w = Kokkos::create_mirror_view(weight_);
+  auto h = Kokkos::create_mirror_view(harmonic_);
+  for (int r = 0; r < 2; ++r) {
+    const double r0 = geometry_.ring_radius[r] - geometry_.ring_halfwidth;
+    for (int q = 0; q < nsamp; ++q) {
+      const double rad = r0 + q * geometry_.radial_step;
+      // Each sample stands for the area step * rad * dtheta: profiles are in electrons.
+      w(r, q) = float(rad * geometry_.radial_step * 2.0 * kPi / bins);
+      for (int b = 0; b < bins; ++b) {
+        const double th = 2.0 * kPi * (b + 0.5) / bins;
+        ox(r * bins + b, q) = float(rad * std::cos(th));
+        oy(r * bins + b, q) = float(rad * std::sin(th));
+      }
+    }
   }
-  Kokkos::deep_copy(cos_, hc);
-  Kokkos::deep_copy(sin_, hs);
+  for (int b = 0; b < bins; ++b) {
+    const double th = 6.0 * 2.0 * kPi * (b + 0.5) / bins;
+    h(0, b) = std::cos(th);
+    h(1, b) = std::sin(th);
+  }
+  Kokkos::deep_copy(offset_x_, ox);
+  Kokkos::deep_copy(offset_y_, oy);
+  Kokkos::deep_copy(weight_, w);
+  Kokkos::deep_copy(harmonic_, h);
 }
 
 void DiffractionFeatures::process(const io::PatternBlock& block) {
@@ -270,8 +308,13 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
   const int nsamp = g.radial_samples();
   const std::int64_t first = block.first_local;
   auto f = features_;
-  auto cs = cos_;
-  auto sn = sin_;
+  const auto offx = offset_x_;
+  const auto offy = offset_y_;
+  const auto wt = weight_;
+  const auto harm = harmonic_;
+  // Samples reach at most this far from the centre: patterns whose rings lie inside the detector
+  // (all but those pushed to an edge by descan) take the path without per-sample bounds.
+  const double reach = g.ring_radius[1] - g.ring_halfwidth + (nsamp - 1) * g.radial_step + 1.0;
   Kokkos::parallel_for(
       "tmdflow::analysis::diffraction_features", Kokkos::RangePolicy<io::ExecSpace>(0, block.count), KOKKOS_LAMBDA(const std::int64_t k) {
         const T* p = &data(k, 0);
@@ -281,20 +324,31 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
         measure_centre(p, rows, cols, fx, fy, 0.5 * g.ring_radius[0], 2.5 * g.disc_radius, mx, my);
         f.measured_x(li) = float(mx);
         f.measured_y(li) = float(my);
+        const bool inside = fx - reach >= 0 && fy - reach >= 0 && fx + reach < cols - 1 && fy + reach < rows - 1;
+        const float cx = float(fx), cy = float(fy);
         double signal = 0;
         for (int r = 0; r < 2; ++r) {
-          const double r0 = g.ring_radius[r] - g.ring_halfwidth;
+          const float* w = &wt(r, 0);
           double mean = 0;
           for (int b = 0; b < bins; ++b) {
-            double s = 0;
-            for (int q = 0; q < nsamp; ++q) {
-              const double rad = r0 + q * g.radial_step;
-              // Each sample stands for the area step * rad * dtheta: profiles are in electrons.
-              s += rad * bilinear(p, rows, cols, fx + rad * cs(b), fy + rad * sn(b));
+            const float* dx = &offx(r * bins + b, 0);
+            const float* dy = &offy(r * bins + b, 0);
+            float s = 0;
+            if (inside) {
+              for (int q = 0; q < nsamp; ++q) {
+                const float x = cx + dx[q], y = cy + dy[q];
+                const int j = int(x), i = int(y);  // x, y > 0 here: truncation is floor
+                const float ux = x - float(j), uy = y - float(i);
+                const T* a = p + i * cols + j;
+                const float top = float(a[0]) + ux * (float(a[1]) - float(a[0]));
+                const float bottom = float(a[cols]) + ux * (float(a[cols + 1]) - float(a[cols]));
+                s += w[q] * (top + uy * (bottom - top));
+              }
+            } else {
+              for (int q = 0; q < nsamp; ++q) s += w[q] * float(bilinear(p, rows, cols, fx + dx[q], fy + dy[q]));
             }
-            const float v = float(s * g.radial_step * 2.0 * kPi / bins);
-            f.profiles(li, r, b) = v;
-            mean += v;
+            f.profiles(li, r, b) = s;
+            mean += s;
           }
           mean /= bins;
           double bsum = 0;
@@ -315,7 +369,7 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
         f.total(li) = float(signal);
         const float* r0p = &f.profiles(li, 0, 0);
         const float* r1p = &f.profiles(li, 1, 0);
-        const double tw = twist_of(r0p, r1p, bins);
+        const double tw = twist_of_table(r0p, r1p, bins, &harm(0, 0), &harm(1, 0));
         double s[6];
         spots_of(r0p, bins, tw, g.spot_halfwidth_deg, s);
         double sum = 0;

@@ -104,7 +104,8 @@ class DiffractionFeatures : public io::PatternAnalysis {
   DescanField descan_;
   std::int64_t ry_ = 1;
   PatternFeatures features_;
-  Kokkos::View<double*, io::MemSpace> cos_, sin_;
+  Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> offset_x_, offset_y_, weight_;
+  Kokkos::View<double**, Kokkos::LayoutRight, io::MemSpace> harmonic_;
 };
 
 /// The pass's features of one pattern (host data, rows x cols) about the centre (cx, cy).

@@ -32,15 +32,26 @@ void validate(const NmfSpec& spec, std::int64_t d, const Matrix* initial) {
 /// non-negative minimiser of the loss with the other columns fixed (Cichocki & Phan 2009, eq. 11).
 void hals_update_loadings(const Matrix& w, const Matrix& xht, const Table& hht) {
   const int k = int(w.extent(1));
-  Kokkos::parallel_for("tmdflow::cluster::nmf_hals_loadings", Kokkos::RangePolicy<ExecSpace>(0, w.extent(0)),
-                       KOKKOS_LAMBDA(const std::int64_t i) {
+  const std::int64_t n = std::int64_t(w.extent(0));
+  // Component c of a row needs that row's components < c already updated: a chain of k dependent
+  // dot products per row. Rows are independent, so a tile of rows is swept component by component
+  // and the chains of its rows overlap (same arithmetic per row as one row at a time).
+  constexpr std::int64_t kRows = 16;
+  Kokkos::parallel_for("tmdflow::cluster::nmf_hals_loadings", Kokkos::RangePolicy<ExecSpace>(0, (n + kRows - 1) / kRows),
+                       KOKKOS_LAMBDA(const std::int64_t t) {
+                         const std::int64_t i0 = t * kRows, i1 = i0 + kRows < n ? i0 + kRows : n;
                          for (int c = 0; c < k; ++c) {
                            const double curvature = hht(c, c);
                            if (curvature <= 0) continue;  // a zero component: nothing to fit
-                           double s = xht(i, c);
-                           for (int l = 0; l < k; ++l) s -= double(w(i, l)) * hht(c, l);  // symmetric: row access
-                           const double v = double(w(i, c)) + s / curvature;
-                           w(i, c) = v > 0 ? float(v) : 0.0f;
+                           const double* hc = &hht(c, 0);  // symmetric: row access
+                           for (std::int64_t i = i0; i < i1; ++i) {
+                             float* wi = &w(i, 0);
+                             double dot = 0;
+#pragma omp simd reduction(+ : dot)
+                             for (int l = 0; l < k; ++l) dot += double(wi[l]) * hc[l];
+                             const double v = double(wi[c]) + (double(xht(i, c)) - dot) / curvature;
+                             wi[c] = v > 0 ? float(v) : 0.0f;
+                           }
                          }
                        });
 }
