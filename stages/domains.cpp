@@ -57,7 +57,7 @@ class DomainsStage : public Stage {
         .add<std::int64_t>("min-interior-patterns", &spec_.min_interior_patterns, 4,
                            "a twist class needs this many patterns whose 8 neighbours are all in it (else: a boundary mixture, dropped)")
         .add<double>("twist-beta", &spec_.twist_beta, 1.0, "Potts weight per agreeing neighbour of the twist relabelling [nats]")
-        .add<double>("polarity-beta", &spec_.polarity_beta, 2.0, "Potts cost per disagreeing neighbour pair of the polarity cut [nats]")
+        .add<double>("polarity-beta", &spec_.polarity_beta, 1.1, "Potts cost per disagreeing neighbour pair of the polarity cut [sd of one pattern's Friedel evidence]")
         .add<double>("smoothing-px", &spec_.smoothing_px, 1.0, "Gaussian sigma of the per-pattern orientation refinement [scan pixels] (0: none)")
         .add<std::uint64_t>("seed", &spec_.seed, 1, "seed of the NMF and clustering initialisation")
         .add<std::string>("datacube", &datacube_, "", "datacube for the domains' mean patterns (default: the features' source; 'none': skip)")
@@ -118,6 +118,7 @@ class DomainsStage : public Stage {
     double cal_asym = 0;
     par::collectively(comm, [&] { cal_asym = calibrate(kV, conv, qpix, std::max(qrows, qcols)); });
     frame_.calibration_sign = cal_asym >= 0 ? 1 : -1;
+    frame_.calibration_asymmetry = std::fabs(cal_asym);
     log::info("domains: multislice calibration (", material_, ", ", kV, " kV, ", conv, " mrad): polarity +1 has triplet asymmetry ", cal_asym);
 
     // This rank's rows of the features.

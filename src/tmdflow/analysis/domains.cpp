@@ -456,8 +456,24 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) {
       if (q > p && tclass[std::size_t(p)] >= 0 && tclass[std::size_t(q)] == tclass[std::size_t(p)]) edges.emplace_back(int(p), int(q));
     });
+  // The cut's pairwise cost is polarity_beta times the noise of one pattern's evidence: the
+  // Poisson spread of D is sqrt(S) electrons, so a pattern's evidence has sd L * sqrt(S). In
+  // these units a lone pattern must stand ~2 sd from its neighbours' polarity to differ from them
+  // at any dose (a fixed cost in nats over-smooths at low dose, where the evidence is weak, and
+  // under-smooths at high dose; measured on 4 simulated polycrystals at 2,000 and 20,000 e-).
+  double noise2 = 0, counted = 0;
+  for (std::int64_t p = 0; p < total; ++p) {
+    const int t = tclass[std::size_t(p)];
+    if (t < 0 || diff[std::size_t(p)] == 0.0) continue;
+    const double l = evidence[std::size_t(p)] / diff[std::size_t(p)];
+    noise2 += l * l * std::max(ssum[std::size_t(p)], 0.0);
+    counted += 1;
+  }
+  const double evidence_noise = counted > 0 && noise2 > 0 ? std::sqrt(noise2 / counted) : 1.0;
+  const double beta = spec.polarity_beta * evidence_noise;
+  res.polarity_evidence_noise = evidence_noise;
   lap("polarity evidence");
-  const std::vector<std::int8_t> brighter = binary_potts_cut(evidence, edges, spec.polarity_beta);
+  const std::vector<std::int8_t> brighter = binary_potts_cut(evidence, edges, beta);
   lap("polarity cut");
 
   // 7. Domains = (twist class, polarity); orientation refined per pattern.
@@ -510,7 +526,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     // Log-odds of p = +1 given the neighbours: 2 e + beta (agreeing - disagreeing).
     double log_odds = 2.0 * evidence[std::size_t(p)];
     for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) {
-      if (tclass[std::size_t(q)] == t) log_odds += spec.polarity_beta * brighter[std::size_t(q)];
+      if (tclass[std::size_t(q)] == t) log_odds += beta * brighter[std::size_t(q)];
     });
     const double pp = 1.0 / (1.0 + std::exp(-log_odds * brighter[std::size_t(p)]));
     res.confidence[std::size_t(p)] = float(pt * pp);
@@ -538,7 +554,8 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   }
   lap("orientation and confidence");
   log::info("domains: ", k, " NMF components (Marchenko-Pastur rank ", res.marchenko_pastur_rank, "), ", K, " clusters -> ", nt,
-            " twist classes -> ", res.domains.size(), " domains");
+            " twist classes -> ", res.domains.size(), " domains; polarity evidence ", res.polarity_evidence_noise,
+            " nats (sd) per pattern");
   return res;
 }
 

@@ -32,6 +32,7 @@ struct DetectorFrame {
   double rotation_deg = 0;
   bool flip = false;
   int calibration_sign = 1;
+  double calibration_asymmetry = 0;  // |triplet asymmetry| of the simulation (0: unknown)
   double to_scan(double detector_deg) const { return rotation_deg + (flip ? 90.0 - detector_deg : detector_deg); }
 };
 
@@ -44,7 +45,8 @@ struct DomainSpec {
   double merge_deg = 1.0;          // signatures closer than this in rotation are one twist
   std::int64_t min_interior_patterns = 4;  // a twist class needs this many patterns with all 8 neighbours in it
   double twist_beta = 1.0;         // Potts weight per neighbour (nats) of the twist relabelling
-  double polarity_beta = 2.0;      // Potts cost per disagreeing neighbour pair (nats) of the polarity cut
+  double polarity_beta = 1.1;      // Potts cost per disagreeing neighbour pair of the polarity cut, in units of
+                                   // the noise (sd, nats) of one pattern's Friedel evidence
   double smoothing_px = 1.0;       // Gaussian sigma of the per-pattern orientation refinement
   double min_signal_fraction = 0.05;  // patterns with less ring signal than this x median: undetermined
   std::uint64_t seed = 1;
@@ -81,6 +83,7 @@ struct DomainResult {
   cluster::Matrix loadings;    // NMF W of this rank's patterns
   std::vector<double> nmf_error, pca_eigenvalues;
   int marchenko_pastur_rank = 0, clusters = 0, twist_classes = 0;
+  double polarity_evidence_noise = 0;  // sd (nats) of one pattern's Friedel evidence (Poisson)
   std::vector<int> cluster_to_twist;
   std::vector<float> cluster_signatures;  // clusters x folded features
 };
