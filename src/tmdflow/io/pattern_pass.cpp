@@ -30,7 +30,6 @@ class BlockFeeder {
   }
   /// Where the reads of a block go (host-accessible).
   void* read_buffer() { return same_memory_ ? static_cast<void*>(device_.data()) : static_cast<void*>(host_.data()); }
-  std::size_t pattern_bytes() const { return pattern_bytes_; }
 
   void process(std::int64_t first_local, std::int64_t count) {
     if (count == 0) return;
@@ -94,10 +93,10 @@ void hyperslab_pass(const par::Comm& comm, const DatacubeReader& reader, const S
 }
 
 // Blocks of a few patterns, each pattern one chunk read by H5Dread_chunk (independent I/O, no
-// selection or conversion: about 60% of the hyperslab read's cost per chunk, half of it the
-// kernel's page-cache copy) and analysed while still in cache. Reads are independent, so the
-// ranks only meet to agree on failures, once per ~16 MiB; every rank makes the same number of
-// agreements (the most any rank needs).
+// selection or conversion: two thirds of the hyperslab read's time per chunk, and of that time
+// about 85% is the kernel's page-cache copy) and analysed while still in cache. Reads are
+// independent, so the ranks only meet to agree on failures, once per ~16 MiB; every rank makes
+// the same number of agreements (the most any rank needs).
 void direct_chunk_pass(const par::Comm& comm, const DatacubeReader& reader, const Shard& shard,
                        const std::vector<PatternAnalysis*>& analyses, const PassOptions& options, par::Progress* progress) {
   const DatacubeMeta& meta = reader.meta();
