@@ -35,7 +35,7 @@ class DiffractionFeaturesStage : public Stage {
         .add<std::int64_t>("centre-samples", &centre_samples_, 1024, "patterns measured to fit the descan field")
         .add<int>("azimuth-bins", &bins_, 360, "azimuthal bins of the ring profiles (multiple of 6)")
         .add<std::string>("ring-radius-px", &rings_, "auto", "radii of the {100} and {110} rings 'r1,r2' [pixels] or 'auto'")
-        .add<std::int64_t>("block-patterns", &block_patterns_, 0, "patterns per I/O block (0: about 4 MiB)");
+        .add<std::int64_t>("block-patterns", &block_patterns_, 0, "patterns per block (0: about 512 KiB when each pattern is a chunk read directly, whole scan rows of about 4 MiB otherwise)");
   }
   void validate(const StageContext&) override {
     if (bins_ < 36 || bins_ % 6 != 0) throw ConfigError("azimuth-bins: expected a multiple of 6 of at least 36, found " + std::to_string(bins_));

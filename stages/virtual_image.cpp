@@ -43,7 +43,7 @@ class VirtualImage : public Stage {
         .add<double>("voltage-kV", &voltage_kV_, -1, "accelerating voltage [kV] for mrad radii (-1: from the file)")
         .add<std::string>("masks", &masks_, "", "extra detectors: comma-separated FILE.h5:/dataset of (Qx,Qy) or (n,Qx,Qy) weights")
         .add<std::string>("figures", &figures_, "", "directory for PNG figures (empty: none)")
-        .add<std::int64_t>("block-patterns", &block_patterns_, 0, "patterns per I/O block (0: about 4 MiB)");
+        .add<std::int64_t>("block-patterns", &block_patterns_, 0, "patterns per block (0: about 512 KiB when each pattern is a chunk read directly, whole scan rows of about 4 MiB otherwise)");
   }
 
   void validate(const StageContext&) override {

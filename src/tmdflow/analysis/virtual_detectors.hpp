@@ -59,11 +59,15 @@ class VirtualDetectors : public io::PatternAnalysis {
 
   VirtualDetectorConfig config_;
   std::int64_t rows_ = 0, cols_ = 0, total_positions_ = 0;
+  // The detector is cut into tiles of whole rows (or row segments on wide detectors), contiguous
+  // and small enough for a tile's sums and maxima to stay in L1 while a block's patterns go by.
+  std::int64_t tile_pixels_ = 1, tiles_ = 1;
   std::vector<std::pair<std::string, io::NavMap>> images_;
-  Kokkos::View<int*, io::MemSpace> row_offset_;      // concatenated interval tables of binary masks
-  Kokkos::View<int*, io::MemSpace> interval_start_, interval_end_;
-  Kokkos::View<int*, io::MemSpace> mask_first_row_offset_;  // offset into row_offset_ per mask
-  Kokkos::View<float**, io::MemSpace> weights_;      // (n_weighted, rows*cols)
+  Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> nav_;       // (images, local patterns)
+  Kokkos::View<float***, Kokkos::LayoutRight, io::MemSpace> partial_;  // (block pattern, tile, value)
+  Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> masks_;     // (binary then weighted, rows*cols)
+  Kokkos::View<int***, Kokkos::LayoutRight, io::MemSpace> mask_range_; // (mask, tile, [begin, end)) non-zero
+  Kokkos::View<float*, io::MemSpace> coord_x_, coord_y_;               // column j and row i of each pixel
   Kokkos::View<double*, io::MemSpace> sum_pattern_;  // accumulated in double across blocks
   Kokkos::View<float*, io::MemSpace> max_pattern_view_;
   std::vector<float> mean_, max_;

@@ -329,6 +329,35 @@ void Dataset::read_raw(const Shape& offset, const Shape& count, hid_t mem_type, 
   TMDFLOW_H5(H5Dread(id(), mem_type, mspace.get(), fspace.get(), dxpl.get(), out), where());
 }
 
+bool Dataset::read_chunk_raw(const Shape& chunk_offset, void* out) const {
+  hsize_t off[H5S_MAX_RANK];
+  if (chunk_offset.size() > H5S_MAX_RANK)
+    throw Error(where() + ": chunk offset of rank " + std::to_string(chunk_offset.size()), ExitCode::failure);
+  for (std::size_t i = 0; i < chunk_offset.size(); ++i) off[i] = hsize_t(chunk_offset[i]);
+  auto chunk_name = [&] {
+    std::string s = where() + ": chunk at (";
+    for (std::size_t i = 0; i < chunk_offset.size(); ++i) s += (i ? ", " : "") + std::to_string(chunk_offset[i]);
+    return s + ")";
+  };
+  std::uint32_t filter_mask = 0;
+  if (H5Dread_chunk(id(), H5P_DEFAULT, off, &filter_mask, out) < 0) {
+    // A chunk never written has no address: tell it from a failed read by asking for its storage
+    // (keeping the read's error stack for the message).
+    const hid_t read_error = H5Eget_current_stack();
+    hsize_t bytes = 0;
+    if (H5Dget_chunk_storage_size(id(), off, &bytes) < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      if (read_error >= 0) H5Eclose_stack(read_error);
+      return false;
+    }
+    if (read_error >= 0) H5Eset_current_stack(read_error);
+    throw_h5_error("H5Dread_chunk", chunk_name());
+  }
+  if (filter_mask != 0)
+    throw IoError(chunk_name() + ": expected a chunk stored without filters, found filter mask " + std::to_string(filter_mask));
+  return true;
+}
+
 void Dataset::write_raw(const Shape& offset, const Shape& count, hid_t mem_type, const void* in, Xfer x) const {
   Handle fspace(TMDFLOW_H5(H5Dget_space(id()), where()), H5Sclose);
   Handle mspace = select_slab(fspace.get(), offset, count, where());

@@ -147,6 +147,13 @@ class Dataset : public Object {
   void read_raw(const Shape& offset, const Shape& count, hid_t mem_type, void* out, Xfer x) const;
   void write_raw(const Shape& offset, const Shape& count, hid_t mem_type, const void* in, Xfer x) const;
 
+  /// Reads the stored bytes of the chunk whose first element is `chunk_offset` into `out`, which
+  /// must hold a whole chunk (H5Dread_chunk: no selection, type conversion or filters, so the bytes
+  /// are the data only for an unfiltered dataset stored as native). Independent I/O in a parallel
+  /// file. Returns false, reading nothing, when the chunk was never written (it has no storage; a
+  /// hyperslab read gives its fill value).
+  bool read_chunk_raw(const Shape& chunk_offset, void* out) const;
+
   /// Writes the whole dataset from values every rank holds: rank 0 writes, the others take part
   /// in the collective with an empty selection.
   template <class T>

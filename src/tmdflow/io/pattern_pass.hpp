@@ -61,8 +61,13 @@ class PatternAnalysis {
 };
 
 struct PassOptions {
-  /// Patterns per block; 0 picks about 4 MiB per block (at least one pattern).
+  /// Patterns per block handed to the analyses. Hyperslab reads round it down to whole scan rows
+  /// (at least one); direct chunk reads take it as is. 0 picks by the read path: whole rows of
+  /// about 4 MiB for hyperslab reads, a few patterns that stay in the core's cache for chunk reads.
   std::int64_t block_patterns = 0;
+  /// Read one pattern per chunk with H5Dread_chunk when the datacube allows it (see
+  /// reads_chunks_directly); false always takes collective hyperslab reads (tests, benchmarks).
+  bool direct_chunk_reads = true;
   std::string progress_label = "patterns";
   bool show_progress = true;
 };
@@ -70,7 +75,13 @@ struct PassOptions {
 /// The rows of rank `rank` among `ranks` (block partition of the scan rows).
 Shard shard_of(const DatacubeMeta& meta, int ranks, int rank);
 
-/// Runs the analyses over this rank's shard (collective). Read failures on any rank are agreed.
+/// True when every pattern is one stored chunk whose bytes are the pattern as it is in memory:
+/// chunks (1, 1, Qx, Qy), no filters, the native type of meta().dtype. The pass then reads the
+/// chunks directly (H5Dread_chunk, independent) instead of through HDF5's selection machinery.
+bool reads_chunks_directly(const DatacubeReader& reader);
+
+/// Runs the analyses over this rank's shard (collective): every analysis gets the blocks of this
+/// rank in scan order. Read and analysis failures on any rank are agreed.
 void run_pattern_pass(const par::Comm& comm, const DatacubeReader& reader,
                       const std::vector<PatternAnalysis*>& analyses, const PassOptions& options = {});
 

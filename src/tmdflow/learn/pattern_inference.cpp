@@ -77,7 +77,11 @@ std::vector<std::int64_t> infer_datacube_patterns(const par::Comm& comm, PatchMo
                                                   const io::h5::Group& out, const std::string& name,
                                                   const PatternInferenceOptions& options) {
   PatternInference inference(model, options);
-  io::run_pattern_pass(comm, reader, {&inference}, options.pass);
+  // The model sees at most one block per call: by default, blocks of one batch (the pass's
+  // cache-sized default would cut the batches short).
+  io::PassOptions pass = options.pass;
+  if (pass.block_patterns <= 0) pass.block_patterns = std::max<std::int64_t>(1, options.batch_size);
+  io::run_pattern_pass(comm, reader, {&inference}, pass);
   inference.write(comm, out, name);
   const auto& shape = reader.meta().shape;
   return {inference.channels(), shape[0], shape[1]};

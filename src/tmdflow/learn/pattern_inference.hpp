@@ -15,7 +15,7 @@ namespace tmdflow::learn {
 
 struct PatternInferenceOptions {
   std::int64_t batch_size = 64;  // patterns per model call
-  io::PassOptions pass;          // block size and progress of the pass when run alone
+  io::PassOptions pass;          // block size (0: one batch) and progress of the pass when run alone
 };
 
 class PatternInference : public io::PatternAnalysis {
