@@ -118,7 +118,6 @@ class DomainsStage : public Stage {
     double cal_asym = 0;
     par::collectively(comm, [&] { cal_asym = calibrate(kV, conv, qpix, std::max(qrows, qcols)); });
     frame_.calibration_sign = cal_asym >= 0 ? 1 : -1;
-    frame_.calibration_asymmetry = std::fabs(cal_asym);
     log::info("domains: multislice calibration (", material_, ", ", kV, " kV, ", conv, " mrad): polarity +1 has triplet asymmetry ", cal_asym);
 
     // This rank's rows of the features.

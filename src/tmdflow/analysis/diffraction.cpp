@@ -22,10 +22,12 @@ KOKKOS_INLINE_FUNCTION double wrap_deg(double a, double period) {
   return a < 0 ? a + period : a;
 }
 
-/// Twist from the six-fold harmonic with tabulated cos/sin(6 theta_b) (see twist_of).
+/// Phase of the six-fold harmonic: a profile peaked at t + 60 n has sum p e^{-6 i theta} ~ e^{-6 i t};
+/// c6, s6 = cos, sin(6 theta_b) at the bin centres (six_fold_table).
 KOKKOS_INLINE_FUNCTION double twist_of_table(const float* r0, const float* r1, int bins, const double* c6, const double* s6) {
   double re = 0, im = 0;
   for (int b = 0; b < bins; ++b) {
+    // Second-order spots sit 30 degrees off the first-order ones: their harmonic has the opposite sign.
     const double v = double(r0[b]) - double(r1[b]);
     re += v * c6[b];
     im -= v * s6[b];
@@ -33,17 +35,15 @@ KOKKOS_INLINE_FUNCTION double twist_of_table(const float* r0, const float* r1, i
   return wrap_deg(-std::atan2(im, re) * 180.0 / kPi / 6.0, 60.0);
 }
 
-/// Phase of the six-fold harmonic: a profile peaked at t + 60 n has sum p e^{-6 i theta} ~ e^{-6 i t}.
-KOKKOS_INLINE_FUNCTION double twist_of(const float* r0, const float* r1, int bins) {
-  double re = 0, im = 0;
+/// cos (first half) and sin (second half) of 6 theta_b at the centres of `bins` azimuthal bins.
+std::vector<double> six_fold_table(int bins) {
+  std::vector<double> t(std::size_t(2 * bins));
   for (int b = 0; b < bins; ++b) {
     const double th = 6.0 * 2.0 * kPi * (b + 0.5) / bins;
-    // Second-order spots sit 30 degrees off the first-order ones: their harmonic has the opposite sign.
-    const double v = double(r0[b]) - double(r1[b]);
-    re += v * std::cos(th);
-    im -= v * std::sin(th);
+    t[std::size_t(b)] = std::cos(th);
+    t[std::size_t(bins + b)] = std::sin(th);
   }
-  return wrap_deg(-std::atan2(im, re) * 180.0 / kPi / 6.0, 60.0);
+  return t;
 }
 
 KOKKOS_INLINE_FUNCTION void spots_of(const float* r0, int bins, double twist, double halfwidth, double* s) {
@@ -285,10 +285,10 @@ void DiffractionFeatures::prepare(const io::DatacubeMeta& meta, const io::Shard&
       }
     }
   }
+  const std::vector<double> six = six_fold_table(bins);
   for (int b = 0; b < bins; ++b) {
-    const double th = 6.0 * 2.0 * kPi * (b + 0.5) / bins;
-    h(0, b) = std::cos(th);
-    h(1, b) = std::sin(th);
+    h(0, b) = six[std::size_t(b)];
+    h(1, b) = six[std::size_t(bins + b)];
   }
   Kokkos::deep_copy(offset_x_, ox);
   Kokkos::deep_copy(offset_y_, oy);
@@ -405,7 +405,10 @@ SinglePatternFeatures features_of_pattern(const std::vector<float>& pattern, std
   return {first(out.twist_deg), first(out.asymmetry), first(out.measured_x), first(out.measured_y)};
 }
 
-double twist_from_profiles(const float* ring0, const float* ring1, int bins) { return twist_of(ring0, ring1, bins); }
+double twist_from_profiles(const float* ring0, const float* ring1, int bins) {
+  const std::vector<double> six = six_fold_table(bins);
+  return twist_of_table(ring0, ring1, bins, six.data(), six.data() + bins);
+}
 
 std::array<double, 6> spot_sums(const float* ring0, int bins, double twist_deg, double halfwidth_deg) {
   std::array<double, 6> s{};

@@ -32,7 +32,6 @@ struct DetectorFrame {
   double rotation_deg = 0;
   bool flip = false;
   int calibration_sign = 1;
-  double calibration_asymmetry = 0;  // |triplet asymmetry| of the simulation (0: unknown)
   double to_scan(double detector_deg) const { return rotation_deg + (flip ? 90.0 - detector_deg : detector_deg); }
 };
 
