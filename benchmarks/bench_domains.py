@@ -22,7 +22,8 @@ Both sides are timed end to end (wall clock) with the datacube in the page cache
             - loadings normalised per pattern, sklearn.cluster.AgglomerativeClustering(M, 'ward'),
               M = the number of domains tmdflow found.
 The baseline's features equal tmdflow's to float rounding (the script prints the largest difference).
-The baseline has no polarity step: inversion domains (same twist, opposite polarity) share features
+The baseline has no polarity step (so it samples only the two rings the clustering uses; tmdflow also
+samples the {200} ring for the polarity evidence): inversion domains (same twist, opposite polarity) share features
 and may merge. "Comparable domains" is therefore checked on twist classes: tmdflow's labels merged by
 domain_table/twist_class vs the baseline's Ward tree cut at the same number of classes
 (PASS when the adjusted Rand index >= 0.9).
@@ -311,7 +312,7 @@ def main():
         m = len(d["domain_table/patterns"])
         twist_class = d["domain_table/twist_class"][()]
     with h5py.File(feats, "r") as f:  # tmdflow's own folded features, to check that the baseline computes the same
-        x_tmd = fold_normalise(f["diffraction_features/ring_profiles/data"][()].reshape(rx * ry, 2, -1))
+        x_tmd = fold_normalise(f["diffraction_features/ring_profiles/data"][:, :, :2].reshape(rx * ry, 2, -1))  # {100}, {110}
     if a.work is None:
         shutil.rmtree(work, ignore_errors=True)
     t_twist = np.where(t_label >= 0, twist_class[np.clip(t_label, 0, None)], -1)

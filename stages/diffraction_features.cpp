@@ -1,6 +1,6 @@
 // Stage diffraction-features: one pass over a datacube of nanobeam patterns of a hexagonal
 // monolayer: central-beam centres with a smooth descan field, background-free polar profiles of
-// the {100} and {110} rings, the six first-order spot intensities and the Friedel-triplet
+// the {100} and {110} rings (and {200} when it fits), the six first-order spot intensities and the Friedel-triplet
 // asymmetry (data_schema/diffraction.md). The input of stage `domains`.
 #include <cmath>
 
@@ -9,6 +9,7 @@
 #include "tmdflow/analysis/diffraction.hpp"
 #include "tmdflow/analysis/virtual_detectors.hpp"
 #include "tmdflow/core/log.hpp"
+#include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/par/failure.hpp"
 
@@ -20,11 +21,11 @@ class DiffractionFeaturesStage : public Stage {
   std::string name() const override { return "diffraction-features"; }
   std::string summary() const override { return "per-pattern ring profiles, spot intensities and Friedel asymmetry of a monolayer (one pass)"; }
   std::string description() const override {
-    return "Finds the central disc and the {100} and {110} rings in the mean of a sample of patterns, measures the\n"
-           "central beam of an even sample of patterns and fits a smooth descan field (polynomial in the scan\n"
-           "position), then in one pass samples both rings about each pattern's fitted centre on a fine azimuthal\n"
-           "grid, removes the background, and derives the twist, the six first-order spot intensities and the\n"
-           "Friedel-triplet asymmetry. Angles are in the detector frame (x = Qy, y = Qx); stage `domains` turns\n"
+    return "Finds the central disc and the {100} and {110} rings in the mean of a sample of patterns (and the {200}\n"
+           "ring at twice the {100} radius when it fits on the detector), measures the central beam of an even sample\n"
+           "of patterns and fits a smooth descan field (polynomial in the scan position), then in one pass samples\n"
+           "the rings about each pattern's fitted centre on a fine azimuthal grid, removes the background, and\n"
+           "derives the twist, the six first-order spot intensities and the Friedel-triplet asymmetry. Angles are in the detector frame (x = Qy, y = Qx); stage `domains` turns\n"
            "them into the scan frame. Product: diffraction_features/1 (data_schema/diffraction.md).";
   }
   std::string product_schema() const override { return "diffraction_features/1"; }
@@ -62,6 +63,7 @@ class DiffractionFeaturesStage : public Stage {
       if (!radii_.empty()) {
         geometry.ring_radius[0] = radii_[0];
         geometry.ring_radius[1] = radii_[1];
+        geometry.add_second_order_ring(rows, cols);
       }
       geometry.azimuth_bins = bins_;
     });
@@ -72,8 +74,10 @@ class DiffractionFeaturesStage : public Stage {
     par::collectively(comm, [&] {
       descan = analysis::fit_descan(index, cx, cy, meta.shape[0], meta.shape[1], descan_order_);
     });
-    log::info("diffraction-features: disc radius ", geometry.disc_radius, " px, rings at ", geometry.ring_radius[0], " and ",
-              geometry.ring_radius[1], " px, descan polynomial of order ", descan.order, " from ", index.size(), " patterns");
+    log::info("diffraction-features: disc radius ", geometry.disc_radius, " px, {100} and {110} rings at ", geometry.ring_radius[0], " and ",
+              geometry.ring_radius[1], " px, ",
+              geometry.rings > 2 ? "{200} ring at " + str::number(geometry.ring_radius[2]) + " px" : std::string("no {200} ring (beyond the detector)"),
+              ", descan polynomial of order ", descan.order, " from ", index.size(), " patterns");
 
     analysis::DiffractionFeatures features(geometry, descan);
     io::PassOptions po;
@@ -94,7 +98,7 @@ class DiffractionFeaturesStage : public Stage {
     const auto& c = meta.calibration;
     const io::emd::Dim rx{"Rx", c.R_pixel_units, 0.0, c.R_pixel_size}, ry{"Ry", c.R_pixel_units, 0.0, c.R_pixel_size};
     const auto& f = df.features();
-    const int bins = df.geometry().azimuth_bins;
+    const int bins = df.geometry().azimuth_bins, rings = df.geometry().rings;
     auto nav = [&](const std::string& name, const auto& view, io::h5::Shape extra, std::vector<io::emd::Dim> extra_dims, const std::string& units) {
       io::h5::Shape shape{meta.shape[0], meta.shape[1]};
       std::vector<io::emd::Dim> dims{rx, ry};
@@ -108,9 +112,9 @@ class DiffractionFeaturesStage : public Stage {
       d.write(off, cnt, host.data());
     };
     const double step = 360.0 / bins;
-    nav("ring_profiles", f.profiles, {2, bins}, {{"ring", "index", 0, 1}, {"azimuth", "degree", 0.5 * step, step}}, "electrons");
+    nav("ring_profiles", f.profiles, {rings, bins}, {{"ring", "index", 0, 1}, {"azimuth", "degree", 0.5 * step, step}}, "electrons");
     nav("spot_intensities", f.spots, {6}, {{"spot", "index", 0, 1}}, "electrons");
-    nav("background", f.background, {2}, {{"ring", "index", 0, 1}}, "electrons per azimuth bin");
+    nav("background", f.background, {rings}, {{"ring", "index", 0, 1}}, "electrons per azimuth bin");
     nav("twist_deg", f.twist_deg, {}, {}, "degree");
     nav("friedel_asymmetry", f.asymmetry, {}, {}, "fraction");
     nav("ring_signal", f.total, {}, {}, "electrons");
@@ -121,7 +125,7 @@ class DiffractionFeaturesStage : public Stage {
     const auto& g = df.geometry();
     io::h5::Group geo = root.create_group("geometry");
     geo.write_scalar("disc_radius_px", g.disc_radius);
-    geo.write_vector("ring_radius_px", std::vector<double>{g.ring_radius[0], g.ring_radius[1]});
+    geo.write_vector("ring_radius_px", std::vector<double>(g.ring_radius, g.ring_radius + g.rings));
     geo.write_scalar("ring_halfwidth_px", g.ring_halfwidth);
     geo.write_scalar("radial_step_px", g.radial_step);
     geo.write_scalar_int("azimuth_bins", g.azimuth_bins);

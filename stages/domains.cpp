@@ -12,6 +12,7 @@
 #include "tmdflow/analysis/domains.hpp"
 #include "tmdflow/analysis/label_means.hpp"
 #include "tmdflow/core/log.hpp"
+#include "tmdflow/core/strings.hpp"
 #include "tmdflow/core/units.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/io/figure.hpp"
@@ -81,8 +82,8 @@ class DomainsStage : public Stage {
     std::shared_ptr<io::h5::File> file;
     io::h5::Group root;
     std::int64_t rx = 0, ry = 0;
-    int bins = 0, qrows = 0, qcols = 0;
-    double spot_hw = 8, ring1 = 0, q_file = -1, kV_file = -1, conv_file = -1;
+    int bins = 0, qrows = 0, qcols = 0, rings = 2;
+    double spot_hw = 8, spot_hw200 = 4, q_file = -1, kV_file = -1, conv_file = -1;
     std::string q_units, source;
     par::collectively(comm, [&] {
       file = io::FileRegistry::open(in.file, io::h5::Mode::read, &comm);
@@ -93,10 +94,15 @@ class DomainsStage : public Stage {
       const io::h5::Shape s = root.open_dataset("ring_profiles/data").shape();
       rx = s[0];
       ry = s[1];
+      rings = int(s[2]);
       bins = int(s[3]);
       io::h5::Group g = root.open_group("geometry");
       spot_hw = g.open_dataset("spot_halfwidth_deg").read_all<double>()[0];
-      ring1 = g.open_dataset("ring_radius_px").read_all<double>()[0];
+      const std::vector<double> radii = g.open_dataset("ring_radius_px").read_all<double>();
+      if ((rings != 2 && rings != 3) || radii.size() != std::size_t(rings))
+        throw InputError::at(in.file, in.group, "ring_profiles/data", "2 or 3 rings matching geometry/ring_radius_px",
+                             std::to_string(rings) + " rings and " + std::to_string(radii.size()) + " radii");
+      if (rings == 3) spot_hw200 = spot_hw * radii[0] / radii[2];  // the same arc length as a {100} window
       q_file = g.open_dataset("q_pixel_size").read_all<double>()[0];
       q_units = g.attr_string("q_pixel_units").value_or("");
       qrows = int(g.open_dataset("detector_rows").read_all<double>()[0]);
@@ -114,22 +120,26 @@ class DomainsStage : public Stage {
       if (!(qpix > 0)) throw ConfigError(in.str() + ": the detector is not calibrated in 1/Angstrom: give --q-pixel-invA (workflow.q_pixel_invA)");
     });
 
-    // Polarity calibration: which triplet is brighter for polarity +1 at this voltage and convergence.
-    double cal_asym = 0;
-    par::collectively(comm, [&] { cal_asym = calibrate(kV, conv, qpix, std::max(qrows, qcols)); });
-    frame_.calibration_sign = cal_asym >= 0 ? 1 : -1;
-    log::info("domains: multislice calibration (", material_, ", ", kV, " kV, ", conv, " mrad): polarity +1 has triplet asymmetry ", cal_asym);
+    // Polarity calibration: which triplets are brighter for polarity +1 at this voltage and convergence.
+    analysis::SinglePatternFeatures cal;
+    par::collectively(comm, [&] { cal = calibrate(kV, conv, qpix, std::max(qrows, qcols)); });
+    frame_.calibration_sign = cal.asymmetry >= 0 ? 1 : -1;
+    // The {200} triplet joins the evidence when the features have it and the simulation says which
+    // way it leans (a simulated |A| under 0.5% would be a guess, not a calibration).
+    frame_.calibration_sign_200 = rings > 2 && std::fabs(cal.asymmetry_200) >= 0.005 ? (cal.asymmetry_200 > 0 ? 1 : -1) : 0;
+    log::info("domains: multislice calibration (", material_, ", ", kV, " kV, ", conv, " mrad): polarity +1 has triplet asymmetry ",
+              cal.asymmetry, " ({100})", rings > 2 ? ", " + str::number(cal.asymmetry_200) + " ({200})" : std::string());
 
     // This rank's rows of the features.
     const par::Range rows = par::block_partition(rx, comm.size(), comm.rank());
     const std::int64_t n = rows.size() * ry;
-    std::vector<float> profiles(static_cast<std::size_t>(n * 2 * bins)), twist(static_cast<std::size_t>(n)), signal(static_cast<std::size_t>(n)), cx(static_cast<std::size_t>(n)), cy(static_cast<std::size_t>(n));
+    std::vector<float> profiles(static_cast<std::size_t>(n * rings * bins)), twist(static_cast<std::size_t>(n)), signal(static_cast<std::size_t>(n)), cx(static_cast<std::size_t>(n)), cy(static_cast<std::size_t>(n));
     par::collectively(comm, [&] {
-      root.open_dataset("ring_profiles/data").read(io::h5::Shape{rows.begin, 0, 0, 0}, io::h5::Shape{rows.size(), ry, 2, bins}, profiles.data());
+      root.open_dataset("ring_profiles/data").read(io::h5::Shape{rows.begin, 0, 0, 0}, io::h5::Shape{rows.size(), ry, rings, bins}, profiles.data());
       for (auto [name, dst] : {std::pair{"twist_deg", &twist}, {"ring_signal", &signal}, {"centre_x", &cx}, {"centre_y", &cy}})
         root.open_dataset(std::string(name) + "/data").read(io::h5::Shape{rows.begin, 0}, io::h5::Shape{rows.size(), ry}, dst->data());
     });
-    analysis::DomainInput din{rx, ry, rows.begin * ry, n, bins, spot_hw, profiles.data(), twist.data(), signal.data()};
+    analysis::DomainInput din{rx, ry, rows.begin * ry, n, bins, spot_hw, profiles.data(), twist.data(), signal.data(), rings, spot_hw200};
     analysis::DomainResult r;
     par::collectively(comm, [&] { r = analysis::find_domains(comm, din, spec_, frame_); });
 
@@ -145,24 +155,25 @@ class DomainsStage : public Stage {
       io::run_pattern_pass(comm, *reader, {&lm}, po);
       means = lm.means();
     }
-    write(ctx, out, r, means, rx, ry, qrows, qcols, kV, conv, qpix, cal_asym, rows);
+    write(ctx, out, r, means, rx, ry, qrows, qcols, kV, conv, qpix, cal, rows);
     if (!figures_.empty()) figures(ctx, r, means, rx, ry, qrows, qcols);
   }
 
  private:
-  /// Triplet asymmetry of a simulated monolayer of orientation 10 degrees (polarity +1).
-  double calibrate(double kV, double conv, double qpix, int det) const {
+  /// Triplet asymmetries ({100}, {200}) of a simulated monolayer of orientation 10 degrees (polarity +1).
+  analysis::SinglePatternFeatures calibrate(double kV, double conv, double qpix, int det) const {
     sim::ProbeSpec probe;
     probe.voltage_kV = kV;
     probe.convergence_mrad = conv;
     const sim::DetectorSpec detector{det, 0.5 * det * units::invA_to_mrad(qpix, units::electron_wavelength_A(kV))};
     const std::vector<float> pattern = sim::monolayer_pattern(material_, 10.0, probe, detector);
     const auto g = analysis::find_geometry(pattern, det, det, "multislice calibration pattern");
-    return analysis::features_of_pattern(pattern, det, det, g, g.centre_x, g.centre_y).asymmetry;
+    return analysis::features_of_pattern(pattern, det, det, g, g.centre_x, g.centre_y);
   }
 
   void write(const StageContext& ctx, io::ProductWriter& out, const analysis::DomainResult& r, const std::vector<float>& means, std::int64_t rx,
-             std::int64_t ry, int qrows, int qcols, double kV, double conv, double qpix, double cal, const par::Range& rows) const {
+             std::int64_t ry, int qrows, int qcols, double kV, double conv, double qpix, const analysis::SinglePatternFeatures& cal,
+             const par::Range& rows) const {
     const io::h5::Group& root = out.group();
     root.set_attr("emd_group_type", "root");
     root.set_attr("python_class", "Root");
@@ -189,12 +200,13 @@ class DomainsStage : public Stage {
     // Per-domain table.
     const std::int64_t m = std::int64_t(r.domains.size());
     io::h5::Group dg = root.create_group("domain_table");
-    std::vector<double> ori, tw, asym, twd, spots;
+    std::vector<double> ori, tw, asym, asym200, twd, spots;
     std::vector<std::int32_t> pol, cnt, tcl;
     for (const auto& s : r.domains) {
       ori.push_back(s.orientation_deg);
       tw.push_back(s.twist_deg);
       asym.push_back(s.asymmetry);
+      asym200.push_back(s.asymmetry_200);
       twd.push_back(s.twist_detector_deg);
       pol.push_back(s.polarity);
       cnt.push_back(std::int32_t(s.patterns));
@@ -206,6 +218,7 @@ class DomainsStage : public Stage {
     dg.write_vector("polarity", pol);
     dg.write_vector("patterns", cnt);
     dg.write_vector("friedel_asymmetry", asym);
+    dg.write_vector("friedel_asymmetry_200", asym200);
     dg.write_vector("twist_detector_deg", twd);
     dg.write_vector("twist_class", tcl);
     dg.write_array("spot_angles_detector_deg", spots, {m, 6});
@@ -218,7 +231,10 @@ class DomainsStage : public Stage {
     cal_g.write_scalar("qr_rotation_deg", frame_.rotation_deg);
     cal_g.write_scalar_bool("qr_flip", frame_.flip);
     cal_g.set_attr("calibration_material", material_);
-    cal_g.write_scalar("calibration_asymmetry", cal);
+    cal_g.write_scalar("calibration_asymmetry", cal.asymmetry);
+    cal_g.write_scalar("calibration_asymmetry_200", cal.asymmetry_200);
+    cal_g.write_scalar_int("calibration_sign_200", frame_.calibration_sign_200);
+    cal_g.write_scalar("polarity_information_200", r.polarity_information_200);
   }
 
   void figures(const StageContext& ctx, const analysis::DomainResult& r, const std::vector<float>& means, std::int64_t rx, std::int64_t ry, int qrows,

@@ -97,6 +97,44 @@ check(np.all(r2["twist_deg"][np.isfinite(r2["twist_deg"])] < 60) and np.all(np.i
 for path in (f2, d2):
     run_ok(["validate", path])
 
+# ---- the {200} ring: sampled at twice the {100} radius, its triplet leans as the simulation says --
+with h5py.File(f2, "r") as f:
+    g = f["diffraction_features"]
+    radii = g["geometry/ring_radius_px"][()]
+    check(g["ring_profiles/data"].shape[2] == 3 and len(radii) == 3, f"expected 3 rings ({{100}}, {{110}}, {{200}}), found radii {radii}")
+    check(abs(radii[2] - 2 * radii[0]) < 1e-9, f"{{200}} ring at {radii[2]} px, not twice the {{100}} ring ({radii[0]} px)")
+with h5py.File(d2, "r") as f:
+    d = f["domains"]
+    cal100, cal200 = d["calibration/calibration_asymmetry"][()], d["calibration/calibration_asymmetry_200"][()]
+    a100, a200 = d["domain_table/friedel_asymmetry"][()], d["domain_table/friedel_asymmetry_200"][()]
+    share = d["calibration/polarity_information_200"][()]
+# Each domain's measured {100} and {200} asymmetries: their relative sign is the calibration's
+# (which comes from one simulated pattern; the domains' from thousands of noisy ones).
+for k in range(len(a100)):
+    check(np.sign(a100[k] * a200[k]) == np.sign(cal100 * cal200),
+          f"domain {k}: {{100}} asymmetry {a100[k]:.4f} and {{200}} asymmetry {a200[k]:.4f} lean against the calibration ({cal100:.4f}, {cal200:.4f})")
+check(0.15 < share < 0.6, f"share of the polarity information from the {{200}} spots {share:.3f}: expected about a third")
+# A features product of the former kind ({100} and {110} only) still gives the same domains.
+two = os.path.join(tmp, "two_rings_f.h5")
+with h5py.File(f2, "r") as src, h5py.File(two, "w") as dst:
+    for k, v in src.attrs.items():
+        dst.attrs[k] = v
+    src.copy("diffraction_features", dst)
+    g = dst["diffraction_features"]
+    for name, keep in (("ring_profiles/data", np.s_[:, :, :2]), ("background/data", np.s_[:, :, :2]), ("geometry/ring_radius_px", np.s_[:2])):
+        v = g[name][keep]
+        attrs = dict(g[name].attrs)
+        del g[name]
+        g.create_dataset(name, data=v)
+        for k, a in attrs.items():
+            g[name].attrs[k] = a
+d_two = os.path.join(tmp, "two_rings_d.h5")
+run_ok(["stage", "domains", "--input", two, "--output", d_two], ranks=2)
+s_two = scores(hi, d_two)
+check(s_two["ari"] >= 0.97 and s_two["polarity"] >= 0.99, f"two-ring features: ARI {s_two['ari']:.4f}, polarity {s_two['polarity']:.4f}")
+with h5py.File(d_two, "r") as f:
+    check(f["domains/calibration/calibration_sign_200"][()] == 0, "two-ring features: the {200} ring was used")
+
 # ---- a transposed detector: qr-flip brings the orientations back ------------------------------
 flip = os.path.join(tmp, "flip.h5")
 with h5py.File(hi, "r") as src, h5py.File(flip, "w") as dst:
@@ -117,11 +155,11 @@ lo = simulate("lo", 2000, DESCAN)
 flo, dlo = analyse(lo, "lo", 2)
 sl = scores(lo, dlo)
 print("2k e- + descan: ARI %.4f, median twist error %.4f deg, polarity %.4f" % (sl["ari"], sl["twist"], sl["polarity"]))
-# The issue's goal is ARI >= 0.9 and polarity >= 0.95; on this layout we reach about 0.88 and 0.92
-# (one inversion domain, 12 nats of evidence, joins its same-twist neighbour): these bounds guard
-# what works. Another layout (seed 14) below meets the goal.
-check(sl["ari"] >= 0.85, f"2k e-: adjusted Rand index {sl['ari']:.4f} < 0.85")
-check(sl["polarity"] >= 0.9, f"2k e-: polarity accuracy {sl['polarity']:.4f} < 0.9")
+# The issue's goal: ARI >= 0.9 and polarity >= 0.95. With the {100} spots alone this layout gave
+# 0.88 and 0.92 (an inversion domain of 187 patterns gathered 12 nats, less than its boundary cost);
+# the {200} spots' evidence keeps it.
+check(sl["ari"] >= 0.9, f"2k e-: adjusted Rand index {sl['ari']:.4f} < 0.9")
+check(sl["polarity"] >= 0.95, f"2k e-: polarity accuracy {sl['polarity']:.4f} < 0.95")
 check(sl["twist"] <= 0.3, f"2k e-: median twist error {sl['twist']:.4f} deg > 0.3")
 # Seed 14: an inversion pair whose evidence a fixed 2-nat pairwise cost smoothed away (ARI 0.80,
 # polarity 0.79); the cost in units of the evidence noise keeps it.

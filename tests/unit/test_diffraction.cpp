@@ -13,8 +13,9 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 /// A nanobeam-like pattern: a disc at (cx, cy), six {100} spots at t + 60 n with intensities
-/// (1 +- asym) alternating (even n brighter for asym > 0), six {110} spots at t + 30 + 60 n.
-std::vector<float> pattern(int size, double cx, double cy, double r1, double t, double asym) {
+/// (1 +- asym) alternating (even n brighter for asym > 0), six {110} spots at t + 30 + 60 n, and
+/// six weaker {200} spots at 2 r1, t + 60 n, with intensities (1 +- asym200).
+std::vector<float> pattern(int size, double cx, double cy, double r1, double t, double asym, double asym200 = 0) {
   std::vector<float> p(std::size_t(size * size), 0.0f);
   auto blob = [&](double x0, double y0, double amp, double sigma) {
     for (int i = 0; i < size; ++i)
@@ -26,6 +27,7 @@ std::vector<float> pattern(int size, double cx, double cy, double r1, double t, 
     const double a1 = (t + 60.0 * n) * kPi / 180.0, a2 = (t + 30.0 + 60.0 * n) * kPi / 180.0;
     blob(cx + r1 * std::cos(a1), cy + r1 * std::sin(a1), 20.0 * (n % 2 == 0 ? 1 + asym : 1 - asym), 1.5);
     blob(cx + std::sqrt(3.0) * r1 * std::cos(a2), cy + std::sqrt(3.0) * r1 * std::sin(a2), 10.0, 1.5);
+    blob(cx + 2 * r1 * std::cos(a1), cy + 2 * r1 * std::sin(a1), 4.0 * (n % 2 == 0 ? 1 + asym200 : 1 - asym200), 1.5);
   }
   return p;
 }
@@ -51,6 +53,26 @@ TEST(Diffraction, GeometryTwistAndAsymmetryOfASyntheticPattern) {
   const auto inverted = a::features_of_pattern(pattern(size, 50.6, 46.3, r1, t + 60.0, asym), size, size, g0, 50.6, 46.3);
   EXPECT_NEAR(inverted.twist_deg, t, 0.05);
   EXPECT_NEAR(inverted.asymmetry, -asym, 0.02);
+}
+
+TEST(Diffraction, TheSecondOrderRingAndItsAsymmetryWhenItFits) {
+  const int size = 96;
+  const double t = 41.2, asym = 0.1, asym200 = -0.25;
+  // r1 = 19: the {200} ring (38 px, plus the band's half-width) fits inside the 47 px to the edge.
+  const auto g = a::find_geometry(pattern(size, 48.0, 48.0, 19.0, t, asym, asym200), size, size, "synthetic");
+  ASSERT_EQ(g.rings, 3);
+  EXPECT_DOUBLE_EQ(g.ring_radius[2], 2 * g.ring_radius[0]);
+  EXPECT_NEAR(g.spot_halfwidth(2), 0.5 * g.spot_halfwidth_deg, 1e-12);
+  const auto f = a::features_of_pattern(pattern(size, 49.2, 47.1, 19.0, t, asym, asym200), size, size, g, 49.2, 47.1);
+  EXPECT_NEAR(f.twist_deg, t, 0.05);
+  EXPECT_NEAR(f.asymmetry, asym, 0.02);
+  EXPECT_NEAR(f.asymmetry_200, asym200, 0.03);
+  const auto inverted = a::features_of_pattern(pattern(size, 49.2, 47.1, 19.0, t + 60.0, asym, asym200), size, size, g, 49.2, 47.1);
+  EXPECT_NEAR(inverted.asymmetry_200, -asym200, 0.03);
+  // r1 = 22.5: 45 px plus the band leaves the detector; only {100} and {110} are sampled.
+  const auto g2 = a::find_geometry(pattern(size, 48.0, 48.0, 22.5, t, asym, asym200), size, size, "synthetic");
+  EXPECT_EQ(g2.rings, 2);
+  EXPECT_EQ(a::features_of_pattern(pattern(size, 48.0, 48.0, 22.5, t, asym, asym200), size, size, g2, 48.0, 48.0).asymmetry_200, 0.0);
 }
 
 TEST(Diffraction, NoRingIsAClearError) {

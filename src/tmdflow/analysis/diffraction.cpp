@@ -106,6 +106,16 @@ double DiffractionGeometry::sample_area(int ring) const {
   return radial_step * ring_radius[ring] * 2.0 * kPi / azimuth_bins;
 }
 int DiffractionGeometry::radial_samples() const { return int(std::floor(2.0 * ring_halfwidth / radial_step)) + 1; }
+double DiffractionGeometry::reach(int ring) const {
+  return ring_radius[ring] - ring_halfwidth + (radial_samples() - 1) * radial_step + 1.0;
+}
+void DiffractionGeometry::add_second_order_ring(std::int64_t rows, std::int64_t cols) {
+  // {200} = 2 x {100} exactly: no search needed, and none that noise could mislead.
+  const double edge = std::min({centre_x, centre_y, double(cols - 1) - centre_x, double(rows - 1) - centre_y});
+  ring_radius[2] = 2.0 * ring_radius[0];
+  rings = ring_radius[2] + ring_halfwidth <= edge ? 3 : 2;
+  if (rings == 2) ring_radius[2] = 0;
+}
 
 DiffractionGeometry find_geometry(const std::vector<float>& mean, std::int64_t rows, std::int64_t cols, const std::string& where) {
   DiffractionGeometry g;
@@ -152,6 +162,7 @@ DiffractionGeometry find_geometry(const std::vector<float>& mean, std::int64_t r
                      " px): expected a camera length showing both rings");
   g.ring_radius[0] = r1;
   g.ring_radius[1] = r2;
+  g.add_second_order_ring(rows, cols);
   g.spot_halfwidth_deg = std::clamp((g.disc_radius + 1.5) / r1 * 180.0 / kPi, 3.0, 25.0);
   return g;
 }
@@ -236,11 +247,13 @@ void DiffractionFeatures::prepare(const io::DatacubeMeta& meta, const io::Shard&
   const std::int64_t n = shard.patterns();
   const int bins = geometry_.azimuth_bins;
   ry_ = meta.shape[1];
+  const int rings = geometry_.rings;
   features_.count = n;
   features_.bins = bins;
-  features_.profiles = decltype(features_.profiles)("tmdflow::analysis::profiles", std::size_t(n), 2, std::size_t(bins));
+  features_.rings = rings;
+  features_.profiles = decltype(features_.profiles)("tmdflow::analysis::profiles", std::size_t(n), std::size_t(rings), std::size_t(bins));
   features_.spots = decltype(features_.spots)("tmdflow::analysis::spots", std::size_t(n), 6);
-  features_.background = decltype(features_.background)("tmdflow::analysis::background", std::size_t(n), 2);
+  features_.background = decltype(features_.background)("tmdflow::analysis::background", std::size_t(n), std::size_t(rings));
   auto mk = [&](const char* l) { return Kokkos::View<float*, io::MemSpace>(std::string(l), std::size_t(n)); };
   features_.twist_deg = mk("tmdflow::analysis::twist");
   features_.asymmetry = mk("tmdflow::analysis::asymmetry");
@@ -264,15 +277,15 @@ void DiffractionFeatures::prepare(const io::DatacubeMeta& meta, const io::Shard&
   // Tables of the polar transform: sample offsets from the centre (ring r, bin b, radial
   // sample q at r0 + q * step), the area each sample stands for, and the six-fold harmonic.
   const int nsamp = geometry_.radial_samples();
-  offset_x_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::offset_x", std::size_t(2 * bins), std::size_t(nsamp));
-  offset_y_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::offset_y", std::size_t(2 * bins), std::size_t(nsamp));
-  weight_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::weight", 2, std::size_t(nsamp));
+  offset_x_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::offset_x", std::size_t(rings * bins), std::size_t(nsamp));
+  offset_y_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::offset_y", std::size_t(rings * bins), std::size_t(nsamp));
+  weight_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::weight", std::size_t(rings), std::size_t(nsamp));
   harmonic_ = Kokkos::View<double**, Kokkos::LayoutRight, io::MemSpace>("tmdflow::analysis::harmonic", 2, std::size_t(bins));
   auto ox = Kokkos::create_mirror_view(offset_x_);
   auto oy = Kokkos::create_mirror_view(offset_y_);
   auto w = Kokkos::create_mirror_view(weight_);
   auto h = Kokkos::create_mirror_view(harmonic_);
-  for (int r = 0; r < 2; ++r) {
+  for (int r = 0; r < rings; ++r) {
     const double r0 = geometry_.ring_radius[r] - geometry_.ring_halfwidth;
     for (int q = 0; q < nsamp; ++q) {
       const double rad = r0 + q * geometry_.radial_step;
@@ -314,7 +327,8 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
   const auto harm = harmonic_;
   // Samples reach at most this far from the centre: patterns whose rings lie inside the detector
   // (all but those pushed to an edge by descan) take the path without per-sample bounds.
-  const double reach = g.ring_radius[1] - g.ring_halfwidth + (nsamp - 1) * g.radial_step + 1.0;
+  const int rings = g.rings;
+  const double reach = g.reach(1), reach200 = rings > 2 ? g.reach(2) : 0.0;
   Kokkos::parallel_for(
       "tmdflow::analysis::diffraction_features", Kokkos::RangePolicy<io::ExecSpace>(0, block.count), KOKKOS_LAMBDA(const std::int64_t k) {
         const T* p = &data(k, 0);
@@ -325,16 +339,24 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
         f.measured_x(li) = float(mx);
         f.measured_y(li) = float(my);
         const bool inside = fx - reach >= 0 && fy - reach >= 0 && fx + reach < cols - 1 && fy + reach < rows - 1;
+        const bool inside200 = fx - reach200 >= 0 && fy - reach200 >= 0 && fx + reach200 < cols - 1 && fy + reach200 < rows - 1;
         const float cx = float(fx), cy = float(fy);
         double signal = 0;
-        for (int r = 0; r < 2; ++r) {
+        for (int r = 0; r < rings; ++r) {
           const float* w = &wt(r, 0);
+          if (r == 2 && !inside200) {
+            // A {200} ring cut by the detector edge would bias the triplet: no ring-2 evidence here.
+            for (int b = 0; b < bins; ++b) f.profiles(li, r, b) = 0.0f;
+            f.background(li, r) = 0.0f;
+            continue;
+          }
+          const bool fast = r == 2 || inside;
           double mean = 0;
           for (int b = 0; b < bins; ++b) {
             const float* dx = &offx(r * bins + b, 0);
             const float* dy = &offy(r * bins + b, 0);
             float s = 0;
-            if (inside) {
+            if (fast) {
               for (int q = 0; q < nsamp; ++q) {
                 const float x = cx + dx[q], y = cy + dy[q];
                 const int j = int(x), i = int(y);  // x, y > 0 here: truncation is floor
@@ -363,7 +385,7 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
           for (int b = 0; b < bins; ++b) {
             const float v = f.profiles(li, r, b) - float(bg);
             f.profiles(li, r, b) = v > 0 ? v : 0.0f;
-            signal += f.profiles(li, r, b);
+            if (r < 2) signal += f.profiles(li, r, b);
           }
         }
         f.total(li) = float(signal);
@@ -402,7 +424,12 @@ SinglePatternFeatures features_of_pattern(const std::vector<float>& pattern, std
   f.process(block);
   const auto& out = f.features();
   auto first = [](const auto& v) { return double(Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v)(0)); };
-  return {first(out.twist_deg), first(out.asymmetry), first(out.measured_x), first(out.measured_y)};
+  SinglePatternFeatures s{first(out.twist_deg), first(out.asymmetry), first(out.measured_x), first(out.measured_y)};
+  if (g.rings > 2) {
+    const auto prof = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out.profiles);
+    s.asymmetry_200 = triplet_asymmetry(spot_sums(&prof(0, 2, 0), out.bins, s.twist_deg, g.spot_halfwidth(2)));
+  }
+  return s;
 }
 
 double twist_from_profiles(const float* ring0, const float* ring1, int bins) {

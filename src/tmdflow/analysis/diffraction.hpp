@@ -1,8 +1,9 @@
 #pragma once
 // Rotation-aware features of nanobeam diffraction patterns of hexagonal monolayers (MX2):
 // the central-beam position (with a smooth descan field over the scan), polar profiles of the
-// first {100} and second {110} rings about the corrected centre, the six first-order spot
-// intensities and the Friedel-triplet asymmetry. Conventions: data_schema/diffraction.md.
+// first {100} and second {110} rings (and the {200} ring when it fits on the detector) about the
+// corrected centre, the six first-order spot intensities and the Friedel-triplet asymmetry.
+// Conventions: data_schema/domains.md.
 //
 // A pattern's x is its last axis (Qy, column), y the one before (Qx, row); an azimuth is
 // atan2(dy, dx) in degrees; azimuth bin k of n covers [k, k+1) * 360/n, its centre (k + 0.5) * 360/n.
@@ -15,10 +16,14 @@
 namespace tmdflow::analysis {
 
 /// Geometry shared by every pattern: the rings and the central disc, in detector pixels.
+/// Ring 0 is {100}, ring 1 {110} and ring 2, present when `rings` is 3, {200} at twice the {100}
+/// radius: its spots share the {100} azimuths and carry Friedel-triplet evidence of their own.
 struct DiffractionGeometry {
+  static constexpr int kMaxRings = 3;
   double centre_x = 0, centre_y = 0;   // mean pattern's central-beam centre (column, row)
   double disc_radius = 0;              // central disc radius
-  double ring_radius[2] = {0, 0};      // {100} and {110} ring radii
+  int rings = 2;                       // 2, or 3 with the {200} ring
+  double ring_radius[kMaxRings] = {0, 0, 0};  // {100}, {110} and {200} ring radii
   double ring_halfwidth = 0;           // radial half-width of the sampled band
   int azimuth_bins = 360;
   double radial_step = 0.5;            // radial sampling step of the polar transform (pixels)
@@ -26,11 +31,18 @@ struct DiffractionGeometry {
   /// Detector pixels per polar sample of ring r: converts summed samples to electrons.
   double sample_area(int ring) const;
   int radial_samples() const;
+  /// Outermost radius a sample of ring r reaches (pixels from the centre, bilinear neighbour included).
+  double reach(int ring) const;
+  /// Azimuthal half-width of a spot window on ring r (0 or 2): the same arc length as on ring 0.
+  double spot_halfwidth(int ring) const { return spot_halfwidth_deg * ring_radius[0] / ring_radius[ring]; }
+  /// Adds the {200} ring at 2 r100 (rings = 3) when it fits on a rows x cols detector about the centre.
+  void add_second_order_ring(std::int64_t rows, std::int64_t cols);
 };
 
-/// Finds the disc and both rings from the mean pattern: the {100} ring is the strongest peak of the
+/// Finds the disc and the rings from the mean pattern: the {100} ring is the strongest peak of the
 /// background-subtracted radial profile beyond twice the disc radius, the {110} ring the strongest
-/// within 8% of sqrt(3) times it. Throws InputError (naming `where`) when no ring stands out.
+/// within 8% of sqrt(3) times it, the {200} ring at exactly twice the {100} radius when it fits.
+/// Throws InputError (naming `where`) when no ring stands out or the {110} ring does not fit.
 DiffractionGeometry find_geometry(const std::vector<float>& mean_pattern, std::int64_t rows, std::int64_t cols,
                                   const std::string& where);
 
@@ -79,13 +91,16 @@ KOKKOS_INLINE_FUNCTION void measure_centre(const T* p, int rows, int cols, doubl
 struct PatternFeatures {
   std::int64_t count = 0;
   int bins = 360;
-  Kokkos::View<float***, Kokkos::LayoutRight, io::MemSpace> profiles;  // (n, 2, bins) electrons, background removed, >= 0
+  int rings = 2;
+  // (n, rings, bins) electrons, background removed, >= 0; a pattern whose {200} ring leaves the
+  // detector (descan) has a ring-2 profile of zeros.
+  Kokkos::View<float***, Kokkos::LayoutRight, io::MemSpace> profiles;
   Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> spots;      // (n, 6) {100} spot electrons from the twist
-  Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> background; // (n, 2) electrons per sample area
+  Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> background; // (n, rings) electrons per azimuth bin
   Kokkos::View<float*, io::MemSpace> twist_deg, asymmetry, centre_x, centre_y, measured_x, measured_y, total;
 };
 
-/// The single pass: measures each pattern's centre, samples both rings about the descan-field
+/// The single pass: measures each pattern's centre, samples the rings about the descan-field
 /// centre, removes the background (mean of the profile bins below the profile mean), and derives
 /// the twist (phase of the six-fold harmonic of both rings) and the spot intensities.
 class DiffractionFeatures : public io::PatternAnalysis {
@@ -111,6 +126,7 @@ class DiffractionFeatures : public io::PatternAnalysis {
 /// The pass's features of one pattern (host data, rows x cols) about the centre (cx, cy).
 struct SinglePatternFeatures {
   double twist_deg = 0, asymmetry = 0, measured_x = 0, measured_y = 0;
+  double asymmetry_200 = 0;  // Friedel-triplet asymmetry of the {200} spots (0 without that ring)
 };
 SinglePatternFeatures features_of_pattern(const std::vector<float>& pattern, std::int64_t rows, std::int64_t cols,
                                           const DiffractionGeometry& g, double cx, double cy);

@@ -14,6 +14,7 @@
 #include "tmdflow/cluster/pca.hpp"
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
+#include "tmdflow/core/strings.hpp"
 #include "tmdflow/core/timer.hpp"
 
 namespace tmdflow::analysis {
@@ -184,6 +185,8 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   DomainResult res;
   const std::int64_t n = in.count, total = in.rx * in.ry;
   const int bins = in.bins, fb = bins / 6, d = 2 * fb;
+  const std::int64_t stride = std::int64_t(in.rings) * bins;  // floats per pattern in in.profiles
+  const bool use200 = in.rings > 2 && frame.calibration_sign_200 != 0;
   if (total < 2) throw ConfigError("domains: expected at least 2 patterns, found " + std::to_string(total));
 
   Stopwatch clock;
@@ -199,7 +202,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     for (int r = 0; r < 2; ++r) {
       double sum = 0;
       for (int b = 0; b < bins; ++b) {
-        const float v = in.profiles[(p * 2 + r) * bins + b];
+        const float v = in.profiles[p * stride + r * bins + b];
         counts[std::size_t(p * d + r * fb + b % fb)] += v;
         sum += v;
       }
@@ -390,7 +393,7 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     const int t = tclass[std::size_t(in.first + p)];
     if (t < 0) continue;
     ncls[std::size_t(t)] += 1;
-    for (int q = 0; q < 2 * bins; ++q) mean_prof[std::size_t(t * 2 * bins + q)] += in.profiles[p * 2 * bins + q];
+    for (int q = 0; q < 2 * bins; ++q) mean_prof[std::size_t(t * 2 * bins + q)] += in.profiles[p * stride + q];
   }
   comm.allreduce_inplace(mean_prof.data(), mean_prof.size(), par::Op::sum);
   comm.allreduce_inplace(ncls.data(), ncls.size(), par::Op::sum);
@@ -403,19 +406,31 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     std::vector<double> d0(r0.begin(), r0.end()), d1(r1.begin(), r1.end());
     class_twist[std::size_t(t)] = fitted_twist(d0, d1, bins, guess, in.spot_halfwidth_deg, class_spots[std::size_t(t)]);
   }
+  // Friedel differences D and spot sums S of the {100} spots and, with the {200} ring, of the
+  // {200} spots (same azimuths); rel turns a {200} difference into the {100} one's sense
+  // (+1 when both triplets brighten together for a given polarity).
+  const int rel = frame.calibration_sign * frame.calibration_sign_200;
   std::vector<double> diff_local(std::size_t(n), 0.0), sum_local(std::size_t(n), 0.0);
+  std::vector<double> diff2_local(std::size_t(use200 ? n : 0), 0.0), sum2_local(std::size_t(use200 ? n : 0), 0.0);
   for (std::int64_t p = 0; p < n; ++p) {
     const int t = tclass[std::size_t(in.first + p)];
     if (t < 0) continue;
-    const auto s = spot_sums(in.profiles + p * 2 * bins, bins, class_twist[std::size_t(t)], in.spot_halfwidth_deg);
+    const auto s = spot_sums(in.profiles + p * stride, bins, class_twist[std::size_t(t)], in.spot_halfwidth_deg);
     diff_local[std::size_t(p)] = s[0] + s[2] + s[4] - s[1] - s[3] - s[5];
     sum_local[std::size_t(p)] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5];
+    if (use200) {
+      const auto u = spot_sums(in.profiles + p * stride + 2 * bins, bins, class_twist[std::size_t(t)], in.spot_halfwidth_200_deg);
+      diff2_local[std::size_t(p)] = rel * (u[0] + u[2] + u[4] - u[1] - u[3] - u[5]);
+      sum2_local[std::size_t(p)] = u[0] + u[1] + u[2] + u[3] + u[4] + u[5];
+    }
   }
   const std::vector<double> diff = gather(comm, diff_local, in.first, total);
   const std::vector<double> ssum = gather(comm, sum_local, in.first, total);
+  const std::vector<double> diff2 = use200 ? gather(comm, diff2_local, in.first, total) : std::vector<double>(std::size_t(total), 0.0);
+  const std::vector<double> ssum2 = use200 ? gather(comm, sum2_local, in.first, total) : std::vector<double>(std::size_t(total), 0.0);
 
-  // Initial polarity: sign of the Friedel difference smoothed (sigma 2 px) inside the twist class;
-  // it only serves to estimate each class's asymmetry magnitude a.
+  // Initial polarity: sign of the Friedel difference (both rings) smoothed (sigma 2 px) inside the
+  // twist class; it only serves to estimate each class's asymmetry magnitudes a.
   auto smooth_in_class = [&](const std::vector<double>& v, const std::vector<std::int32_t>& cls, double sigma) {
     std::vector<double> out(std::size_t(total), 0.0);
     const int rad = int(std::ceil(3 * sigma));
@@ -436,31 +451,44 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     }
     return out;
   };
-  const std::vector<double> smoothed = smooth_in_class(diff, tclass, 2.0);
+  std::vector<double> both(static_cast<std::size_t>(total));
+  for (std::int64_t p = 0; p < total; ++p) both[std::size_t(p)] = diff[std::size_t(p)] + diff2[std::size_t(p)];
+  const std::vector<double> smoothed = smooth_in_class(both, tclass, 2.0);
   std::vector<double> aligned(std::size_t(nt), 0.0), spots_total(std::size_t(nt), 0.0);
+  std::vector<double> aligned2(std::size_t(nt), 0.0), spots_total2(std::size_t(nt), 0.0);
   for (std::int64_t p = 0; p < total; ++p) {
     const int t = tclass[std::size_t(p)];
     if (t < 0) continue;
-    aligned[std::size_t(t)] += (smoothed[std::size_t(p)] >= 0 ? 1.0 : -1.0) * diff[std::size_t(p)];
+    const double sgn = smoothed[std::size_t(p)] >= 0 ? 1.0 : -1.0;
+    aligned[std::size_t(t)] += sgn * diff[std::size_t(p)];
     spots_total[std::size_t(t)] += ssum[std::size_t(p)];
+    aligned2[std::size_t(t)] += sgn * diff2[std::size_t(p)];
+    spots_total2[std::size_t(t)] += ssum2[std::size_t(p)];
   }
-  // Evidence e = L * D with L = log((1+a)/(1-a)). The cut's pairwise cost is polarity_beta times
-  // the noise of one pattern's evidence: the Poisson spread of D is sqrt(S) electrons, so e has
-  // sd L * sqrt(S). In these units a lone pattern must stand ~2 sd from its neighbours' polarity
+  // Evidence e = L * D with L = log((1+a)/(1-a)), summed over the {100} and {200} spots. The {200}
+  // magnitude a2 is the part of the class's aligned difference that agrees with the calibrated sign:
+  // where the data contradict the simulation, a2 -> 0 and the ring drops out. The cut's pairwise cost
+  // is polarity_beta times the noise of one pattern's evidence: the Poisson spread of D is sqrt(S)
+  // electrons, so e has sd sqrt(L^2 S + L2^2 S2). In these units a lone pattern must stand ~2 sd from its neighbours' polarity
   // to differ from them at any dose (a fixed cost in nats over-smooths at low dose, where the
   // evidence is weak, and under-smooths at high dose; measured on 4 simulated polycrystals at
   // 2,000 and 20,000 e-).
   std::vector<double> evidence(std::size_t(total), 0.0);
-  double noise2 = 0, counted = 0;
+  double noise2 = 0, noise2_200 = 0, counted = 0;
   for (std::int64_t p = 0; p < total; ++p) {
     const int t = tclass[std::size_t(p)];
     if (t < 0) continue;
     const double a = std::clamp(spots_total[std::size_t(t)] > 0 ? std::fabs(aligned[std::size_t(t)]) / spots_total[std::size_t(t)] : 0.0, 1e-4, 0.9);
     const double l = std::log((1 + a) / (1 - a));
-    evidence[std::size_t(p)] = l * diff[std::size_t(p)];
+    const double a2 = std::clamp(spots_total2[std::size_t(t)] > 0 ? aligned2[std::size_t(t)] * (aligned[std::size_t(t)] >= 0 ? 1.0 : -1.0) / spots_total2[std::size_t(t)] : 0.0, 1e-4, 0.9);
+    const double l2 = std::log((1 + a2) / (1 - a2));
+    evidence[std::size_t(p)] = l * diff[std::size_t(p)] + l2 * diff2[std::size_t(p)];
     noise2 += l * l * std::max(ssum[std::size_t(p)], 0.0);
+    noise2_200 += l2 * l2 * std::max(ssum2[std::size_t(p)], 0.0);
     counted += 1;
   }
+  noise2 += noise2_200;
+  res.polarity_information_200 = noise2 > 0 ? noise2_200 / noise2 : 0.0;
   std::vector<std::pair<int, int>> edges;
   for (std::int64_t p = 0; p < total; ++p)
     for_neighbours(in.rx, in.ry, p, [&](std::int64_t q) {
@@ -530,10 +558,14 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   }
   res.domains.resize(order.size());
   std::vector<double> domain_diff(order.size(), 0.0), domain_spots(order.size(), 0.0);
+  std::vector<double> domain_diff2(order.size(), 0.0), domain_spots2(order.size(), 0.0);
   for (std::int64_t p = 0; p < total; ++p)
     if (res.label[std::size_t(p)] >= 0) {
-      domain_diff[std::size_t(res.label[std::size_t(p)])] += diff[std::size_t(p)];
-      domain_spots[std::size_t(res.label[std::size_t(p)])] += ssum[std::size_t(p)];
+      const std::size_t l = std::size_t(res.label[std::size_t(p)]);
+      domain_diff[l] += diff[std::size_t(p)];
+      domain_spots[l] += ssum[std::size_t(p)];
+      domain_diff2[l] += rel * diff2[std::size_t(p)];  // back to the {200} triplet's own sense
+      domain_spots2[l] += ssum2[std::size_t(p)];
     }
   for (const auto& [key, k2] : id) {
     DomainSummary& s = res.domains[std::size_t(k2)];
@@ -548,11 +580,12 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
     s.twist_deg = wrap(phi, 60.0);
     s.polarity = phi < 60.0 ? 1 : -1;
     s.asymmetry = domain_spots[std::size_t(k2)] > 0 ? domain_diff[std::size_t(k2)] / domain_spots[std::size_t(k2)] : 0.0;
+    s.asymmetry_200 = domain_spots2[std::size_t(k2)] > 0 ? domain_diff2[std::size_t(k2)] / domain_spots2[std::size_t(k2)] : 0.0;
   }
   lap("orientation and confidence");
   log::info("domains: ", k, " NMF components (Marchenko-Pastur rank ", res.marchenko_pastur_rank, "), ", K, " clusters -> ", nt,
             " twist classes -> ", res.domains.size(), " domains; polarity evidence ", res.polarity_evidence_noise,
-            " nats (sd) per pattern");
+            " nats (sd) per pattern, ", use200 ? str::number(100.0 * res.polarity_information_200) + "% of it from the {200} spots" : std::string("{100} spots only"));
   return res;
 }
 

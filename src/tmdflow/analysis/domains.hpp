@@ -10,7 +10,8 @@
 //     mean profile explains its counts best (multinomial log-likelihood) plus beta per agreeing neighbour;
 //     classes with almost no interior patterns (boundary mixtures) are dropped and the rest relabelled;
 //  6. polarity inside each twist class from the Friedel-triplet evidence of every pattern,
-//     log((1+a)/(1-a)) (S+ - S-), with a Potts prior solved exactly by a minimum cut;
+//     sum over the {100} (and {200}) spots of log((1+a)/(1-a)) (S+ - S-), with a Potts prior solved
+//     exactly by a minimum cut;
 //  7. orientation: twist of each class from its mean profile (spot centroids), refined per pattern by
 //     the spatially smoothed deviation of the pattern's own six-fold phase.
 // Angles are found in the detector frame and turned into the scan frame by DetectorFrame.
@@ -27,11 +28,13 @@ namespace tmdflow::analysis {
 
 /// The detector as seen from the scan: a direction at angle a on the detector is at
 /// rotation_deg + (flip ? 90 - a : a) in the scan frame (flip = Qx and Qy transposed).
-/// calibration_sign: sign of the triplet asymmetry of polarity +1 (from a multislice simulation).
+/// calibration_sign: sign of the {100} triplet asymmetry of polarity +1 (from a multislice simulation);
+/// calibration_sign_200: that of the {200} triplet (0: the {200} ring is not used).
 struct DetectorFrame {
   double rotation_deg = 0;
   bool flip = false;
   int calibration_sign = 1;
+  int calibration_sign_200 = 0;
   double to_scan(double detector_deg) const { return rotation_deg + (flip ? 90.0 - detector_deg : detector_deg); }
 };
 
@@ -55,17 +58,20 @@ struct DomainSpec {
 struct DomainInput {
   std::int64_t rx = 0, ry = 0, first = 0, count = 0;
   int bins = 360;
-  double spot_halfwidth_deg = 8;
-  const float* profiles = nullptr;   // count x 2 x bins
+  double spot_halfwidth_deg = 8;     // {100} spot window
+  const float* profiles = nullptr;   // count x rings x bins: {100}, {110} (and {200})
   const float* twist_deg = nullptr;  // count, detector frame
   const float* signal = nullptr;     // count
+  int rings = 2;
+  double spot_halfwidth_200_deg = 4; // {200} spot window (rings = 3)
 };
 
 struct DomainSummary {
   std::int64_t patterns = 0;
   double orientation_deg = 0, twist_deg = 0;  // scan frame
   int polarity = 0;
-  double asymmetry = 0;                       // triplet asymmetry of the mean profile (detector frame, from its twist)
+  double asymmetry = 0;                       // {100} triplet asymmetry of the domain's patterns (detector frame, from its twist)
+  double asymmetry_200 = 0;                   // the same of the {200} spots (0 without that ring)
   double twist_detector_deg = 0;
   std::array<double, 6> spot_angles_deg{};    // fitted first-order spot angles, detector frame
   int twist_class = 0;
@@ -83,6 +89,7 @@ struct DomainResult {
   std::vector<double> nmf_error, pca_eigenvalues;
   int marchenko_pastur_rank = 0, clusters = 0, twist_classes = 0;
   double polarity_evidence_noise = 0;  // sd (nats) of one pattern's Friedel evidence (Poisson)
+  double polarity_information_200 = 0; // share of the Friedel evidence's Fisher information from the {200} spots
   std::vector<int> cluster_to_twist;
   std::vector<float> cluster_signatures;  // clusters x folded features
 };
