@@ -49,6 +49,9 @@ class Simulate4dstem : public Stage {
         .add<double>("read-noise", &spec_.read_noise, 0.0, "detector read noise [electrons rms per pixel]")
         .add<double>("psf-px", &spec_.psf_sigma_px, 0.0, "detector point-spread, Gaussian sigma [pixels]")
         .add<std::string>("descan", &descan_, "0,0,0,0", "pattern shift per nm of scan position: dx/dx,dx/dy,dy/dx,dy/dy [px/nm]")
+        .add<std::string>("rotation-gradient", &rotation_, "0,0",
+                          "lattice rotation per nm of scan position along x (columns) and y (rows), zero at the scan centre; "
+                          "each pattern is turned about the optical axis by it [degrees/nm]")
         .add<double>("drift-x-A", &spec_.distortion.drift_x_A, 0.0, "sample drift along x over the scan [Angstrom]")
         .add<double>("drift-y-A", &spec_.distortion.drift_y_A, 0.0, "sample drift along y over the scan [Angstrom]")
         .add<double>("jitter-A", &spec_.distortion.jitter_A, 0.0, "scan-line jitter along x, rms [Angstrom]")
@@ -76,6 +79,10 @@ class Simulate4dstem : public Stage {
     const auto d = str::to_double_list(descan_, "descan");
     if (d.size() != 4) throw ConfigError("descan: expected four numbers dx/dx,dx/dy,dy/dx,dy/dy, found '" + descan_ + "'");
     for (int k = 0; k < 4; ++k) spec_.descan[k] = d[std::size_t(k)];
+    const auto g = str::to_double_list(rotation_, "rotation-gradient");
+    if (g.size() != 2) throw ConfigError("rotation-gradient: expected two numbers d(phi)/dx,d(phi)/dy [degrees/nm], found '" + rotation_ + "'");
+    spec_.rotation_gradient[0] = g[0];
+    spec_.rotation_gradient[1] = g[1];
     if (spec_.multislice.detector.size < 4) throw ConfigError("detector-px: expected at least 4, found " + std::to_string(spec_.multislice.detector.size));
     if (!(spec_.multislice.detector.max_mrad > 0)) throw ConfigError("detector-max-mrad: expected a positive angle");
     if (spec_.electrons_per_pattern < 0 || spec_.read_noise < 0 || spec_.psf_sigma_px < 0)
@@ -152,7 +159,7 @@ class Simulate4dstem : public Stage {
 
  private:
   sim::ScanSimulationSpec spec_;
-  std::string scan_, phi_, descan_, dtype_, figures_;
+  std::string scan_, phi_, descan_, rotation_ = "0,0", dtype_, figures_;
   double step_nm_ = 1.0;
   io::Dtype dtype_value_ = io::Dtype::f32;
 };

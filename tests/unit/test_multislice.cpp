@@ -222,6 +222,32 @@ TEST(Multislice, DescanShiftMovesThePatternOnTheDetector) {
   EXPECT_NEAR(c[1][1] - c[0][1], -1.5, 0.02);
 }
 
+TEST(Multislice, RotationTurnsThePatternAsTheLatticeWouldTurn) {
+  // The pattern of a 20-degree lattice turned by +7 degrees matches that of a 27-degree lattice,
+  // not that of a 13-degree one (the sense of orientation_deg), outside the central disc.
+  const Structure a = monolayer(20.0), b = monolayer(27.0), c = monolayer(13.0);
+  Multislice ma(nanobeam(), a), mb(nanobeam(), b), mc(nanobeam(), c);
+  const std::size_t np = 128 * 128;
+  std::vector<float> turned(2 * np), p27(np), p13(np);
+  const double rot[2] = {7.0, -7.0};
+  ma.row(100.0, {100.0, 100.0}, turned.data(), nullptr, nullptr, rot);
+  mb.row(100.0, {100.0}, p27.data());
+  mc.row(100.0, {100.0}, p13.data());
+  auto corr = [&](const float* x, const float* y) {
+    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, n = 0;
+    for (int i = 0; i < 128; ++i)
+      for (int j = 0; j < 128; ++j) {
+        if (std::hypot(i - 64.0, j - 64.0) < 10) continue;
+        const double u = x[i * 128 + j], v = y[i * 128 + j];
+        sx += u, sy += v, sxx += u * u, syy += v * v, sxy += u * v, n += 1;
+      }
+    return (sxy - sx * sy / n) / std::sqrt((sxx - sx * sx / n) * (syy - sy * sy / n));
+  };
+  EXPECT_GT(corr(turned.data(), p27.data()), 0.9);
+  EXPECT_LT(corr(turned.data(), p13.data()), 0.5);
+  EXPECT_GT(corr(turned.data() + np, p13.data()), 0.9);
+}
+
 TEST(Multislice, FrozenPhononsDampHighOrderSpotsAndAreDeterministic) {
   const Structure st = monolayer(30.0);
   MultisliceSpec m = nanobeam();

@@ -178,11 +178,22 @@ void Multislice::propagate_one(const Strip& strip, double x, double y, std::size
                        [=](const std::size_t q) { intensity[q] = m[q] * (w[q].real() * w[q].real() + w[q].imag() * w[q].imag()) * inv_n; });
 }
 
-void Multislice::integrate(const float* intensity, float* pattern, double sx, double sy) const {
+void Multislice::integrate(const float* intensity, float* pattern, double sx, double sy, double rotation_deg) const {
   const int d = spec_.detector.size;
   const float fsx = float(sx), fsy = float(sy);
+  const float axis = float(d / 2);  // the optical axis (k = 0), as bin_u_ and bin_v_ place it
+  const double th = rotation_deg * 3.14159265358979323846 / 180.0;
+  const float cs = float(std::cos(th)), sn = float(std::sin(th));
+  const bool rotate = rotation_deg != 0.0;
   for (std::size_t b = 0; b < bins_.size(); ++b) {
-    const float u = bin_u_[b] + fsx, v = bin_v_[b] + fsy;
+    float u = bin_u_[b], v = bin_v_[b];
+    if (rotate) {
+      const float du = u - axis, dv = v - axis;
+      u = axis + cs * du - sn * dv;
+      v = axis + sn * du + cs * dv;
+    }
+    u += fsx;
+    v += fsy;
     const float fu = std::floor(u), fv = std::floor(v);
     const int j = int(fu), i = int(fv);
     const float a = u - fu, c = v - fv;
@@ -198,7 +209,8 @@ void Multislice::integrate(const float* intensity, float* pattern, double sx, do
   }
 }
 
-void Multislice::row(double y, const std::vector<double>& xs, float* out, const double* shift_x, const double* shift_y) {
+void Multislice::row(double y, const std::vector<double>& xs, float* out, const double* shift_x, const double* shift_y,
+                     const double* rotation_deg) {
   if (xs.empty()) return;
   const int d = spec_.detector.size;
   const std::size_t npix = std::size_t(d) * d;
@@ -215,7 +227,8 @@ void Multislice::row(double y, const std::vector<double>& xs, float* out, const 
       for (std::size_t f = 0; f < probe_k_.size(); ++f) {
         propagate_one(strip, xs[k], y, f, intensity.data());
         std::fill(pattern.begin(), pattern.end(), 0.0f);
-        integrate(intensity.data(), pattern.data(), shift_x ? shift_x[k] : 0.0, shift_y ? shift_y[k] : 0.0);
+        integrate(intensity.data(), pattern.data(), shift_x ? shift_x[k] : 0.0, shift_y ? shift_y[k] : 0.0,
+                  rotation_deg ? rotation_deg[k] : 0.0);
         float* o = out + k * npix;
         const float w = scale * float(focus_weights_[f]);
         for (std::size_t p = 0; p < npix; ++p) o[p] += pattern[p] * w;

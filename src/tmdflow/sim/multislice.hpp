@@ -59,9 +59,12 @@ class Multislice {
 
   /// Patterns (detector.size^2 floats each, fraction of the beam per detector pixel) for probes at
   /// (xs[k], y) in the structure frame. `shift_x_px`, `shift_y_px` (optional, one per probe) move each
-  /// pattern on the detector by a sub-pixel amount (descan); out has xs.size() patterns.
+  /// pattern on the detector by a sub-pixel amount (descan); `rotation_deg` (optional, one per probe)
+  /// turns each pattern about the optical axis (detector pixel (size/2, size/2)) by that angle,
+  /// counter-clockwise in atan2(row, column): the pattern of the lattice rotated by it about the
+  /// probe. out has xs.size() patterns.
   void row(double y, const std::vector<double>& xs, float* out, const double* shift_x_px = nullptr,
-           const double* shift_y_px = nullptr);
+           const double* shift_y_px = nullptr, const double* rotation_deg = nullptr);
 
   /// The exit-wave intensity on the simulation's own reciprocal grid (window_px^2, FFT order,
   /// frequency fft_frequency(j, n, pixel_A())), for one probe position: used by tests of spot
@@ -72,7 +75,7 @@ class Multislice {
   struct Strip;
   void build_strip(int config, double y, double xmin, double xmax, Strip& strip) const;
   void propagate_one(const Strip& strip, double x, double y, std::size_t focus, float* intensity);
-  void integrate(const float* intensity, float* pattern, double sx, double sy) const;
+  void integrate(const float* intensity, float* pattern, double sx, double sy, double rotation_deg) const;
 
   MultisliceSpec spec_;
   const Structure& structure_;

@@ -38,6 +38,11 @@ ScanSimulation::~ScanSimulation() = default;
 
 int ScanSimulation::slices() const { return engine_->slices(); }
 
+double ScanSimulation::rotation_deg(int i, int j) const {
+  const double xn = (j - 0.5 * (spec_.scan_cols - 1)) * spec_.step_A * 0.1, yn = (i - 0.5 * (spec_.scan_rows - 1)) * spec_.step_A * 0.1;  // nm
+  return spec_.rotation_gradient[0] * xn + spec_.rotation_gradient[1] * yn;
+}
+
 ScanGroundTruth ScanSimulation::ground_truth() const {
   ScanGroundTruth g;
   const std::size_t n = std::size_t(spec_.scan_rows) * spec_.scan_cols;
@@ -53,9 +58,16 @@ ScanGroundTruth ScanSimulation::ground_truth() const {
       for (const auto& dom : structure_.domains)
         if (dom.id == id) d = &dom;
       g.domain[k] = id;
-      g.orientation_deg[k] = d ? float(d->phi_deg) : NAN;
-      g.twist_deg[k] = d ? float(d->twist_deg()) : NAN;
-      g.polarity[k] = d ? std::int8_t(d->polarity()) : 0;
+      if (!d) {
+        g.orientation_deg[k] = g.twist_deg[k] = NAN;
+        g.polarity[k] = 0;
+        continue;
+      }
+      double phi = std::fmod(d->phi_deg + rotation_deg(i, j), 120.0);
+      if (phi < 0) phi += 120.0;
+      g.orientation_deg[k] = float(phi);
+      g.twist_deg[k] = float(std::fmod(phi, 60.0));
+      g.polarity[k] = phi < 60.0 ? 1 : -1;
     }
   return g;
 }
@@ -69,14 +81,16 @@ void ScanSimulation::row(int r, float* out) {
   double y = 0;
   for (int j = 0; j < nc; ++j) y += ys_[off + j];
   y /= nc;
-  std::vector<double> sx(nc), sy(nc);
+  std::vector<double> sx(nc), sy(nc), rot(nc);
   const double* D = spec_.descan;
+  const bool rotated = spec_.rotation_gradient[0] != 0.0 || spec_.rotation_gradient[1] != 0.0;
   for (int j = 0; j < nc; ++j) {
     const double xn = j * spec_.step_A * 0.1, yn = r * spec_.step_A * 0.1;  // nm
     sx[j] = D[0] * xn + D[1] * yn;
     sy[j] = D[2] * xn + D[3] * yn;
+    rot[j] = rotation_deg(r, j);
   }
-  engine_->row(y, xs, out, sx.data(), sy.data());
+  engine_->row(y, xs, out, sx.data(), sy.data(), rotated ? rot.data() : nullptr);
   const int d = spec_.multislice.detector.size;
   const std::size_t npix = std::size_t(d) * d;
   for (int j = 0; j < nc; ++j) {

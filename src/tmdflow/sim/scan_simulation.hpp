@@ -26,11 +26,15 @@ struct ScanSimulationSpec {
   double read_noise = 0;             // electrons rms per detector pixel
   double psf_sigma_px = 0;           // detector point-spread (Gaussian sigma, pixels)
   double descan[4] = {0, 0, 0, 0};   // pattern shift (px) per nm of scan position: dx/dx, dx/dy, dy/dx, dy/dy
+  // Lattice rotation field (degrees per nm of scan position along x = columns and y = rows, zero at
+  // the scan centre): each pattern is that of its domain's lattice turned by the local angle about
+  // the probe (the ground truth's orientation includes it). A bend that a nanobeam sees as a rotation.
+  double rotation_gradient[2] = {0, 0};
   std::uint64_t seed = 1;
 };
 
 /// Ground-truth maps on the scan grid (row-major scan_rows x scan_cols), at the nominal probe
-/// positions.
+/// positions; orientation includes the rotation field (and twist and polarity follow from it).
 struct ScanGroundTruth {
   std::vector<std::int32_t> domain;
   std::vector<float> orientation_deg, twist_deg;
@@ -48,6 +52,8 @@ class ScanSimulation {
   int slices() const;
   /// Patterns of scan row `row` (scan_cols patterns of detector.size^2 floats).
   void row(int row, float* out);
+  /// Rotation (degrees) of the lattice at scan pixel (i, j) from the rotation field.
+  double rotation_deg(int i, int j) const;
 
  private:
   ScanSimulationSpec spec_;
