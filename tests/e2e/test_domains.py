@@ -54,6 +54,16 @@ def scores(cube, dom, mask=None):
                 polarity=float(np.mean(r["polarity"][m] == gp[m])), table=table, r=r)
 
 
+def copy_file(src_path, group, dst_path):
+    """Copies `group` of src_path, with the file's attributes, into a new file dst_path; returns it open."""
+    dst = h5py.File(dst_path, "w")
+    with h5py.File(src_path, "r") as src:
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        src.copy(group, dst)
+    return dst
+
+
 def boundary(labels):
     b = np.zeros(labels.shape, bool)
     b[:-1] |= labels[:-1] != labels[1:]
@@ -117,10 +127,7 @@ for k in range(len(a100)):
 check(0.15 < share < 0.6, f"share of the polarity information from the {{200}} spots {share:.3f}: expected about a third")
 # A features product of the former kind ({100} and {110} only) still gives the same domains.
 two = os.path.join(tmp, "two_rings_f.h5")
-with h5py.File(f2, "r") as src, h5py.File(two, "w") as dst:
-    for k, v in src.attrs.items():
-        dst.attrs[k] = v
-    src.copy("diffraction_features", dst)
+with copy_file(f2, "diffraction_features", two) as dst:
     g = dst["diffraction_features"]
     for name, keep in (("ring_profiles/data", np.s_[:, :, :2]), ("background/data", np.s_[:, :, :2]), ("geometry/ring_radius_px", np.s_[:2])):
         v = g[name][keep]
@@ -138,12 +145,9 @@ with h5py.File(d_two, "r") as f:
 
 # ---- a transposed detector: qr-flip brings the orientations back ------------------------------
 flip = os.path.join(tmp, "flip.h5")
-with h5py.File(hi, "r") as src, h5py.File(flip, "w") as dst:
-    for k, v in src.attrs.items():
-        dst.attrs[k] = v
-    src.copy("datacube_root", dst)
+with copy_file(hi, "datacube_root", flip) as dst:
     d = dst["datacube_root/datacube/data"]
-    d[...] = np.ascontiguousarray(src["datacube_root/datacube/data"][()].transpose(0, 1, 3, 2))
+    d[...] = np.ascontiguousarray(d[()].transpose(0, 1, 3, 2))
 _, dflip = analyse(flip, "flip", 2, ["--qr-flip", "true"])
 sf = scores(hi, dflip)
 check(sf["twist"] <= 0.1 and sf["polarity"] >= 0.97,
