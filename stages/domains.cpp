@@ -102,7 +102,7 @@ class DomainsStage : public Stage {
       if ((rings != 2 && rings != 3) || radii.size() != std::size_t(rings))
         throw InputError::at(in.file, in.group, "ring_profiles/data", "2 or 3 rings matching geometry/ring_radius_px",
                              std::to_string(rings) + " rings and " + std::to_string(radii.size()) + " radii");
-      if (rings == 3) spot_hw200 = spot_hw * radii[0] / radii[2];  // the same arc length as a {100} window
+      if (rings == 3) spot_hw200 = analysis::spot_halfwidth_at(spot_hw, radii[0], radii[2]);
       q_file = g.open_dataset("q_pixel_size").read_all<double>()[0];
       q_units = g.attr_string("q_pixel_units").value_or("");
       qrows = int(g.open_dataset("detector_rows").read_all<double>()[0]);
@@ -123,10 +123,7 @@ class DomainsStage : public Stage {
     // Polarity calibration: which triplets are brighter for polarity +1 at this voltage and convergence.
     analysis::SinglePatternFeatures cal;
     par::collectively(comm, [&] { cal = calibrate(kV, conv, qpix, std::max(qrows, qcols)); });
-    frame_.calibration_sign = cal.asymmetry >= 0 ? 1 : -1;
-    // The {200} triplet joins the evidence when the features have it and the simulation says which
-    // way it leans (a simulated |A| under 0.5% would be a guess, not a calibration).
-    frame_.calibration_sign_200 = rings > 2 && std::fabs(cal.asymmetry_200) >= 0.005 ? (cal.asymmetry_200 > 0 ? 1 : -1) : 0;
+    frame_.calibrate(cal.asymmetry, cal.asymmetry_200, rings);
     log::info("domains: multislice calibration (", material_, ", ", kV, " kV, ", conv, " mrad): polarity +1 has triplet asymmetry ",
               cal.asymmetry, " ({100})", rings > 2 ? ", " + str::number(cal.asymmetry_200) + " ({200})" : std::string());
 

@@ -106,6 +106,9 @@ double DiffractionGeometry::sample_area(int ring) const {
   return radial_step * ring_radius[ring] * 2.0 * kPi / azimuth_bins;
 }
 int DiffractionGeometry::radial_samples() const { return int(std::floor(2.0 * ring_halfwidth / radial_step)) + 1; }
+double DiffractionGeometry::spot_halfwidth(int ring) const {
+  return spot_halfwidth_at(spot_halfwidth_deg, ring_radius[0], ring_radius[ring]);
+}
 double DiffractionGeometry::reach(int ring) const {
   return ring_radius[ring] - ring_halfwidth + (radial_samples() - 1) * radial_step + 1.0;
 }

@@ -34,10 +34,14 @@ struct DiffractionGeometry {
   /// Outermost radius a sample of ring r reaches (pixels from the centre, bilinear neighbour included).
   double reach(int ring) const;
   /// Azimuthal half-width of a spot window on ring r (0 or 2): the same arc length as on ring 0.
-  double spot_halfwidth(int ring) const { return spot_halfwidth_deg * ring_radius[0] / ring_radius[ring]; }
+  double spot_halfwidth(int ring) const;
   /// Adds the {200} ring at 2 r100 (rings = 3) when it fits on a rows x cols detector about the centre.
   void add_second_order_ring(std::int64_t rows, std::int64_t cols);
 };
+
+/// Azimuthal half-width (degrees) of a spot window on a ring of radius r that spans the same arc
+/// length as a window of halfwidth0_deg on the ring of radius r0.
+inline double spot_halfwidth_at(double halfwidth0_deg, double r0, double r) { return halfwidth0_deg * r0 / r; }
 
 /// Finds the disc and the rings from the mean pattern: the {100} ring is the strongest peak of the
 /// background-subtracted radial profile beyond twice the disc radius, the {110} ring the strongest

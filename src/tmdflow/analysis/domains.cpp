@@ -28,6 +28,40 @@ double wrap(double a, double period) {
 }
 double wrap_centred(double a, double period) { return wrap(a + 0.5 * period, period) - 0.5 * period; }
 
+/// Median of v (reordered in place; v not empty).
+double median_inplace(std::vector<double>& v) {
+  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+/// Which patterns may feed the smoothing of the orientation deviations: not those further than 4
+/// robust sd (1.4826 x the domain's median absolute residual) from the median of their 5x5
+/// neighbours in the same domain (boundary patterns that see two lattices).
+std::vector<char> smoothing_sources(const std::vector<double>& deviation, const std::vector<std::int32_t>& label, std::int64_t rx,
+                                    std::int64_t ry, int domains) {
+  const std::int64_t total = rx * ry;
+  std::vector<double> resid(std::size_t(total), 0.0), window;
+  std::vector<std::vector<double>> per_domain(static_cast<std::size_t>(domains));
+  for (std::int64_t p = 0; p < total; ++p) {
+    const int l = label[std::size_t(p)];
+    if (l < 0) continue;
+    const std::int64_t i = p / ry, j = p % ry;
+    window.clear();
+    for (std::int64_t a = std::max<std::int64_t>(0, i - 2); a <= std::min(rx - 1, i + 2); ++a)
+      for (std::int64_t b = std::max<std::int64_t>(0, j - 2); b <= std::min(ry - 1, j + 2); ++b)
+        if (label[std::size_t(a * ry + b)] == l) window.push_back(deviation[std::size_t(a * ry + b)]);
+    resid[std::size_t(p)] = std::fabs(deviation[std::size_t(p)] - median_inplace(window));
+    per_domain[std::size_t(l)].push_back(resid[std::size_t(p)]);
+  }
+  std::vector<double> limit(static_cast<std::size_t>(domains), 0.0);
+  for (int l = 0; l < domains; ++l)
+    if (!per_domain[std::size_t(l)].empty()) limit[std::size_t(l)] = 4.0 * 1.4826 * median_inplace(per_domain[std::size_t(l)]) + 1e-3;
+  std::vector<char> use(std::size_t(total), 0);
+  for (std::int64_t p = 0; p < total; ++p)
+    if (label[std::size_t(p)] >= 0) use[std::size_t(p)] = resid[std::size_t(p)] <= limit[std::size_t(label[std::size_t(p)])];
+  return use;
+}
+
 /// Sum of a whole-scan array over ranks: each rank fills its own patterns, zeros elsewhere.
 template <class T>
 std::vector<T> gather(const par::Comm& comm, const std::vector<T>& local, std::int64_t first, std::int64_t total, std::size_t width = 1) {
@@ -179,6 +213,11 @@ std::vector<std::int8_t> binary_potts_cut(const std::vector<double>& evidence, c
       }
   }
   return p;
+}
+
+void DetectorFrame::calibrate(double asymmetry, double asymmetry_200, int rings) {
+  calibration_sign = asymmetry >= 0 ? 1 : -1;
+  calibration_sign_200 = rings > 2 && std::fabs(asymmetry_200) >= 0.005 ? (asymmetry_200 > 0 ? 1 : -1) : 0;
 }
 
 DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const DomainSpec& spec, const DetectorFrame& frame) {
@@ -531,37 +570,10 @@ DomainResult find_domains(const par::Comm& comm, const DomainInput& in, const Do
   // domain is no source of the smoothing (it still gets its neighbours' value), so that it does
   // not bend the orientation of the interior (measured: the fitted rotation gradient of a domain
   // along a boundary was off by half without this).
-  std::vector<double> refined = deviation;
-  if (spec.smoothing_px > 0) {
-    std::vector<double> resid(std::size_t(total), 0.0);
-    std::vector<double> window;
-    for (std::int64_t p = 0; p < total; ++p) {
-      const int l = res.label[std::size_t(p)];
-      if (l < 0) continue;
-      const std::int64_t i = p / in.ry, j = p % in.ry;
-      window.clear();
-      for (std::int64_t a = std::max<std::int64_t>(0, i - 2); a <= std::min(in.rx - 1, i + 2); ++a)
-        for (std::int64_t b = std::max<std::int64_t>(0, j - 2); b <= std::min(in.ry - 1, j + 2); ++b)
-          if (res.label[std::size_t(a * in.ry + b)] == l) window.push_back(deviation[std::size_t(a * in.ry + b)]);
-      std::nth_element(window.begin(), window.begin() + std::ptrdiff_t(window.size() / 2), window.end());
-      resid[std::size_t(p)] = std::fabs(deviation[std::size_t(p)] - window[window.size() / 2]);
-    }
-    const int nd = int(order.size());
-    std::vector<std::vector<double>> per_domain(static_cast<std::size_t>(nd));
-    for (std::int64_t p = 0; p < total; ++p)
-      if (res.label[std::size_t(p)] >= 0) per_domain[std::size_t(res.label[std::size_t(p)])].push_back(resid[std::size_t(p)]);
-    std::vector<double> limit(static_cast<std::size_t>(nd), 0.0);
-    for (int l = 0; l < nd; ++l) {
-      auto& r = per_domain[std::size_t(l)];
-      if (r.empty()) continue;
-      std::nth_element(r.begin(), r.begin() + std::ptrdiff_t(r.size() / 2), r.end());
-      limit[std::size_t(l)] = 4.0 * 1.4826 * r[r.size() / 2] + 1e-3;
-    }
-    std::vector<char> use(std::size_t(total), 0);
-    for (std::int64_t p = 0; p < total; ++p)
-      if (res.label[std::size_t(p)] >= 0) use[std::size_t(p)] = resid[std::size_t(p)] <= limit[std::size_t(res.label[std::size_t(p)])];
-    refined = smooth_in_class(deviation, res.label, spec.smoothing_px, use);
-  }
+  const std::vector<double> refined =
+      spec.smoothing_px > 0
+          ? smooth_in_class(deviation, res.label, spec.smoothing_px, smoothing_sources(deviation, res.label, in.rx, in.ry, int(order.size())))
+          : deviation;
   for (std::int64_t p = 0; p < total; ++p) {
     const int t = tclass[std::size_t(p)];
     if (t < 0) continue;

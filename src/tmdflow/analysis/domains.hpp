@@ -35,6 +35,10 @@ struct DetectorFrame {
   bool flip = false;
   int calibration_sign = 1;
   int calibration_sign_200 = 0;
+  /// Both signs from the triplet asymmetries of a simulated polarity +1 pattern; the {200} sign only
+  /// when the features have that ring (rings > 2) and |asymmetry_200| >= 0.005 (a smaller simulated
+  /// asymmetry would be a guess, not a calibration).
+  void calibrate(double asymmetry, double asymmetry_200, int rings);
   double to_scan(double detector_deg) const { return rotation_deg + (flip ? 90.0 - detector_deg : detector_deg); }
 };
 

@@ -63,11 +63,13 @@ ScanGroundTruth ScanSimulation::ground_truth() const {
         g.polarity[k] = 0;
         continue;
       }
-      double phi = std::fmod(d->phi_deg + rotation_deg(i, j), 120.0);
-      if (phi < 0) phi += 120.0;
-      g.orientation_deg[k] = float(phi);
-      g.twist_deg[k] = float(std::fmod(phi, 60.0));
-      g.polarity[k] = phi < 60.0 ? 1 : -1;
+      // The domain as the rotation field turns it here: Domain keeps the twist and polarity rules.
+      Domain local = *d;
+      local.phi_deg = d->phi_deg + rotation_deg(i, j);
+      local.phi_deg = local.twist_deg() + (local.polarity() > 0 ? 0.0 : 60.0);  // into [0, 120)
+      g.orientation_deg[k] = float(local.phi_deg);
+      g.twist_deg[k] = float(local.twist_deg());
+      g.polarity[k] = std::int8_t(local.polarity());
     }
   return g;
 }
