@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "stage.hpp"
@@ -163,6 +164,15 @@ int dispatch(const par::Comm& comm, std::vector<std::string> args) {
   throw UsageError("unknown command '" + cmd + "': expected run, stage, stages, inspect or validate (tmdflow --help)");
 }
 
+// One line on stderr: "tmdflow: error: ..." or, for an interruption, "tmdflow: interrupted (...)".
+void report(const std::string& message, ExitCode code, bool all_ranks) {
+  if (static_cast<int>(code) > 128) {
+    if (all_ranks || log::rank() == 0) std::fprintf(stderr, "tmdflow: %s\n", message.c_str());
+    return;
+  }
+  log::write(log::Level::error, message, all_ranks);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,17 +183,20 @@ int main(int argc, char** argv) {
     return dispatch(comm, args);
   } catch (const par::CollectiveError& e) {
     // Every rank holds the same error: the root reports it once.
-    if (comm.is_root()) log::write(log::Level::error, e.what(), false);
+    if (comm.is_root()) report(e.what(), e.code(), false);
+    // Interrupted: the launcher is tearing the job down, and MPI_Finalize would wait for it (until
+    // mpiexec's kill timeout). The products are already cleaned up by the unwinding; leave now.
+    if (static_cast<int>(e.code()) > 128) std::_Exit(static_cast<int>(e.code()));
     return static_cast<int>(e.code());
   } catch (...) {
     ExitCode code = ExitCode::failure;
     std::string msg = par::describe(std::current_exception(), &code);
     if (comm.size() == 1) {
-      log::write(log::Level::error, msg, false);
+      report(msg, code, false);
       return static_cast<int>(code);
     }
     // Only this rank knows: report and end the whole job (no rank may hang).
-    log::write(log::Level::error, msg, true);
+    report(msg, code, true);
     par::abort_job(static_cast<int>(code));
   }
 }

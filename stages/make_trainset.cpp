@@ -5,6 +5,7 @@
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
+#include "tmdflow/par/failure.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/par/partition.hpp"
 #include "tmdflow/par/progress.hpp"
@@ -91,6 +92,8 @@ class MakeTrainset : public Stage {
       const std::int64_t n = std::clamp<std::int64_t>(mine.size() - b0, 0, block);
       for (std::int64_t k = 0; k < n; ++k)
         labels[std::size_t(b0 + k)] = generator.patch(mine.begin + b0 + k, buffer.data() + std::size_t(k) * npix);
+      par::interruption_point(ctx.comm);
+      par::inject_fault(ctx.comm, "block-write");
       patches.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0}, io::h5::Shape{n, s.patch_px, s.patch_px}, buffer.data());
       progress.advance(std::uint64_t(n));
     }

@@ -5,6 +5,7 @@
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
+#include "tmdflow/par/failure.hpp"
 #include "tmdflow/core/units.hpp"
 #include <filesystem>
 
@@ -124,6 +125,8 @@ class Simulate4dstem : public Stage {
       const std::int64_t r = rows.begin + k;
       const bool mine = r < rows.end;
       if (mine) simulation.row(int(r), buffer.data());
+      par::interruption_point(ctx.comm);
+      par::inject_fault(ctx.comm, "block-write");
       writer.write_rows(mine ? r : 0, mine ? 1 : 0, buffer.data());
       if (mine) progress.advance(std::uint64_t(spec_.scan_cols));
     }

@@ -6,6 +6,7 @@
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
+#include "tmdflow/par/failure.hpp"
 #include "tmdflow/core/units.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/par/partition.hpp"
@@ -165,6 +166,8 @@ class SimulateAdf : public Stage {
         if (dose_ > 0 || read_noise_ > 0)
           sim::add_counting_noise(frame.data(), frame.size(), electrons_per_unit, read_noise_, sim::rng::key(seed_, 0x6e6f697365ULL, f));
       }
+      par::interruption_point(ctx.comm);
+      par::inject_fault(ctx.comm, "block-write");
       image.write<float>({mine ? f : 0, 0, 0}, {mine ? 1 : 0, spec.ny, spec.nx}, frame.data());
       if (mine) progress.advance(1);
     }

@@ -72,6 +72,8 @@ class SynthesizeDatacube : public Stage {
       if (mine)
         for (std::int64_t c = 0; c < spec_.scan_cols; ++c) sim::synthetic_pattern(spec_, domains, r, c, row.data() + c * npix);
       // float -> file type conversion by HDF5 (values are counts: exact in uint16 when < 65536).
+      par::interruption_point(ctx.comm);
+      par::inject_fault(ctx.comm, "block-write");
       writer.write_rows(mine ? r : 0, mine ? 1 : 0, row.data());
       if (mine) progress.advance(std::uint64_t(spec_.scan_cols));
     }

@@ -13,6 +13,10 @@ enum class ExitCode : int {
   config = 3,    // bad workflow file or parameter combination
   input = 4,     // input data of the wrong format, shape or content
   io = 5,        // a file could not be read or written
+  // Interrupted by a signal: 128 + its number, as shells report it (par/interrupt.hpp).
+  hangup = 129,     // SIGHUP
+  interrupt = 130,  // SIGINT (Ctrl-C)
+  terminate = 143,  // SIGTERM (Slurm's time limit, mpiexec's abort)
 };
 
 class Error : public std::runtime_error {

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -563,9 +564,29 @@ void Group::move(const std::string& from, const std::string& to) const {
 
 // ---- File ----------------------------------------------------------------------------------
 
-static Handle make_fapl(const par::Comm* comm, const std::string& path) {
+// An existing file opened for writing keeps every change of its metadata in memory until the
+// product is committed (File::flush) or the file closed: HDF5 1.10 has no journal, and a writer
+// killed (kill -9, a lost node) after the metadata cache had written part of its changes leaves a
+// file that no longer opens -- with the user's other products in it. Held back, the file on disk
+// stays as it was until the commit's flush; the new product's raw data lands beyond its end.
+static void hold_metadata_until_flush(hid_t fapl, const std::string& path) {
+  H5AC_cache_config_t c;
+  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  TMDFLOW_H5(H5Pget_mdc_config(fapl, &c), path);
+  c.evictions_enabled = false;
+  c.incr_mode = H5C_incr__off;
+  c.flash_incr_mode = H5C_flash_incr__off;
+  c.decr_mode = H5C_decr__off;
+  // Parallel: the ranks write metadata at a sync point once this much is dirty; HDF5 allows at most
+  // 32 MiB (a product with several million chunks reaches it, and is then written in steps).
+  c.dirty_bytes_threshold = 32 * 1024 * 1024;
+  TMDFLOW_H5(H5Pset_mdc_config(fapl, &c), path);
+}
+
+static Handle make_fapl(const par::Comm* comm, const std::string& path, bool hold_metadata = false) {
   Handle fapl(TMDFLOW_H5(H5Pcreate(H5P_FILE_ACCESS), path), H5Pclose);
   TMDFLOW_H5(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), path);
+  if (hold_metadata) hold_metadata_until_flush(fapl.get(), path);
   if (comm) {
     TMDFLOW_H5(H5Pset_fapl_mpio(fapl.get(), comm->get(), MPI_INFO_NULL), path);
     TMDFLOW_H5(H5Pset_all_coll_metadata_ops(fapl.get(), true), path);
@@ -590,7 +611,7 @@ File File::create(const std::string& path, const par::Comm* comm) {
 
 File File::open(const std::string& path, Mode mode, const par::Comm* comm) {
   silence_hdf5_errors();
-  Handle fapl = make_fapl(comm, path);
+  Handle fapl = make_fapl(comm, path, mode == Mode::readwrite);
   File f;
   f.h_ = Handle(TMDFLOW_H5(H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get()),
                            path + ": cannot open HDF5 file"), H5Fclose);

@@ -14,8 +14,10 @@
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/emd.hpp"
+#include "tmdflow/io/temporary.hpp"
 #include "tmdflow/par/comm.hpp"
 #include "tmdflow/par/failure.hpp"
+#include "tmdflow/par/interrupt.hpp"
 #include "tmdflow/par/runtime.hpp"
 
 namespace fs = std::filesystem;
@@ -118,13 +120,6 @@ void FileRegistry::prune() {
 
 // ---- ProductWriter -------------------------------------------------------------------------
 
-static std::string random_suffix() {
-  std::random_device rd;
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", unsigned(rd()));
-  return buf;
-}
-
 static std::string parent_of(const std::string& group) {
   auto p = group.rfind('/');
   return p == 0 ? "/" : group.substr(0, p);
@@ -137,17 +132,30 @@ ProductWriter::ProductWriter(const par::Comm& comm, Target target, ProductInfo i
   // Rank 0 decides (file exists? temporary name) and tells everyone.
   std::string decision;
   if (comm_.is_root()) {
-    const bool exists = fs::exists(target_.file);
-    if (exists && !h5::File::is_hdf5(target_.file)) {
-      decision = "E" + target_.file + ": exists and is not an HDF5 file; refusing to overwrite it";
-    } else {
-      decision = exists ? "X" : "N" + target_.file + ".tmp-" + random_suffix();
-    }
-    if (!exists) {
-      fs::path dir = fs::path(target_.file).parent_path();
-      std::error_code ec;
-      if (!dir.empty()) fs::create_directories(dir, ec);
-      if (ec) decision = "E" + target_.file + ": cannot create directory " + dir.string() + ": " + ec.message();
+    try {
+      const bool exists = fs::exists(target_.file);
+      if (!exists) {
+        fs::path dir = fs::path(target_.file).parent_path();
+        std::error_code ec;
+        if (!dir.empty()) fs::create_directories(dir, ec);
+        if (ec) throw IoError(target_.file + ": cannot create directory " + dir.string() + ": " + ec.message());
+      }
+      // Temporary files of earlier runs that were killed (kill -9, a lost node).
+      for (const auto& note : remove_stale_temporaries(target_.file)) {
+        if (note.rfind("removed", 0) == 0) log::info(note);
+        else log::warn(note);
+      }
+      if (exists && !h5::File::is_hdf5(target_.file)) {
+        decision = "E" + target_.file + ": exists and is not an HDF5 file; refusing to overwrite it";
+      } else if (exists) {
+        decision = "X";
+      } else {
+        const std::string temp = temporary_name(target_.file);
+        write_lock(temp);
+        decision = "N" + temp;
+      }
+    } catch (const std::exception& e) {
+      decision = std::string("E") + e.what();
     }
   }
   decision = comm_.bcast_string(decision, 0);
@@ -156,11 +164,14 @@ ProductWriter::ProductWriter(const par::Comm& comm, Target target, ProductInfo i
   const par::Comm* pcomm = &comm_;
   if (new_file_) {
     temp_path_ = decision.substr(1);
-    file_ = std::make_shared<h5::File>(h5::File::create(temp_path_, pcomm));
-    // Whichever rank ends the job removes the partial file.
-    {
-      const std::string p = temp_path_;
-      abort_hook_ = par::add_abort_hook([p] { std::remove(p.c_str()); });
+    // Whichever rank has to end hard removes the partial file and its lock.
+    unlink_ids_[0] = par::add_emergency_unlink(temp_path_);
+    unlink_ids_[1] = par::add_emergency_unlink(lock_name(temp_path_));
+    try {
+      file_ = std::make_shared<h5::File>(h5::File::create(temp_path_, pcomm));
+    } catch (...) {
+      forget_temporary(true);
+      throw;
     }
     emd::init_file(*file_);
     h5::Group parent = file_->root().require_group(parent_of(target_.group));
@@ -170,8 +181,12 @@ ProductWriter::ProductWriter(const par::Comm& comm, Target target, ProductInfo i
     emd::init_file(*file_);
     h5::Group parent = file_->root().require_group(parent_of(target_.group));
     const std::string temp_leaf = ".tmdflow_tmp_" + leaf_of(target_.group);
-    if (parent.exists(temp_leaf)) parent.unlink(temp_leaf);  // left by a crashed run
-    temp_group_ = (parent.path() == "/" ? "" : parent.path()) + "/" + temp_leaf;
+    if (parent.exists(temp_leaf)) {
+      parent.unlink(temp_leaf);
+      log::info(target_.file, ": removed the unfinished group ", temp_leaf, " left by an interrupted run");
+    }
+    const std::string parent_path = parent_of(target_.group);
+    temp_group_ = (parent_path == "/" ? "" : parent_path) + "/" + temp_leaf;
     group_ = parent.create_group(temp_leaf);
   }
   write_product_attrs(group_, info_);
@@ -193,8 +208,8 @@ void ProductWriter::commit() {
         err = target_.file + ": cannot rename " + temp_path_ + ": " + std::strerror(errno);
     }
     err = comm_.bcast_string(err, 0);
-    par::remove_abort_hook(abort_hook_);
     if (!err.empty()) throw IoError(err);
+    forget_temporary(false);
   } else {
     h5::Group parent = file_->root().open_group(parent_of(target_.group));
     const std::string leaf = leaf_of(target_.group);
@@ -211,14 +226,24 @@ void ProductWriter::discard() noexcept {
     group_ = h5::Group();
     if (new_file_) {
       file_.reset();  // closes (collectively: every rank unwinds through here)
-      if (comm_.is_root()) std::remove(temp_path_.c_str());
-      par::remove_abort_hook(abort_hook_);
+      forget_temporary(true);
     } else if (file_) {
       h5::Group parent = file_->root().open_group(parent_of(temp_group_));
       if (parent.exists(leaf_of(temp_group_))) parent.unlink(leaf_of(temp_group_));
       file_->flush();
     }
   } catch (...) {
+  }
+}
+
+void ProductWriter::forget_temporary(bool remove_file) noexcept {
+  if (comm_.is_root()) {
+    if (remove_file) std::remove(temp_path_.c_str());
+    std::remove(lock_name(temp_path_).c_str());
+  }
+  for (int& id : unlink_ids_) {
+    par::remove_emergency_unlink(id);
+    id = -1;
   }
 }
 

@@ -71,6 +71,8 @@ class ProductWriter {
 
  private:
   void discard() noexcept;
+  /// Forgets the temporary file (removing it when asked) and its lock.
+  void forget_temporary(bool remove_file) noexcept;
 
   const par::Comm& comm_;
   Target target_;
@@ -81,7 +83,7 @@ class ProductWriter {
   std::shared_ptr<h5::File> file_;
   h5::Group group_;
   bool committed_ = false;
-  int abort_hook_ = 0;
+  int unlink_ids_[2] = {-1, -1};  // emergency unlinks of the temporary file and its lock
 };
 
 }  // namespace tmdflow::io

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "tmdflow/core/log.hpp"
+#include "tmdflow/par/interrupt.hpp"
 #include "tmdflow/par/runtime.hpp"
 
 namespace tmdflow::par {
@@ -35,6 +36,13 @@ void inject_fault(const Comm& comm, const char* site) {
   if (spec == want)
     throw IoError("injected fault at '" + std::string(site) + "' on rank " + std::to_string(comm.rank()) +
                   " (TMDFLOW_INJECT_FAULT)");
+  // "SITE:RANK:stall": this rank waits (a minute, or until a signal) while the others go on into
+  // the next collective -- how the tests place a kill inside a collective write.
+  if (spec == want + ":stall") {
+    log::write(log::Level::info, "stalling at '" + std::string(site) + "' (TMDFLOW_INJECT_FAULT)", true);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!interrupted_by() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 double agreement_timeout_s() {
@@ -46,6 +54,8 @@ double agreement_timeout_s() {
 }
 
 void agree(const Comm& comm, std::exception_ptr local_error) {
+  // An interruption is a failure of the rank that saw the signal: every rank stops here together.
+  if (!local_error && interrupted_by()) local_error = std::make_exception_ptr(Interrupted(interrupted_by()));
   if (comm.size() == 1) {
     if (local_error) std::rethrow_exception(local_error);
     return;

@@ -4,6 +4,8 @@
 #include <numeric>
 #include <thread>
 
+#include "tmdflow/par/interrupt.hpp"
+
 namespace tmdflow::par {
 namespace {
 constexpr int kTagUpdate = 101;
@@ -68,6 +70,8 @@ void Progress::send_update(bool final) {
 }
 
 void Progress::advance(std::uint64_t n) {
+  // One rank: any point of its work is a safe place to stop (with several, the agreements are).
+  if (comm_.size() == 1) throw_if_interrupted();
   local_ += n;
   const double now = clock_.seconds();
   if (comm_.is_root()) {

@@ -9,6 +9,7 @@
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
+#include "tmdflow/par/interrupt.hpp"
 
 namespace tmdflow::par {
 namespace {
@@ -31,6 +32,8 @@ Runtime::Runtime(int& argc, char**& argv) {
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   }
+  // After MPI_Init: tmdflow's handlers take over SIGINT, SIGTERM and SIGHUP (see interrupt.hpp).
+  install_interrupt_handlers();
   world_ = new Comm(MPI_COMM_WORLD);
   log::set_rank(world_->rank(), world_->size());
   if (!Kokkos::is_initialized()) {
@@ -81,6 +84,7 @@ void abort_job(int exit_code) {
     } catch (...) {
     }
   }
+  emergency_unlink_all();
   int initialized = 0, finalized = 0, size = 1;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
