@@ -100,10 +100,11 @@ class ArinaSource : public FrameSource {
     return "DECTRIS NXmx" + (description_.empty() ? std::string() : " (" + description_ + ")");
   }
 
+  // The master too: the input may have been a data file or BASE.h5.
   std::vector<std::string> companion_files() const override {
-    std::vector<std::string> files;
+    std::vector<std::string> files{file_};
     for (const auto& p : parts_)
-      if (p.file->path() != file_ && (files.empty() || files.back() != p.file->path())) files.push_back(p.file->path());
+      if (p.file->path() != files.back()) files.push_back(p.file->path());
     if (scan_metadata_) files.push_back(scan_metadata_->file);
     return files;
   }
@@ -171,6 +172,7 @@ class ArinaSource : public FrameSource {
       parts_.push_back(std::move(part));
     }
     if (frames_ == 0) throw InputError::at(file_, "/entry/data", "frames", "at least one", "0 in every data file");
+    meta_.dtype = stored_dtype_;
   }
 
   // Each data file records the 1-based numbers of its first and last frame: a file missing or
@@ -265,7 +267,6 @@ class ArinaSource : public FrameSource {
   }
 
   void read_acquisition(const h5::Group& root) {
-    if (gain_.empty()) meta_.dtype = stored_dtype_;
     auto& acq = meta_.acquisition;
     auto put = [&](const char* key, std::optional<double> v) {
       if (v) acq[key] = *v;
