@@ -29,6 +29,14 @@ target_include_directories(tmdflow_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS})
 target_link_libraries(tmdflow_hdf5 INTERFACE ${HDF5_C_LIBRARIES} MPI::MPI_C)
 target_compile_definitions(tmdflow_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
 add_library(tmdflow::hdf5 ALIAS tmdflow_hdf5)
+# Filter plugins built for this HDF5 (DECTRIS bitshuffle/LZ4: Debian package bitshuffle), added to
+# HDF5's search path at run time unless HDF5_PLUGIN_PATH is set (io/formats/arina_filters.hpp).
+set(TMDFLOW_HDF5_PLUGIN_DIR "/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/hdf5/openmpi/plugins" CACHE PATH
+    "HDF5 filter plugins for the parallel HDF5 tmdflow links")
+if(NOT EXISTS "${TMDFLOW_HDF5_PLUGIN_DIR}/libh5bshuf.so")
+  message(WARNING "tmdflow: no bitshuffle plugin in ${TMDFLOW_HDF5_PLUGIN_DIR}: DECTRIS files will not be readable. "
+                  "Install the Debian package 'bitshuffle' (or set TMDFLOW_HDF5_PLUGIN_DIR)")
+endif()
 
 # --- Kokkos ----------------------------------------------------------------------------------
 find_package(Kokkos QUIET)

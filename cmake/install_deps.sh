@@ -8,6 +8,7 @@ PACKAGES="
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev
+  bitshuffle hdf5-filter-plugin
   libtorch-dev
   libtrilinos-kokkos-dev
   libboost-program-options-dev libboost-dev

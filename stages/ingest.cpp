@@ -1,4 +1,4 @@
-// Stage ingest: a foreign 4D-STEM file (.mib, raw binary, .npy, EMD/HDF5) -> a datacube/1
+// Stage ingest: a foreign 4D-STEM file (.mib, raw binary, .npy, EMD/HDF5, DECTRIS) -> a datacube/1
 // product, sharded by scan rows: each rank reads only its rows and writes them collectively.
 #include <algorithm>
 #include <filesystem>
@@ -19,20 +19,22 @@ namespace {
 class Ingest : public Stage {
  public:
   std::string name() const override { return "ingest"; }
-  std::string summary() const override { return "read a 4D-STEM file (.mib, .raw/.bin, .npy, EMD/HDF5) into a datacube product"; }
+  std::string summary() const override { return "read a 4D-STEM file (.mib, .raw/.bin, .npy, EMD/HDF5, DECTRIS Arina) into a datacube product"; }
   std::string description() const override {
     return "Reads a 4D-STEM acquisition and writes it as a datacube (data[Rx, Ry, Qx, Qy]) keeping its element type.\n"
            "Formats (by extension, or --format): Merlin .mib (single or quad, U08/U16/U32; the scan from --scan, else\n"
            "from the .hdr beside it, else one row), raw binary .raw/.bin (--shape, --dtype, --endian, --header-bytes,\n"
            "--gap-bytes), NumPy .npy (C order; 4-D, or 3-D frames with --scan), HDF5: EMD 1.0 / py4DSTEM, Prismatic\n"
-           "EMD 0.5 and any 4-D dataset (FILE.h5:/path or --dataset). Calibration comes from the file when it has one;\n"
+           "EMD 0.5 and any 4-D dataset (FILE.h5:/path or --dataset), DECTRIS Arina NXmx (the _master.h5 with its data\n"
+           "files; bitshuffle/LZ4 through Debian's HDF5 plugins; the scan from --scan or the BASE.h5 beside it; pixel_mask\n"
+           "pixels set to 0; --flatfield true). Calibration comes from the file when it has one;\n"
            "the calibration options override it. See data_schema/ingest.md.";
   }
   std::string product_schema() const override { return "datacube/1"; }
   std::string default_group() const override { return "/datacube_root"; }
 
   void declare(Options& o) override {
-    o.add<std::string>("format", &format_, "auto", "input format: auto (by extension), mib, raw, npy, hdf5")
+    o.add<std::string>("format", &format_, "auto", "input format: auto (by extension and content), mib, raw, npy, hdf5, arina")
         .add_optional<std::string>("scan", &scan_, "scan shape Rx,Ry [positions] (folds the frames in scan order)")
         .add_optional<std::string>("shape", &shape_, "raw: datacube shape Rx,Ry,Qx,Qy")
         .add_optional<std::string>("dtype", &dtype_, "raw: element type (uint8, uint16, uint32, int16, int32, float32, float64)")
@@ -40,6 +42,7 @@ class Ingest : public Stage {
         .add<std::int64_t>("header-bytes", &header_bytes_, 0, "raw: bytes to skip at the start of the file [bytes]")
         .add<std::int64_t>("gap-bytes", &gap_bytes_, 0, "raw: bytes to skip before every frame [bytes]")
         .add_optional<std::string>("dataset", &dataset_, "HDF5: path of the dataset or array group (default: the only datacube)")
+        .add<bool>("flatfield", &flatfield_, false, "DECTRIS: multiply the frames by the master's flatfield (float32 output)")
         .add_optional<double>("r-pixel-nm", &r_pixel_nm_, "scan step [nm] (overrides the file's)")
         .add_optional<double>("q-pixel-invA", &q_pixel_invA_, "detector pixel size [1/Angstrom] (overrides the file's)")
         .add_optional<double>("voltage-kV", &voltage_kV_, "accelerating voltage [kV]")
@@ -56,6 +59,7 @@ class Ingest : public Stage {
     o.byte_order = io::byte_order_from_name(endian_, "endian");
     o.header_bytes = header_bytes_;
     o.gap_bytes = gap_bytes_;
+    o.flatfield = flatfield_;
     if (block_patterns_ < 0) throw ConfigError("block-patterns: expected 0 or more, found " + std::to_string(block_patterns_));
     for (const auto& [option, value] : {std::pair<const char*, double>{"r-pixel-nm", r_pixel_nm_},
                                         {"q-pixel-invA", q_pixel_invA_},
@@ -79,6 +83,12 @@ class Ingest : public Stage {
     // Opening checks what can be checked before any work: sizes, first/last headers, shapes.
     source_ = io::open_frame_source(in.file, o);
     meta_ = source_->meta();
+    // An input may be several files (a .hdr; a DECTRIS master and its data files): the output must be none of them.
+    std::vector<std::string> read_files = source_->companion_files();
+    read_files.push_back(source_->file());
+    for (const auto& f : read_files)
+      if (fs::exists(ctx.output.file) && fs::equivalent(f, ctx.output.file, ec))
+        throw ConfigError("output: expected another file than the input's, found " + ctx.output.file + ", which it reads");
     auto& cal = meta_.calibration;
     if (ctx.given("r-pixel-nm")) {
       cal.R_pixel_size = r_pixel_nm_;
@@ -130,6 +140,7 @@ class Ingest : public Stage {
  private:
   std::string format_, scan_, shape_, dtype_, endian_, dataset_;
   std::int64_t header_bytes_ = 0, gap_bytes_ = 0, block_patterns_ = 0;
+  bool flatfield_ = false;
   double r_pixel_nm_ = 0, q_pixel_invA_ = 0, voltage_kV_ = 0, convergence_mrad_ = 0;
   std::unique_ptr<io::FrameSource> source_;
   io::DatacubeMeta meta_;

@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "tmdflow/core/strings.hpp"
+#include "tmdflow/io/formats/arina.hpp"
+#include "tmdflow/io/formats/arina_files.hpp"
 #include "tmdflow/io/formats/binary_file.hpp"
 #include "tmdflow/io/formats/hdf5_source.hpp"
 #include "tmdflow/io/formats/merlin.hpp"
@@ -22,7 +24,8 @@ InputFormat input_format_from_name(const std::string& name, const std::string& w
   if (n == "raw" || n == "bin") return InputFormat::raw;
   if (n == "npy") return InputFormat::npy;
   if (n == "hdf5" || n == "h5" || n == "emd") return InputFormat::hdf5;
-  throw ConfigError(what + ": expected one of auto, mib, raw, npy, hdf5, found '" + name + "'");
+  if (n == "arina" || n == "dectris" || n == "nxmx") return InputFormat::arina;
+  throw ConfigError(what + ": expected one of auto, mib, raw, npy, hdf5, arina, found '" + name + "'");
 }
 
 std::string input_format_name(InputFormat f) {
@@ -32,6 +35,7 @@ std::string input_format_name(InputFormat f) {
     case InputFormat::raw: return "raw";
     case InputFormat::npy: return "npy";
     case InputFormat::hdf5: return "hdf5";
+    case InputFormat::arina: return "arina";
   }
   return "?";
 }
@@ -41,14 +45,16 @@ InputFormat detect_input_format(const std::string& path) {
   if (ext == ".mib") return InputFormat::mib;
   if (ext == ".raw" || ext == ".bin") return InputFormat::raw;
   if (ext == ".npy") return InputFormat::npy;
-  if (ext == ".h5" || ext == ".hdf5" || ext == ".hdf" || ext == ".emd") return InputFormat::hdf5;
+  if (ext == ".h5" || ext == ".hdf5" || ext == ".hdf" || ext == ".emd")
+    return dectris_role(path) == DectrisRole::none ? InputFormat::hdf5 : InputFormat::arina;
   // An unknown extension: the formats that announce themselves in their first bytes.
   BinaryFile f(path);
   char head[8] = {};
   const auto n = f.read_some_at(0, head, sizeof head);
   if (n >= 4 && std::memcmp(head, "MQ1,", 4) == 0) return InputFormat::mib;
   if (n >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return InputFormat::npy;
-  if (n >= 8 && std::memcmp(head, "\x89HDF\r\n\x1a\n", 8) == 0) return InputFormat::hdf5;
+  if (n >= 8 && std::memcmp(head, "\x89HDF\r\n\x1a\n", 8) == 0)
+    return dectris_role(path) == DectrisRole::none ? InputFormat::hdf5 : InputFormat::arina;
   throw InputError::at(path, "", "format", "a file named .mib, .raw, .bin, .npy, .h5, .hdf5 or .emd (or --format)",
                        ext.empty() ? "no extension" : "'" + ext + "'");
 }
@@ -86,12 +92,16 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const Fr
     if (o.gap_bytes != 0) throw ConfigError("gap-bytes: applies to raw input only; this input is " + fname);
   }
   if (format != InputFormat::hdf5 && !o.dataset.empty())
-    throw ConfigError("dataset: applies to HDF5 input only; this input is " + fname);
+    throw ConfigError("dataset: applies to HDF5 input only; this input is " + fname +
+                      (format == InputFormat::arina ? " (its frames are the master's /entry/data links)" : ""));
+  if (format != InputFormat::arina && o.flatfield)
+    throw ConfigError("flatfield: applies to DECTRIS input only (the master's flatfield); this input is " + fname);
   switch (format) {
     case InputFormat::mib: return open_merlin(path, o);
     case InputFormat::raw: return open_raw(path, o);
     case InputFormat::npy: return open_npy(path, o);
     case InputFormat::hdf5: return open_hdf5_source(path, o);
+    case InputFormat::arina: return open_arina(path, o);
     case InputFormat::automatic: break;
   }
   throw ConfigError("format: no reader for '" + fname + "'");

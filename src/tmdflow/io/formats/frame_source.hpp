@@ -15,13 +15,14 @@
 
 namespace tmdflow::io {
 
-enum class InputFormat { automatic, mib, raw, npy, hdf5 };
+enum class InputFormat { automatic, mib, raw, npy, hdf5, arina };
 
-/// "auto", "mib", "raw", "npy", "hdf5" (ConfigError naming `what` otherwise).
+/// "auto", "mib", "raw", "npy", "hdf5", "arina" (ConfigError naming `what` otherwise).
 InputFormat input_format_from_name(const std::string& name, const std::string& what = "format");
 std::string input_format_name(InputFormat f);
 /// The format of a file from its extension (.mib; .raw, .bin; .npy; .h5, .hdf5, .emd), else from
-/// its first bytes; InputError naming the file when neither tells.
+/// its first bytes; InputError naming the file when neither tells. An HDF5 file of a DECTRIS
+/// acquisition (master, data or scan-metadata file) is `arina`.
 InputFormat detect_input_format(const std::string& path);
 
 enum class ByteOrder { little, big };
@@ -41,6 +42,8 @@ struct FrameSourceOptions {
   std::int64_t gap_bytes = 0;       // skipped before every frame
   /// HDF5 only: path of the dataset or array group ("" = the file's only datacube).
   std::string dataset;
+  /// DECTRIS only: multiply the frames by the master's flatfield (float32 output).
+  bool flatfield = false;
 };
 
 class FrameSource {

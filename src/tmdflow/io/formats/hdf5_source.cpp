@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tmdflow/core/strings.hpp"
+#include "tmdflow/io/formats/arina_filters.hpp"
 
 namespace tmdflow::io {
 
@@ -25,6 +26,7 @@ class Hdf5Source : public FrameSource {
     std::string spec = path;
     if (!o.dataset.empty()) spec += ":" + (o.dataset[0] == '/' ? o.dataset : "/" + o.dataset);
     reader_ = DatacubeReader::open(spec, nullptr);
+    require_filters(reader_.dataset());  // a missing plugin named now, not by the first read
     meta_ = reader_.meta();
     file_shape_ = meta_.shape;
     if (std::any_of(file_shape_.begin(), file_shape_.end(), [](auto v) { return v <= 0; }))
