@@ -70,8 +70,12 @@ if(NOT TMDFLOW_WITH_TORCH STREQUAL "OFF")
   endif()
 endif()
 if(NOT TMDFLOW_FINDING_FOR_PACKAGE)
-  message(STATUS "tmdflow: LibTorch ${TMDFLOW_HAVE_TORCH} (TMDFLOW_WITH_TORCH=${TMDFLOW_WITH_TORCH}): "
-                 "tmdflow::learn, its tests and benchmark ${TMDFLOW_HAVE_TORCH}")
+  if(TMDFLOW_HAVE_TORCH)
+    message(STATUS "tmdflow: LibTorch found: building tmdflow::learn, its tests and benchmark")
+  else()
+    message(STATUS "tmdflow: no LibTorch (TMDFLOW_WITH_TORCH=${TMDFLOW_WITH_TORCH}): "
+                   "tmdflow::learn, its tests and benchmark are not built")
+  endif()
 endif()
 
 # --- Boost -----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Packaging: `cmake --install` into a temporary prefix gives a working executable, the data folders
 and a package config with which a downstream C++ project (tests/package/consumer) configures,
-builds and reads a datacube; its numbers are compared with h5py's.
+builds and reads a datacube; its numbers are compared with h5py's. When tmdflow was built with
+LibTorch, the project also links tmdflow::learn (COMPONENTS learn).
 
 usage: test_consumer.py CMAKE BUILD_DIR C_COMPILER CXX_COMPILER [COMPILER_LAUNCHER]"""
 import os
@@ -57,10 +58,11 @@ run([tmdflow, "--quiet", "stage", "synthesize-datacube", "--output", cube, "--sc
 out = run([tmdflow, "validate", cube], cwd=tmp, env=env)
 check("datacube/1" in out, f"installed tmdflow validate did not check the datacube:\n{out}")
 
-# A downstream project: find_package(tmdflow) and tmdflow::io, nothing else.
+# A downstream project: find_package(tmdflow) and tmdflow::io (and tmdflow::learn when installed).
+with_learn = any(os.path.basename(c) == "tmdflowLearnTargets.cmake" for c in configs)
 consumer_build = os.path.join(tmp, "consumer-build")
 configure = [cmake, "-S", os.path.join(here, "consumer"), "-B", consumer_build, f"-DCMAKE_PREFIX_PATH={prefix}",
-             f"-DCMAKE_C_COMPILER={cc}", f"-DCMAKE_CXX_COMPILER={cxx}"]
+             f"-DCMAKE_C_COMPILER={cc}", f"-DCMAKE_CXX_COMPILER={cxx}", f"-DCONSUMER_LEARN={'ON' if with_learn else 'OFF'}"]
 if launcher:
     configure += [f"-DCMAKE_CXX_COMPILER_LAUNCHER={launcher}", f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}"]
 log = run(configure)
@@ -81,6 +83,13 @@ for ranks in (1, 2):
     check(abs(float(lines.get("sum", "nan")) - expected_sum) <= 1e-9 * max(1.0, expected_sum),
           f"{ranks} rank(s): sum {lines.get('sum')}, h5py {expected_sum}")
 check(expected_sum > 0, "the synthesized datacube is empty")
+
+if with_learn:
+    lines = dict(l.split(" ", 1) for l in run([os.path.join(consumer_build, "consumer_learn")]).splitlines())
+    numpy_reflect = " ".join(map(str, np.pad(np.arange(10), 3, mode="reflect")))
+    check(lines.get("reflect") == numpy_reflect, f"tmdflow::learn reflect_index: {lines.get('reflect')}, numpy {numpy_reflect}")
+    check(lines.get("windows") == f"{(25 - 5) // 2 + 1} {(19 - 6) // 3 + 1}", f"tmdflow::learn windows: {lines.get('windows')}")
+print("tmdflow::learn consumer:", "built and checked" if with_learn else "skipped (tmdflow built without LibTorch)")
 
 if not os.environ.get("TMDFLOW_KEEP_TEST_FILES"):
     shutil.rmtree(tmp, ignore_errors=True)
