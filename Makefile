@@ -1,18 +1,26 @@
 # tmdflow: the two set-up commands are `make demo` and `make test` (see README.md).
 # Both install what is missing (Debian packages, cmake/install_deps.sh), configure and build into
 # build/ (executable build/bin/tmdflow), then run the demo workflow or every test.
+# Off Debian (no apt-get) the package step only lists what CMake needs; NO_DEPS=1 skips it
+# (e.g. `module load ...; make build NO_DEPS=1`). `make install PREFIX=DIR` installs the build.
 BUILD   ?= build
 JOBS    ?= $(shell nproc)
 RANKS   ?= 2
 DEMO_OUT ?= demo_out
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+NO_DEPS ?=
+PREFIX  ?= /usr/local
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench install clean
 
 all: build
 
 deps:
+ifeq ($(NO_DEPS),)
 	@sh cmake/install_deps.sh
+else
+	@echo "tmdflow: NO_DEPS=$(NO_DEPS): not checking Debian packages"
+endif
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
@@ -36,6 +44,9 @@ test: build
 
 bench: build
 	sh benchmarks/run.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(DEMO_OUT)

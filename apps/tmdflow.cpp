@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "command_help.hpp"
 #include "stage.hpp"
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
@@ -14,6 +15,7 @@
 #include "tmdflow/par/runtime.hpp"
 #include "version.hpp"
 #include "workflow.hpp"
+#include "workflow_plan.hpp"
 
 namespace po = boost::program_options;
 using namespace tmdflow;
@@ -25,12 +27,14 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run WORKFLOW.ini [--input PATH] [--output PATH] [--set SECTION.KEY=VALUE ...]\n"
-    "                   [--from STEP] [--force]       run a workflow (resumes: complete steps are skipped)\n"
+    "                   [--from STEP] [--force] [--dry-run]\n"
+    "                                                 run a workflow (resumes: complete steps are skipped)\n"
     "  stage NAME --input PATH --output FILE.h5[:/group] [options]\n"
     "                                                 run one stage (tmdflow stage NAME --help)\n"
     "  stages                                         list the stages\n"
     "  inspect FILE.h5                                print the product tree\n"
     "  validate FILE.h5                               check a file against data_schema/\n"
+    "  help [COMMAND]                                 this text, or a command's (also: COMMAND --help)\n"
     "\n"
     "global options: --quiet, --verbose, --progress=bar|log|off, --version, --help\n"
     "All commands run the same under mpiexec -n N and srun.\n";
@@ -64,6 +68,21 @@ int cmd_stages() {
   return 0;
 }
 
+// `tmdflow help [COMMAND [STAGE]]`, `tmdflow COMMAND --help`: the usage, exit 0.
+int cmd_help(const par::Comm& comm, const std::vector<std::string>& args) {
+  std::string text;
+  par::collectively(comm, [&] {
+    if (args.empty()) text = kUsage;
+    else if (args[0] == "stage" && args.size() > 1) text = stages::stage_help(args[1]);
+    else text = app::command_help(args[0]);
+    if (text.empty())
+      throw UsageError("help: unknown command '" + args[0] + "': expected run, stage, stages, inspect, validate or help");
+  });
+  if (comm.is_root()) std::cout << text << std::flush;
+  if (args.size() == 1 && args[0] == "stage") cmd_stages();
+  return 0;
+}
+
 int cmd_stage(const par::Comm& comm, const std::vector<std::string>& args) {
   if (args.empty()) throw UsageError("stage: expected a stage name (tmdflow stages lists them)");
   const std::string name = args[0];
@@ -94,6 +113,7 @@ int cmd_run(const par::Comm& comm, const std::vector<std::string>& args) {
   stages::WorkflowOverrides ov;
   stages::RunOptions ro;
   stages::Workflow wf;
+  bool dry_run = false;
   par::collectively(comm, [&] {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     for (auto& [k, v] : key_values(rest, "run")) {
@@ -101,16 +121,22 @@ int cmd_run(const par::Comm& comm, const std::vector<std::string>& args) {
       else if (k == "output") ov.output = v;
       else if (k == "from") ro.from = v;
       else if (k == "force") ro.force = str::to_bool(v, "--force");
+      else if (k == "dry-run") dry_run = str::to_bool(v, "--dry-run");
       else if (k == "set") {
         auto eq = v.find('=');
         if (eq == std::string::npos) throw UsageError("--set " + v + ": expected SECTION.KEY=VALUE");
         ov.set.emplace_back(v.substr(0, eq), v.substr(eq + 1));
       } else {
-        throw UsageError("run: unknown option '--" + k + "': expected --input, --output, --set, --from or --force");
+        throw UsageError("run: unknown option '--" + k + "': expected --input, --output, --set, --from, --force or --dry-run");
       }
     }
     wf = stages::load_workflow(args[0], ov);
+    if (dry_run) app::check_workflow_inputs(wf);
   });
+  if (dry_run) {
+    if (comm.is_root()) std::cout << app::workflow_plan(wf);
+    return 0;
+  }
   stages::run_workflow(comm, wf, ro);
   return 0;
 }
@@ -146,16 +172,18 @@ int dispatch(const par::Comm& comm, std::vector<std::string> args) {
     else if (a.rfind("--progress=", 0) == 0) setenv("TMDFLOW_PROGRESS", a.substr(11).c_str(), 1);
     else rest.push_back(a);
   }
-  if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
+  if (rest.empty() || rest[0] == "--help" || rest[0] == "-h") {
     if (comm.is_root()) std::cout << kUsage;
     return rest.empty() ? static_cast<int>(ExitCode::usage) : 0;
   }
+  if (rest[0] == "help") return cmd_help(comm, std::vector<std::string>(rest.begin() + 1, rest.end()));
   if (rest[0] == "--version") {
     if (comm.is_root()) std::cout << "tmdflow " << TMDFLOW_VERSION << "\n";
     return 0;
   }
   const std::string cmd = rest[0];
   std::vector<std::string> cargs(rest.begin() + 1, rest.end());
+  if (!app::command_help(cmd).empty() && app::asks_for_help(cmd, cargs)) return cmd_help(comm, {cmd});
   if (cmd == "run") return cmd_run(comm, cargs);
   if (cmd == "stage") return cmd_stage(comm, cargs);
   if (cmd == "stages") return cmd_stages();

@@ -50,8 +50,12 @@ rm -f "$DIR/ingest.h5"
 echo
 
 echo "== patch inference: small CNN over sliding windows, runner vs the model alone =="
-"$BIN/tmdflow_bench_patch_inference" 512 512 32 8 256 2 "$DIR"
-"$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_patch_inference" 512 512 32 8 256 2 "$DIR"
+if [ -x "$BIN/tmdflow_bench_patch_inference" ]; then
+  "$BIN/tmdflow_bench_patch_inference" 512 512 32 8 256 2 "$DIR"
+  "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_patch_inference" 512 512 32 8 256 2 "$DIR"
+else
+  echo "  skipped: built without LibTorch (TMDFLOW_WITH_TORCH)"
+fi
 
 echo
 echo "== ADF image: 1024 x 1024 of a ~3,000-atom MoS2 bilayer, incoherent model, vs its FFT pair =="

@@ -2,6 +2,9 @@
 # Installs tmdflow's build and test dependencies from Debian 12 packages.
 # Idempotent: does nothing when every package is present; otherwise apt-get installs only
 # the missing ones (through sudo when not root). Nothing is downloaded from anywhere else.
+# Where it cannot install (no apt-get: another distribution or a cluster; not root and no usable
+# sudo) it lists what CMake needs and exits 0, so that `make build` goes on and CMake finds what the
+# machine provides (e.g. after `module load`), naming anything it cannot find.
 set -eu
 
 PACKAGES="
@@ -20,6 +23,32 @@ PACKAGES="
   unzip
 "
 
+# What CMake looks for, for machines without these packages (keep in step with PACKAGES and
+# cmake/TmdflowDependencies.cmake).
+needs() {
+  cat <<'EOF'
+tmdflow needs (found by CMake, cmake/TmdflowDependencies.cmake); tested with Debian 12's versions:
+  a C++17 compiler (GCC 12), CMake >= 3.18 (3.25)
+  MPI, C and C++ (Open MPI 4.1)                    FindMPI: mpicc/mpicxx on PATH
+  HDF5 built with MPI (parallel), C API (1.10.8)   FindHDF5: h5pcc on PATH, or -DHDF5_C_COMPILER_EXECUTABLE=
+  Kokkos (3.4, Serial; OpenMP/CUDA builds work)    KokkosConfig.cmake: -DKokkos_ROOT=
+  FFTW3, double and single precision (3.3.10)      fftw3.h, libfftw3, libfftw3f
+  LAPACK (3.11), libpng (1.6), libtiff (4.5), zlib
+  Boost >= 1.71 with program_options (1.74)
+  optional: LibTorch (1.13), only for tmdflow::learn, its tests and a benchmark: -DTorch_DIR=, or
+            -DTMDFLOW_WITH_TORCH=OFF to skip it
+  tests: GoogleTest (1.12); python3 with numpy and h5py (scikit-learn for the benchmarks)
+On a cluster, load them first, e.g. `module load gcc openmpi hdf5/mpi kokkos fftw boost` (names vary:
+`module avail`), then `make build NO_DEPS=1` (see slurm/README.md).
+EOF
+}
+
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "tmdflow: no apt-get here: not installing packages; CMake will look for what this machine provides."
+  needs
+  exit 0
+fi
+
 missing=""
 for p in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -31,16 +60,20 @@ if [ -z "$missing" ]; then
   exit 0
 fi
 
-echo "tmdflow: installing missing Debian packages:$missing"
 SUDO=""
 if [ "$(id -u)" != "0" ]; then
-  if command -v sudo >/dev/null 2>&1; then
+  # sudo without a password, or with a terminal to ask for one; never a hang in a batch job.
+  if command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
     SUDO="sudo"
   else
-    echo "tmdflow: error: packages missing ($missing) and not root and no sudo; install them with apt-get" >&2
-    exit 1
+    echo "tmdflow: Debian packages missing:$missing" >&2
+    echo "tmdflow: not root and no usable sudo: not installing them (as root: apt-get install$missing)." >&2
+    echo "tmdflow: going on; CMake will name what it cannot find." >&2
+    needs >&2
+    exit 0
   fi
 fi
+echo "tmdflow: installing missing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086

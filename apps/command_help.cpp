@@ -1,0 +1,74 @@
+// The texts say what each command does, its arguments and options, and an example; the options of
+// each stage are documented by the stage itself (tmdflow stage NAME --help).
+#include "command_help.hpp"
+
+#include <algorithm>
+
+namespace tmdflow::app {
+
+std::string command_help(const std::string& command) {
+  if (command == "run")
+    return "usage: tmdflow run WORKFLOW.ini [--input PATH] [--output FILE.h5] [--set SECTION.KEY=VALUE ...]\n"
+           "                   [--from STEP] [--force] [--dry-run]\n"
+           "\n"
+           "Runs the steps of a workflow in order (an INI file: workflows/README.md). Each step runs one stage and\n"
+           "writes its product into a group of the output file. Running again resumes: a step whose product is\n"
+           "complete with the same configuration is skipped. Stages, option names and ${...} references are\n"
+           "checked before the first step runs.\n"
+           "\n"
+           "  --input PATH        the workflow's main input (default: input of its [workflow] section)\n"
+           "  --output FILE.h5    the workflow's output file (default: output of its [workflow] section)\n"
+           "  --set S.K=VALUE     sets key K of section S: a stage option of step S, or a [workflow] key\n"
+           "                      (repeatable)\n"
+           "  --from STEP         redoes STEP and every step after it\n"
+           "  --force             redoes every step\n"
+           "  --dry-run           checks the workflow and that its inputs exist, prints the steps it would run,\n"
+           "                      and runs none of them\n"
+           "\n"
+           "examples:\n"
+           "  tmdflow run workflows/demo.ini --output out/demo.h5 --set simulate.scan=96,96\n"
+           "  tmdflow run workflows/twist_polarity.ini --input scan.h5 --output out/twist.h5 --dry-run\n"
+           "  tmdflow-mpiexec 4 tmdflow run workflows/demo.ini      (under Slurm: srun tmdflow run ...)\n";
+  if (command == "stage")
+    return "usage: tmdflow stage NAME [--input PATH] --output FILE.h5[:/group] [options]\n"
+           "       tmdflow stage NAME --help      every option of stage NAME, with its unit and default\n"
+           "\n"
+           "Runs one stage. --input names its main input (FILE.h5[:/group], or a foreign format for ingest);\n"
+           "--output names its product: a group of an HDF5 file (the stage's default group when only FILE.h5\n"
+           "is given). The product is written under a temporary name and renamed when complete.\n"
+           "\n"
+           "example:\n"
+           "  tmdflow stage virtual-image --input scan.h5 --output scan.h5 --adf-inner-mrad 40 --figures figs\n"
+           "\n"
+           "stages:\n";
+  if (command == "stages")
+    return "usage: tmdflow stages\n"
+           "\n"
+           "Lists the stages, one line each (tmdflow stage NAME --help documents one).\n";
+  if (command == "inspect")
+    return "usage: tmdflow inspect FILE.h5\n"
+           "\n"
+           "Prints the tree of an HDF5 file: groups with their EMD type, Python class and tmdflow product\n"
+           "attributes (schema, stage, configuration hash, complete); datasets with their shape, type and chunks.\n";
+  if (command == "validate")
+    return "usage: tmdflow validate FILE.h5\n"
+           "\n"
+           "Checks every tmdflow product in the file (each group with a tmdflow_product attribute) against the\n"
+           "schema it names (data_schema/products/, compiled into tmdflow) and prints what was checked and\n"
+           "every problem found. Exit code 0 when valid, 4 when a product does not match its schema.\n";
+  if (command == "help")
+    return "usage: tmdflow help [COMMAND]    (or tmdflow COMMAND --help)\n"
+           "\n"
+           "Prints the usage of tmdflow, or of COMMAND: run, stage, stages, inspect, validate;\n"
+           "tmdflow help stage NAME prints the options of stage NAME.\n";
+  return "";
+}
+
+bool asks_for_help(const std::string& command, const std::vector<std::string>& args) {
+  auto is_help = [](const std::string& a) { return a == "--help" || a == "-h"; };
+  // `tmdflow stage NAME --help` is the stage's own help; only `tmdflow stage --help` is this one.
+  if (command == "stage") return !args.empty() && is_help(args[0]);
+  return std::any_of(args.begin(), args.end(), is_help);
+}
+
+}  // namespace tmdflow::app
