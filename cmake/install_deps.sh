@@ -34,6 +34,7 @@ tmdflow needs (found by CMake, cmake/TmdflowDependencies.cmake); tested with Deb
   Kokkos (3.4, Serial; OpenMP/CUDA builds work)    KokkosConfig.cmake: -DKokkos_ROOT=
   FFTW3, double and single precision (3.3.10)      fftw3.h, libfftw3, libfftw3f
   LAPACK (3.11), libpng (1.6), libtiff (4.5), zlib
+  the bitshuffle/LZ4 HDF5 filter plugin for DECTRIS files (bitshuffle 0.3.5), run time only
   Boost >= 1.71 with program_options (1.74)
   optional: LibTorch (1.13), only for tmdflow::learn, its tests and a benchmark: -DTorch_DIR=, or
             -DTMDFLOW_WITH_TORCH=OFF to skip it
