@@ -72,6 +72,15 @@ find_package(PNG QUIET)
 tmdflow_require(PNG_FOUND "libpng" "libpng-dev")
 find_package(TIFF QUIET)
 tmdflow_require(TIFF_FOUND "libtiff" "libtiff-dev")
+# Figures are drawn with cairo (text through its font API; the font is DejaVu Sans, fonts-dejavu-core).
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(CAIRO QUIET IMPORTED_TARGET cairo)
+endif()
+tmdflow_require(CAIRO_FOUND "cairo" "libcairo2-dev")
+add_library(tmdflow_cairo INTERFACE)
+target_link_libraries(tmdflow_cairo INTERFACE PkgConfig::CAIRO)
+add_library(tmdflow::cairo ALIAS tmdflow_cairo)
 
 # --- tests -----------------------------------------------------------------------------------
 if(TMDFLOW_BUILD_TESTS)

@@ -15,6 +15,7 @@ PACKAGES="
   libfftw3-dev
   liblapack-dev
   libtiff-dev libpng-dev zlib1g-dev
+  libcairo2-dev fonts-dejavu-core
   python3 python3-numpy python3-h5py python3-sklearn
   unzip
 "
