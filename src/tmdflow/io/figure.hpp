@@ -40,9 +40,10 @@ struct ColourScale {
 
 /// Linear scale over the [lo_frac, hi_frac] quantiles of the finite values (robust contrast).
 ColourScale robust_scale(const std::vector<float>& values, double lo_frac = 0.005, double hi_frac = 0.995, Ramp ramp = Ramp::grey);
-/// log10 scale for diffraction patterns: from the maximum down `decades` decades, raised to the
-/// smallest positive value when that is higher (outer spots stay visible, the central beam on scale).
-ColourScale log_scale(const std::vector<float>& values, double decades = 4.5, Ramp ramp = Ramp::grey);
+/// log10 scale for diffraction patterns: from the median of the positive values (the background:
+/// most of a pattern is background) up to the maximum (the central beam), at least 1 and at most
+/// `max_decades` decades. Spots 4 decades below the central beam stay well above black.
+ColourScale log_scale(const std::vector<float>& values, Ramp ramp = Ramp::grey, double max_decades = 7.0);
 
 /// HSV (h in [0, 1)) to RGB.
 Rgb hsv_to_rgb(float h, float s, float v);
