@@ -72,12 +72,13 @@ find_package(PNG QUIET)
 tmdflow_require(PNG_FOUND "libpng" "libpng-dev")
 find_package(TIFF QUIET)
 tmdflow_require(TIFF_FOUND "libtiff" "libtiff-dev")
-# Figures are drawn with cairo (text through its font API; the font is DejaVu Sans, fonts-dejavu-core).
+# Figures are drawn with cairo (text through its font API and fontconfig, whose caches are freed at
+# exit for leak checkers; the font is DejaVu Sans, fonts-dejavu-core).
 find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND)
-  pkg_check_modules(CAIRO QUIET IMPORTED_TARGET cairo)
+  pkg_check_modules(CAIRO QUIET IMPORTED_TARGET cairo fontconfig)
 endif()
-tmdflow_require(CAIRO_FOUND "cairo" "libcairo2-dev")
+tmdflow_require(CAIRO_FOUND "cairo and fontconfig" "libcairo2-dev")
 add_library(tmdflow_cairo INTERFACE)
 target_link_libraries(tmdflow_cairo INTERFACE PkgConfig::CAIRO)
 add_library(tmdflow::cairo ALIAS tmdflow_cairo)
