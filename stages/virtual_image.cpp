@@ -236,6 +236,11 @@ class VirtualImage : public Stage {
         if (full.count("sum"))
           figure("sum", io::plot::intensity_panel("Total counts per pattern", full["sum"], rx, ry, scan, "counts", io::robust_scale(full["sum"])),
                  "sum of each diffraction pattern: the beam current and detector response over the scan (flat when both are stable)");
+        for (const auto& [name, values] : full)
+          if (str::starts_with(name, "mask_"))
+            figure(name, io::plot::intensity_panel("Virtual image, detector " + name.substr(5), values, rx, ry, scan, "signal (weighted counts)",
+                                                   io::robust_scale(values)),
+                   "virtual image of the weighted detector " + name.substr(5) + " (--masks): the pattern weighted by the mask and summed at each scan position");
         if (full.count("com_x"))
           figure("com", io::plot::vector_panel("Centre of mass of each pattern", full["com_x"], full["com_y"], rx, ry, scan, "CoM", c.Q_pixel_units),
                  "centre-of-mass shift of each pattern from the pattern centre (detector frame): hue = direction, brightness = size; "
