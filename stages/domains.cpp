@@ -258,6 +258,46 @@ class DomainsStage : public Stage {
     return "φ " + str::number(std::round(d.orientation_deg * 10) / 10) + "°, " + (d.polarity > 0 ? "+1" : "−1");
   }
 
+  /// The label map; with a ground truth, each found domain in the colour of the true domain it is
+  /// matched to (maximum overlap, one to one), so that it compares by eye with ground_truth_label.png.
+  static io::plot::Panel label_panel(const analysis::DomainResult& r, const std::vector<std::int32_t>& truth, std::int64_t rx, std::int64_t ry,
+                                     const io::plot::Axes& scan) {
+    analysis::LabelMatch match;
+    std::vector<std::int32_t> display;
+    if (!truth.empty()) {
+      match = analysis::match_labels(r.label, truth);
+      display = match.display_ids();
+      log::info("domains: found domains matched to the ground truth: ", match.agreeing, " of ", match.compared, " patterns agree");
+    }
+    std::vector<std::pair<std::int32_t, std::string>> entries;
+    for (std::size_t k = 0; k < r.domains.size(); ++k) {
+      const bool matched = k < match.truth_of_found.size() && match.truth_of_found[k] >= 0;
+      entries.emplace_back(display.empty() ? std::int32_t(k) : display[k],
+                           std::to_string(k) + (matched ? " = " + std::to_string(match.truth_of_found[k]) : std::string()) + ": " +
+                               domain_text(r.domains[k]));
+    }
+    io::plot::Panel p = io::plot::label_panel("Domains (found)", r.label, rx, ry, scan, entries, "undetermined", display);
+    p.legend->title = truth.empty() ? "domain: orientation, polarity" : "found = true domain";
+    return p;
+  }
+
+  /// One panel per domain, one log scale for all.
+  static io::plot::Figure mean_patterns_figure(const analysis::DomainResult& r, const std::vector<float>& means, int qrows, int qcols, double qpix) {
+    io::plot::Figure f;
+    f.title = "Mean diffraction pattern of each domain (log scale)";
+    f.columns = std::min<int>(4, int(r.domains.size()));
+    f.image_px = 200;
+    f.shared_colour_bar = io::plot::ColourBar{"mean counts per pixel", io::log_scale(means)};
+    const io::plot::Axes det = io::plot::detector_axes(0.5 * qcols, 0.5 * qrows, qpix, "A^-1");
+    const std::size_t px = std::size_t(qrows) * std::size_t(qcols);
+    for (std::size_t l = 0; l < r.domains.size(); ++l) {
+      const std::vector<float> m(means.begin() + std::ptrdiff_t(l * px), means.begin() + std::ptrdiff_t((l + 1) * px));
+      f.panels.push_back(io::plot::intensity_panel("domain " + std::to_string(l) + ": " + domain_text(r.domains[l]), m, qrows, qcols, det, "",
+                                                   f.shared_colour_bar->scale));
+    }
+    return f;
+  }
+
   void figures(const StageContext& ctx, const analysis::DomainResult& r, const std::vector<float>& means, const std::vector<std::int32_t>& truth,
                std::int64_t rx, std::int64_t ry, int qrows, int qcols, double qpix, const io::emd::Dim& step) const {
     std::string err;
@@ -266,65 +306,28 @@ class DomainsStage : public Stage {
         fs::create_directories(figures_);
         const std::string stem = (fs::path(figures_) / "domains").string();
         const io::plot::Axes scan = io::plot::scan_axes(step.step, step.units);
-        auto write = [&](const std::string& suffix, const io::plot::Figure& f, const std::string& caption) {
+        auto write = [&](const std::string& suffix, const auto& figure, const std::string& caption) {
           const std::string path = stem + "_" + suffix + ".png";
-          io::plot::write_figure(path, f, caption);
+          io::plot::write_figure(path, figure, caption);
           log::info("domains: figure ", fs::path(path).filename().string(), ": ", caption);
         };
-        auto one = [](io::plot::Panel p) {
-          io::plot::Figure f;
-          f.panels.push_back(std::move(p));
-          return f;
-        };
         write("orientation",
-              one(io::plot::angle_panel("Lattice orientation φ (found)", r.orientation_deg, rx, ry, scan, 120.0, "orientation φ\nperiod 120°")),
+              io::plot::angle_panel("Lattice orientation φ (found)", r.orientation_deg, rx, ry, scan, 120.0, "orientation φ\nperiod 120°"),
               "lattice orientation phi found per scan position (angle of the metal->chalcogen vector in the scan frame, period 120°): the "
               "colour wheel shows each colour at its direction; black: undetermined");
-        write("polarity", one(io::plot::polarity_panel("Polarity (found)", r.polarity, rx, ry, scan, "undetermined")),
+        write("polarity", io::plot::polarity_panel("Polarity (found)", r.polarity, rx, ry, scan, "undetermined"),
               "polarity found per scan position (+1: phi mod 120 < 60, -1 otherwise; inversion domains differ in polarity only)");
-        // Domain colours: matched to the ground truth's ids when there is one, so that this map and
-        // ground_truth_label.png show the same domain in the same colour.
-        analysis::LabelMatch match;
-        std::vector<std::int32_t> display;
-        std::string matched;
-        if (!truth.empty()) {
-          match = analysis::match_labels(r.label, truth);
-          display = match.display_ids();
-          matched = " (coloured as the matched ground-truth domains)";
-          log::info("domains: found domains matched to the ground truth: ", match.agreeing, " of ", match.compared, " patterns agree");
-        }
-        std::vector<std::pair<std::int32_t, std::string>> entries;
-        for (std::size_t k = 0; k < r.domains.size(); ++k) {
-          const bool has_truth = k < match.truth_of_found.size() && match.truth_of_found[k] >= 0;
-          entries.emplace_back(display.empty() ? std::int32_t(k) : display[k],
-                               std::to_string(k) + (has_truth ? " = " + std::to_string(match.truth_of_found[k]) : std::string()) + ": " +
-                                   domain_text(r.domains[k]));
-        }
-        io::plot::Panel labels = io::plot::label_panel("Domains (found)", r.label, rx, ry, scan, entries, "undetermined", display);
-        labels.legend->title = truth.empty() ? "domain: orientation, polarity" : "found = true domain";
-        write("label", one(labels), "twist and inversion domains found (one colour per domain)" + matched + "; legend: orientation and polarity of each");
+        write("label", label_panel(r, truth, rx, ry, scan),
+              std::string("twist and inversion domains found, one colour per domain") +
+                  (truth.empty() ? "" : ", each in the colour of the ground-truth domain it is matched to") +
+                  "; legend: orientation and polarity of each");
         write("confidence",
-              one(io::plot::intensity_panel("Confidence", r.confidence, rx, ry, scan, "probability", io::ColourScale{0.0, 1.0, false, io::Ramp::heat})),
+              io::plot::intensity_panel("Confidence", r.confidence, rx, ry, scan, "probability", io::ColourScale{0.0, 1.0, false, io::Ramp::heat}),
               "confidence of each pattern's domain (posterior of its twist class times that of its polarity)");
-        if (!means.empty()) {
-          io::plot::Figure f;
-          f.title = "Mean diffraction pattern of each domain (log scale)";
-          f.columns = std::min<int>(4, int(r.domains.size()));
-          f.image_px = 200;
-          const std::size_t px = std::size_t(qrows) * std::size_t(qcols);
-          f.shared_colour_bar = io::plot::ColourBar{"mean counts per pixel", io::log_scale(means)};
-          const io::plot::Axes det = io::plot::detector_axes(0.5 * qcols, 0.5 * qrows, qpix, "A^-1");
-          for (std::size_t l = 0; l < r.domains.size(); ++l) {
-            const std::vector<float> m(means.begin() + std::ptrdiff_t(l * px), means.begin() + std::ptrdiff_t((l + 1) * px));
-            io::plot::Panel p = io::plot::intensity_panel("domain " + std::to_string(l) + ": " + domain_text(r.domains[l]), m, qrows, qcols, det, "",
-                                                          f.shared_colour_bar->scale);
-            p.scale_bar = true;
-            f.panels.push_back(std::move(p));
-          }
-          write("mean_patterns", f,
+        if (!means.empty())
+          write("mean_patterns", mean_patterns_figure(r, means, qrows, qcols, qpix),
                 "mean diffraction pattern of each found domain (centred on the detector, log10 scale shared by all): six {100} spots at phi + 60n "
                 "and the {110} ring between them; the Friedel triplets' asymmetry gives the polarity");
-        }
       } catch (const std::exception& e) {
         err = e.what();
       }

@@ -178,10 +178,8 @@ class Simulate4dstem : public Stage {
     const io::plot::Axes scan = io::plot::scan_axes(step_nm_, "nm");
     const std::string holes = simulation.holes().empty() ? "" : "; black: holes (vacuum)";
     auto write = [&](const std::string& name, io::plot::Panel panel, const std::string& caption) {
-      io::plot::Figure f;
-      f.panels.push_back(std::move(panel));
       const std::string path = (fs::path(figures_) / name).string();
-      io::plot::write_figure(path, f, caption);
+      io::plot::write_figure(path, std::move(panel), caption);
       log::info("simulate-4dstem: figure ", name, ": ", caption);
     };
     write("ground_truth_orientation.png",

@@ -217,10 +217,8 @@ class VirtualImage : public Stage {
         const auto& c = meta.calibration;
         const io::plot::Axes scan = io::plot::scan_axes(c.R_pixel_size, c.R_pixel_units);
         auto figure = [&](const std::string& suffix, io::plot::Panel panel, const std::string& caption) {
-          io::plot::Figure f;
-          f.panels.push_back(std::move(panel));
           const std::string path = stem + "_" + suffix + ".png";
-          io::plot::write_figure(path, f, caption);
+          io::plot::write_figure(path, std::move(panel), caption);
           log::info("virtual-image: figure ", fs::path(path).filename().string(), ": ", caption);
         };
         if (full.count("bf"))

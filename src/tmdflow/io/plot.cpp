@@ -269,4 +269,10 @@ void write_figure(const std::string& path, const Figure& figure, const std::stri
   record_caption(path, caption);
 }
 
+void write_figure(const std::string& path, Panel panel, const std::string& caption) {
+  Figure f;
+  f.panels.push_back(std::move(panel));
+  write_figure(path, f, caption);
+}
+
 }  // namespace tmdflow::io::plot

@@ -81,6 +81,8 @@ Rendered render(const Figure& figure);
 /// records "NAME.png: caption" in captions.txt beside it (one line per figure, sorted; a figure
 /// written again replaces its line).
 void write_figure(const std::string& path, const Figure& figure, const std::string& caption);
+/// A figure of one panel.
+void write_figure(const std::string& path, Panel panel, const std::string& caption);
 /// The captions.txt update of write_figure.
 void record_caption(const std::string& png_path, const std::string& caption);
 
