@@ -57,7 +57,7 @@ class Simulate4dstem : public Stage {
         .add<double>("drift-x-A", &spec_.distortion.drift_x_A, 0.0, "sample drift along x over the scan [Angstrom]")
         .add<double>("drift-y-A", &spec_.distortion.drift_y_A, 0.0, "sample drift along y over the scan [Angstrom]")
         .add<double>("jitter-A", &spec_.distortion.jitter_A, 0.0, "scan-line jitter along x, rms [Angstrom]")
-        .add<int>("holes", &spec_.holes.count, 0, "vacuum holes cut out of the film, centres drawn inside the scanned area (bright in BF, dark in ADF)")
+        .add<int>("holes", &spec_.holes.count, 0, "vacuum holes cut out of the film (0 to 1000), whole and apart inside the scanned area (bright in BF, dark in ADF)")
         .add<double>("hole-radius-nm", &hole_radius_nm_, 3.0, "radius of each hole [nm]")
         .add<std::string>("dtype", &dtype_, "float32", "element type of the datacube (float32, or uint16/uint32 with --electrons)")
         .add<std::string>("figures", &figures_, "", "folder for PNGs of the ground truth (orientation, polarity, labels); empty: none")

@@ -52,6 +52,17 @@ for name in pngs:
         check(np.all(px[y - 1, x:x + w] < 60), f"{name}: no frame above the map")
     title_rows = px[: boxes[0][1] - 4]
     check((title_rows.mean(axis=2) < 100).sum() > 80, f"{name}: no title text above the map")
+    x, y, w, h, zoom = boxes[0]
+    grey = px.mean(axis=2)
+    # Axis ticks and labels below and left of the map, a key (colour bar, wheel or legend) right of it
+    # (the panels of a sheet share one bar, right of the last column).
+    check((grey[y + h + 2:y + h + 45, x:x + w] < 100).sum() > 100, f"{name}: no x-axis ticks and label below the map")
+    check((grey[y:y + h, :x - 2] < 100).sum() > 100, f"{name}: no y-axis ticks and label left of the map")
+    key = grey[y:y + h, max(x + w for x, _, w, _, _ in boxes) + 8:]
+    check((key < 200).sum() > 300, f"{name}: no key right of the map")
+    # The scale bar: a white bar in the map's lower left, on a dark box.
+    corner = grey[y + int(0.8 * h):y + h, x:x + w // 2] == 255
+    check(corner.sum(axis=1).max() >= 20, f"{name}: no scale bar in the map's lower left")
 for name in ("demo_bf.png", "demo_adf.png", "domains_label.png", "ground_truth_label.png", "domains_orientation.png"):
     x, y, w, h, zoom = pngfile.layout(images[name][1])[0]
     check((w, h) == (ry * zoom, rx * zoom) and zoom >= 4, f"{name}: expected a {ry}x{rx} map enlarged >= 4 times, found {w}x{h} at zoom {zoom}")

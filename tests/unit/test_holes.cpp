@@ -25,6 +25,8 @@ TEST(Holes, DrawnWholeInsideTheAreaAndApart) {
   EXPECT_NE(draw_holes(spec, 100, 50, 300, 200, 10)[0].x_A, holes[0].x_A);
   EXPECT_TRUE(draw_holes(HoleSpec{0, 20.0}, 0, 0, 10, 10, 1).empty());
   EXPECT_THROW(validate(HoleSpec{-1, 20.0}), tmdflow::ConfigError);
+  EXPECT_THROW(validate(HoleSpec{max_holes + 1, 20.0}), tmdflow::ConfigError);
+  EXPECT_NO_THROW(validate(HoleSpec{0, 0.0}));  // no holes: the radius does not matter
   EXPECT_THROW(validate(HoleSpec{2, 0.0}), tmdflow::ConfigError);
 }
 

@@ -14,7 +14,8 @@ constexpr std::uint64_t hole_stream = 0x686f6c65ULL;  // "hole"
 }
 
 void validate(const HoleSpec& spec) {
-  if (spec.count < 0) throw ConfigError("holes: expected a number of holes >= 0, found " + std::to_string(spec.count));
+  if (spec.count < 0 || spec.count > max_holes)
+    throw ConfigError("holes: expected 0 to " + std::to_string(max_holes) + " holes, found " + std::to_string(spec.count));
   if (spec.count > 0 && !(spec.radius_A > 0 && std::isfinite(spec.radius_A)))
     throw ConfigError("hole-radius-nm: expected a positive radius, found " + str::number(spec.radius_A / 10.0));
 }

@@ -20,7 +20,12 @@ struct HoleSpec {
   double radius_A = 30;
 };
 
-/// Throws ConfigError when the count is negative or the radius not positive (with holes asked for).
+/// Placing a hole tests it against every earlier one, and cutting tests every atom against every
+/// hole: a film is not a sieve.
+constexpr int max_holes = 1000;
+
+/// Throws ConfigError when the count is outside [0, max_holes] or the radius not positive (with
+/// holes asked for).
 void validate(const HoleSpec& spec);
 
 /// `spec.count` centres drawn uniformly in [x0, x0 + width] x [y0, y0 + height] shrunk by the radius
