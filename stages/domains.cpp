@@ -327,7 +327,7 @@ class DomainsStage : public Stage {
         if (!means.empty())
           write("mean_patterns", mean_patterns_figure(r, means, qrows, qcols, qpix),
                 "mean diffraction pattern of each found domain (centred on the detector, log10 scale shared by all): six {100} spots at phi + 60n "
-                "and the {110} ring between them; the Friedel triplets' asymmetry gives the polarity");
+                "and the {110} spots between them; the Friedel triplets' asymmetry gives the polarity");
       } catch (const std::exception& e) {
         err = e.what();
       }
