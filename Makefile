@@ -36,8 +36,8 @@ demo: build
 	@echo
 	@echo "Demo outputs:"
 	@echo "  products (HDF5, EMD 1.0):  $(abspath $(DEMO_OUT))/demo.h5"
-	@echo "  figures (PNG):             $(abspath $(DEMO_OUT))/figures/"
-	@ls $(DEMO_OUT)/figures | sed 's/^/    /'
+	@echo "  figures (PNG):             $(abspath $(DEMO_OUT))/figures/ (what each shows: captions.txt)"
+	@sed 's/^/    /' $(DEMO_OUT)/figures/captions.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -117,6 +117,17 @@ find_package(PNG QUIET)
 tmdflow_require(PNG_FOUND "libpng" "libpng-dev")
 find_package(TIFF QUIET)
 tmdflow_require(TIFF_FOUND "libtiff" "libtiff-dev")
+# Figures are drawn with cairo (text through its font API and fontconfig, whose caches are freed at
+# exit for leak checkers; the font is DejaVu Sans, fonts-dejavu-core).
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(CAIRO QUIET IMPORTED_TARGET cairo fontconfig)
+endif()
+tmdflow_require(CAIRO_FOUND "cairo and fontconfig" "libcairo2-dev")
+if(NOT TARGET tmdflow::cairo)
+  add_library(tmdflow::cairo INTERFACE IMPORTED)
+  target_link_libraries(tmdflow::cairo INTERFACE PkgConfig::CAIRO)
+endif()
 
 # --- tests -----------------------------------------------------------------------------------
 if(TMDFLOW_BUILD_TESTS AND NOT TMDFLOW_FINDING_FOR_PACKAGE)

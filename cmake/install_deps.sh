@@ -19,6 +19,7 @@ PACKAGES="
   libfftw3-dev
   liblapack-dev
   libtiff-dev libpng-dev zlib1g-dev
+  libcairo2-dev fonts-dejavu-core
   python3 python3-numpy python3-h5py python3-sklearn
   unzip
 "
@@ -33,7 +34,7 @@ tmdflow needs (found by CMake, cmake/TmdflowDependencies.cmake); tested with Deb
   HDF5 built with MPI (parallel), C API (1.10.8)   FindHDF5: h5pcc on PATH, or -DHDF5_C_COMPILER_EXECUTABLE=
   Kokkos (3.4, Serial; OpenMP/CUDA builds work)    KokkosConfig.cmake: -DKokkos_ROOT=
   FFTW3, double and single precision (3.3.10)      fftw3.h, libfftw3, libfftw3f
-  LAPACK (3.11), libpng (1.6), libtiff (4.5), zlib
+  LAPACK (3.11), libpng (1.6), libtiff (4.5), zlib, cairo with fontconfig (1.16) and a DejaVu Sans font
   the bitshuffle/LZ4 HDF5 filter plugin for DECTRIS files (bitshuffle 0.3.5), run time only
   Boost >= 1.71 with program_options (1.74)
   optional: LibTorch (1.13), only for tmdflow::learn, its tests and a benchmark: -DTorch_DIR=, or

@@ -10,12 +10,13 @@
 #include "stage_list.hpp"
 #include "tmdflow/analysis/diffraction.hpp"
 #include "tmdflow/analysis/domains.hpp"
+#include "tmdflow/analysis/label_matching.hpp"
 #include "tmdflow/analysis/label_means.hpp"
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/core/units.hpp"
 #include "tmdflow/io/emd.hpp"
-#include "tmdflow/io/figure.hpp"
+#include "tmdflow/io/plot_panels.hpp"
 #include "tmdflow/par/failure.hpp"
 #include "tmdflow/sim/scan_simulation.hpp"
 #include "tmdflow/sim/structure.hpp"
@@ -142,10 +143,12 @@ class DomainsStage : public Stage {
 
     // Mean pattern of each domain (second pass over the datacube, integer descan correction).
     std::vector<float> means;
+    std::vector<std::int32_t> truth;  // ground-truth labels beside a simulated datacube (figures only)
     const std::string cube = datacube_.empty() ? source : datacube_;
     if (cube != "none" && !cube.empty() && !r.domains.empty()) {
       std::unique_ptr<io::DatacubeReader> reader;
       par::collectively(comm, [&] { reader = std::make_unique<io::DatacubeReader>(io::DatacubeReader::open(cube, &comm)); });
+      if (!figures_.empty()) par::collectively(comm, [&] { truth = ground_truth_labels(*reader, rx, ry); });
       analysis::LabelMeans lm(r.label, int(r.domains.size()), cx, cy, 0.5 * qcols, 0.5 * qrows);
       io::PassOptions po;
       po.progress_label = "domains: mean patterns";
@@ -153,7 +156,11 @@ class DomainsStage : public Stage {
       means = lm.means();
     }
     write(ctx, out, r, means, rx, ry, qrows, qcols, kV, conv, qpix, cal, rows);
-    if (!figures_.empty()) figures(ctx, r, means, rx, ry, qrows, qcols);
+    if (!figures_.empty()) {
+      io::emd::Dim step{"Rx", "pixels", 0, 1};
+      par::collectively(comm, [&] { step = io::emd::read_dims(root.open_group("twist_deg"), 2).at(0); });
+      figures(ctx, r, means, truth, rx, ry, qrows, qcols, qpix, step);
+    }
   }
 
  private:
@@ -234,28 +241,93 @@ class DomainsStage : public Stage {
     cal_g.write_scalar("polarity_information_200", r.polarity_information_200);
   }
 
-  void figures(const StageContext& ctx, const analysis::DomainResult& r, const std::vector<float>& means, std::int64_t rx, std::int64_t ry, int qrows,
-               int qcols) const {
+  /// ground_truth/label of the simulated datacube product that holds the datacube (simulate-4dstem
+  /// writes it beside the datacube), when there is one of the scan's shape; else empty.
+  static std::vector<std::int32_t> ground_truth_labels(const io::DatacubeReader& reader, std::int64_t rx, std::int64_t ry) {
+    const std::string where = reader.where();  // FILE:/product/datacube/data
+    std::string path = where.substr(where.rfind(':') + 1);
+    for (int up = 0; up < 2 && path.rfind('/') != std::string::npos; ++up) path = path.substr(0, path.rfind('/'));
+    const io::h5::Group product = path.empty() ? reader.file()->root() : reader.file()->root().open_group(path);
+    if (product.kind("ground_truth/label") != io::h5::LinkKind::dataset) return {};
+    const io::h5::Dataset d = product.open_dataset("ground_truth/label");
+    if (d.shape() != io::h5::Shape{rx, ry}) return {};
+    return d.read_all<std::int32_t>();
+  }
+
+  static std::string domain_text(const analysis::DomainSummary& d) {
+    return "φ " + str::number(std::round(d.orientation_deg * 10) / 10) + "°, " + (d.polarity > 0 ? "+1" : "−1");
+  }
+
+  /// The label map; with a ground truth, each found domain in the colour of the true domain it is
+  /// matched to (maximum overlap, one to one), so that it compares by eye with ground_truth_label.png.
+  static io::plot::Panel label_panel(const analysis::DomainResult& r, const std::vector<std::int32_t>& truth, std::int64_t rx, std::int64_t ry,
+                                     const io::plot::Axes& scan) {
+    analysis::LabelMatch match;
+    std::vector<std::int32_t> display;
+    if (!truth.empty()) {
+      match = analysis::match_labels(r.label, truth);
+      display = match.display_ids();
+      log::info("domains: found domains matched to the ground truth: ", match.agreeing, " of ", match.compared, " patterns agree");
+    }
+    std::vector<std::pair<std::int32_t, std::string>> entries;
+    for (std::size_t k = 0; k < r.domains.size(); ++k) {
+      const bool matched = k < match.truth_of_found.size() && match.truth_of_found[k] >= 0;
+      entries.emplace_back(display.empty() ? std::int32_t(k) : display[k],
+                           std::to_string(k) + (matched ? " = " + std::to_string(match.truth_of_found[k]) : std::string()) + ": " +
+                               domain_text(r.domains[k]));
+    }
+    io::plot::Panel p = io::plot::label_panel("Domains (found)", r.label, rx, ry, scan, entries, "undetermined", display);
+    p.legend->title = truth.empty() ? "domain: orientation, polarity" : "found = true domain";
+    return p;
+  }
+
+  /// One panel per domain, one log scale for all.
+  static io::plot::Figure mean_patterns_figure(const analysis::DomainResult& r, const std::vector<float>& means, int qrows, int qcols, double qpix) {
+    io::plot::Figure f;
+    f.title = "Mean diffraction pattern of each domain (log scale)";
+    f.columns = std::min<int>(4, int(r.domains.size()));
+    f.image_px = 200;
+    f.shared_colour_bar = io::plot::ColourBar{"mean counts per pixel", io::log_scale(means)};
+    const io::plot::Axes det = io::plot::detector_axes(0.5 * qcols, 0.5 * qrows, qpix, "A^-1");
+    const std::size_t px = std::size_t(qrows) * std::size_t(qcols);
+    for (std::size_t l = 0; l < r.domains.size(); ++l) {
+      const std::vector<float> m(means.begin() + std::ptrdiff_t(l * px), means.begin() + std::ptrdiff_t((l + 1) * px));
+      f.panels.push_back(io::plot::intensity_panel("domain " + std::to_string(l) + ": " + domain_text(r.domains[l]), m, qrows, qcols, det, "",
+                                                   f.shared_colour_bar->scale));
+    }
+    return f;
+  }
+
+  void figures(const StageContext& ctx, const analysis::DomainResult& r, const std::vector<float>& means, const std::vector<std::int32_t>& truth,
+               std::int64_t rx, std::int64_t ry, int qrows, int qcols, double qpix, const io::emd::Dim& step) const {
     std::string err;
     if (ctx.comm.is_root()) {
       try {
         fs::create_directories(figures_);
         const std::string stem = (fs::path(figures_) / "domains").string();
-        const int up = int(std::max<std::int64_t>(1, 384 / std::max(rx, ry)));
-        io::write_png(stem + "_orientation.png", io::upscale(io::cyclic_image(r.orientation_deg, rx, ry, 120.0f), up));
-        std::vector<std::int32_t> pol(r.polarity.size());
-        for (std::size_t i = 0; i < pol.size(); ++i) pol[i] = r.polarity[i] > 0 ? 1 : (r.polarity[i] < 0 ? 0 : -1);
-        io::write_png(stem + "_polarity.png", io::upscale(io::label_image(pol, rx, ry), up));
-        io::write_png(stem + "_label.png", io::upscale(io::label_image(r.label, rx, ry), up));
-        io::write_png(stem + "_confidence.png", io::upscale(io::grey_image(r.confidence, rx, ry, io::Scaling::linear), up));
-        if (!means.empty()) {
-          std::vector<io::RgbImage> tiles;
-          const std::size_t px = std::size_t(qrows) * std::size_t(qcols);
-          for (std::size_t l = 0; l < r.domains.size(); ++l)
-            tiles.push_back(io::grey_image(std::vector<float>(means.begin() + std::ptrdiff_t(l * px), means.begin() + std::ptrdiff_t((l + 1) * px)), qrows, qcols, io::Scaling::log));
-          io::write_png(stem + "_mean_patterns.png", io::montage(tiles, 4));
-        }
-        log::info("domains: figures in ", figures_, "/");
+        const io::plot::Axes scan = io::plot::scan_axes(step.step, step.units);
+        auto write = [&](const std::string& suffix, const auto& figure, const std::string& caption) {
+          const std::string path = stem + "_" + suffix + ".png";
+          io::plot::write_figure(path, figure, caption);
+          log::info("domains: figure ", fs::path(path).filename().string(), ": ", caption);
+        };
+        write("orientation",
+              io::plot::angle_panel("Lattice orientation φ (found)", r.orientation_deg, rx, ry, scan, 120.0, "orientation φ\nperiod 120°"),
+              "lattice orientation phi found per scan position (angle of the metal->chalcogen vector in the scan frame, period 120°): the "
+              "colour wheel shows each colour at its direction; black: undetermined");
+        write("polarity", io::plot::polarity_panel("Polarity (found)", r.polarity, rx, ry, scan, "undetermined"),
+              "polarity found per scan position (+1: phi mod 120 < 60, -1 otherwise; inversion domains differ in polarity only)");
+        write("label", label_panel(r, truth, rx, ry, scan),
+              std::string("twist and inversion domains found, one colour per domain") +
+                  (truth.empty() ? "" : ", each in the colour of the ground-truth domain it is matched to") +
+                  "; legend: orientation and polarity of each");
+        write("confidence",
+              io::plot::intensity_panel("Confidence", r.confidence, rx, ry, scan, "probability", io::ColourScale{0.0, 1.0, false, io::Ramp::heat}),
+              "confidence of each pattern's domain (posterior of its twist class times that of its polarity)");
+        if (!means.empty())
+          write("mean_patterns", mean_patterns_figure(r, means, qrows, qcols, qpix),
+                "mean diffraction pattern of each found domain (centred on the detector, log10 scale shared by all): six {100} spots at phi + 60n "
+                "and the {110} spots between them; the Friedel triplets' asymmetry gives the polarity");
       } catch (const std::exception& e) {
         err = e.what();
       }

@@ -10,7 +10,9 @@
 #include <filesystem>
 
 #include "tmdflow/io/datacube.hpp"
-#include "tmdflow/io/figure.hpp"
+#include "tmdflow/io/plot_panels.hpp"
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/core/strings.hpp"
 #include "tmdflow/par/partition.hpp"
 #include "tmdflow/par/progress.hpp"
 #include "tmdflow/sim/scan_simulation.hpp"
@@ -56,6 +58,8 @@ class Simulate4dstem : public Stage {
         .add<double>("drift-x-A", &spec_.distortion.drift_x_A, 0.0, "sample drift along x over the scan [Angstrom]")
         .add<double>("drift-y-A", &spec_.distortion.drift_y_A, 0.0, "sample drift along y over the scan [Angstrom]")
         .add<double>("jitter-A", &spec_.distortion.jitter_A, 0.0, "scan-line jitter along x, rms [Angstrom]")
+        .add<int>("holes", &spec_.holes.count, 0, "vacuum holes cut out of the film (0 to 1000), whole and apart inside the scanned area (bright in BF, dark in ADF)")
+        .add<double>("hole-radius-nm", &hole_radius_nm_, 3.0, "radius of each hole [nm]")
         .add<std::string>("dtype", &dtype_, "float32", "element type of the datacube (float32, or uint16/uint32 with --electrons)")
         .add<std::string>("figures", &figures_, "", "folder for PNGs of the ground truth (orientation, polarity, labels); empty: none")
         .add<std::uint64_t>("seed", &spec_.seed, 1, "random seed (structure, phonons, noise)");
@@ -98,6 +102,8 @@ class Simulate4dstem : public Stage {
       throw ConfigError("source-size-A: multislice 4D-STEM simulates a coherent probe per position; a source size blurs over scan "
                         "positions and is not modelled (use 0)");
     sim::material(spec_.crystal.material);  // throws for an unknown material
+    spec_.holes.radius_A = hole_radius_nm_ * 10.0;
+    sim::validate(spec_.holes);
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
@@ -143,27 +149,60 @@ class Simulate4dstem : public Stage {
     gt.write_array("orientation_deg", truth.orientation_deg, shape).set_attr("units", "degree");
     gt.write_array("twist_deg", truth.twist_deg, shape).set_attr("units", "degree");
     gt.write_array("polarity", truth.polarity, shape);
+    gt.write_array("vacuum", truth.vacuum, shape).set_attr("description", "1 where the probe is in a hole (no specimen), else 0");
+    if (!simulation.holes().empty()) {
+      io::h5::Group holes = gt.create_group("holes");
+      std::vector<double> hx, hy, hr;
+      for (const auto& h : simulation.holes()) hx.push_back(h.x_A), hy.push_back(h.y_A), hr.push_back(h.radius_A);
+      holes.write_vector("x", hx).set_attr("units", "A");
+      holes.write_vector("y", hy).set_attr("units", "A");
+      holes.write_vector("radius", hr).set_attr("units", "A");
+    }
     sim::write_structure(gt, simulation.structure());
     gt.set_attr("slices", std::int64_t(simulation.slices()));
-    if (!figures_.empty() && ctx.comm.rank() == 0) write_figures(truth);
+    if (!figures_.empty()) {
+      std::string err;
+      if (ctx.comm.is_root()) {
+        try {
+          write_figures(simulation, truth);
+        } catch (const std::exception& e) {
+          err = e.what();
+        }
+      }
+      err = ctx.comm.bcast_string(err, 0);
+      if (!err.empty()) throw IoError(err);
+    }
   }
 
-  void write_figures(const sim::ScanGroundTruth& truth) const {
+  void write_figures(const sim::ScanSimulation& simulation, const sim::ScanGroundTruth& truth) const {
     namespace fs = std::filesystem;
     fs::create_directories(figures_);
     const std::int64_t h = spec_.scan_rows, w = spec_.scan_cols;
-    const int up = int(std::max<std::int64_t>(1, 384 / std::max(h, w)));
-    std::vector<std::int32_t> polarity(truth.polarity.begin(), truth.polarity.end());
-    for (auto& p : polarity) p = p > 0 ? 1 : 0;
-    io::write_png((fs::path(figures_) / "ground_truth_orientation.png").string(), io::upscale(io::cyclic_image(truth.orientation_deg, h, w, 120.0f), up));
-    io::write_png((fs::path(figures_) / "ground_truth_polarity.png").string(), io::upscale(io::label_image(polarity, h, w), up));
-    io::write_png((fs::path(figures_) / "ground_truth_label.png").string(), io::upscale(io::label_image(truth.domain, h, w), up));
+    const io::plot::Axes scan = io::plot::scan_axes(step_nm_, "nm");
+    const std::string holes = simulation.holes().empty() ? "" : "; black: holes (vacuum)";
+    auto write = [&](const std::string& name, io::plot::Panel panel, const std::string& caption) {
+      const std::string path = (fs::path(figures_) / name).string();
+      io::plot::write_figure(path, std::move(panel), caption);
+      log::info("simulate-4dstem: figure ", name, ": ", caption);
+    };
+    write("ground_truth_orientation.png",
+          io::plot::angle_panel("Lattice orientation φ (ground truth)", truth.orientation_deg, h, w, scan, 120.0, "orientation φ\nperiod 120°"),
+          "simulated lattice orientation phi (angle of the metal->chalcogen vector, period 120°) at each probe position" + holes);
+    write("ground_truth_polarity.png", io::plot::polarity_panel("Polarity (ground truth)", truth.polarity, h, w, scan, "vacuum (hole)"),
+          "simulated polarity (+1: phi mod 120 < 60, -1 otherwise) at each probe position" + holes);
+    std::vector<std::pair<std::int32_t, std::string>> entries;
+    for (const auto& d : simulation.structure().domains)
+      entries.emplace_back(d.id, std::to_string(d.id) + ": φ " + str::number(std::round(d.phi_deg * 10) / 10) + "°, " + (d.polarity() > 0 ? "+1" : "−1"));
+    io::plot::Panel labels = io::plot::label_panel("Domains (ground truth)", truth.domain, h, w, scan, entries, "vacuum (hole)");
+    labels.legend->title = "domain: orientation, polarity";
+    write("ground_truth_label.png", labels,
+          "simulated domains (Voronoi cells, one colour each) with their orientation and polarity; domains_label.png uses the same colours" + holes);
   }
 
  private:
   sim::ScanSimulationSpec spec_;
   std::string scan_, phi_, descan_, rotation_ = "0,0", dtype_, figures_;
-  double step_nm_ = 1.0;
+  double step_nm_ = 1.0, hole_radius_nm_ = 3.0;
   io::Dtype dtype_value_ = io::Dtype::f32;
 };
 

@@ -9,7 +9,7 @@
 #include "tmdflow/analysis/virtual_detectors.hpp"
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/units.hpp"
-#include "tmdflow/io/figure.hpp"
+#include "tmdflow/io/plot_panels.hpp"
 #include "tmdflow/par/failure.hpp"
 
 namespace fs = std::filesystem;
@@ -89,6 +89,7 @@ class VirtualImage : public Stage {
       cfg.centre_y = centre_ == "auto" ? disc.centre_y : centre_y_;
       cfg.q_pixel_size = meta.calibration.Q_pixel_size;
       const double mrad_per_px = mrad_per_pixel(meta);
+      mrad_per_px_ = mrad_per_px;
       auto px = [&](double v_px, double v_mrad, double fallback, const char* what) {
         if (v_mrad >= 0) {
           if (mrad_per_px <= 0)
@@ -154,7 +155,7 @@ class VirtualImage : public Stage {
     det.set_attr("source", reader->where());
     log::info("virtual-image: centre (x, y) = (", cfg.centre_x, ", ", cfg.centre_y, ") px, central disc radius ", disc_radius, " px");
 
-    if (!figures_.empty()) write_figures(ctx, vd, meta, shard);
+    if (!figures_.empty()) write_figures(ctx, vd, meta, shard, cfg);
   }
 
  private:
@@ -188,7 +189,16 @@ class VirtualImage : public Stage {
     }
   }
 
-  void write_figures(const StageContext& ctx, const analysis::VirtualDetectors& vd, const io::DatacubeMeta& meta, const io::Shard& shard) {
+  /// "3.1-40 mrad" (or pixels on an uncalibrated detector) for figure titles.
+  std::string radii_text(double inner_px, double outer_px) const {
+    const bool mrad = mrad_per_px_ > 0;
+    const double f = mrad ? mrad_per_px_ : 1.0;
+    return (inner_px > 0 ? str::number(std::round(inner_px * f * 10) / 10) + "–" : std::string("0–")) +
+           str::number(std::round(outer_px * f * 10) / 10) + (mrad ? " mrad" : " px");
+  }
+
+  void write_figures(const StageContext& ctx, const analysis::VirtualDetectors& vd, const io::DatacubeMeta& meta, const io::Shard& shard,
+                     const analysis::VirtualDetectorConfig& cfg) {
     // Gather the maps on rank 0 (small: one float per scan position).
     const std::int64_t rx = meta.shape[0], ry = meta.shape[1];
     std::map<std::string, std::vector<float>> full;
@@ -204,14 +214,48 @@ class VirtualImage : public Stage {
       try {
         fs::create_directories(figures_);
         const std::string stem = (fs::path(figures_) / fs::path(ctx.output.file).stem()).string();
-        const int up = int(std::max<std::int64_t>(1, 256 / std::max(rx, ry)));
-        for (const char* n : {"bf", "adf", "sum"})
-          if (full.count(n)) io::write_png(stem + "_" + n + ".png", io::upscale(io::grey_image(full[n], rx, ry, io::Scaling::percentile), up));
+        const auto& c = meta.calibration;
+        const io::plot::Axes scan = io::plot::scan_axes(c.R_pixel_size, c.R_pixel_units);
+        auto figure = [&](const std::string& suffix, io::plot::Panel panel, const std::string& caption) {
+          const std::string path = stem + "_" + suffix + ".png";
+          io::plot::write_figure(path, std::move(panel), caption);
+          log::info("virtual-image: figure ", fs::path(path).filename().string(), ": ", caption);
+        };
+        if (full.count("bf"))
+          figure("bf", io::plot::intensity_panel("Virtual bright field (" + radii_text(0, bf_radius_px_) + ")", full["bf"], rx, ry, scan,
+                                                 "BF signal (counts)", io::robust_scale(full["bf"])),
+                 "virtual bright-field image: counts inside the central disc (" + radii_text(0, bf_radius_px_) +
+                     ") at each scan position; holes (vacuum) are bright, specimen and contamination darker");
+        if (full.count("adf"))
+          figure("adf", io::plot::intensity_panel("Virtual annular dark field (" + radii_text(adf_inner_used_, adf_outer_used_) + ")", full["adf"], rx,
+                                                  ry, scan, "ADF signal (counts)", io::robust_scale(full["adf"])),
+                 "virtual ADF image: counts scattered into the annulus " + radii_text(adf_inner_used_, adf_outer_used_) +
+                     " at each scan position; vacuum is dark, specimen bright (heavier or thicker is brighter)");
+        if (full.count("sum"))
+          figure("sum", io::plot::intensity_panel("Total counts per pattern", full["sum"], rx, ry, scan, "counts", io::robust_scale(full["sum"])),
+                 "sum of each diffraction pattern: the beam current and detector response over the scan (flat when both are stable)");
+        for (const auto& [name, values] : full)
+          if (str::starts_with(name, "mask_"))
+            figure(name, io::plot::intensity_panel("Virtual image, detector " + name.substr(5), values, rx, ry, scan, "signal (weighted counts)",
+                                                   io::robust_scale(values)),
+                   "virtual image of the weighted detector " + name.substr(5) + " (--masks): the pattern weighted by the mask and summed at each scan position");
         if (full.count("com_x"))
-          io::write_png(stem + "_com.png", io::upscale(io::vector_image(full["com_x"], full["com_y"], rx, ry), up));
-        const int upq = int(std::max<std::int64_t>(1, 256 / std::max(meta.shape[2], meta.shape[3])));
-        io::write_png(stem + "_mean_pattern.png", io::upscale(io::grey_image(vd.mean_pattern(), meta.shape[2], meta.shape[3], io::Scaling::log), upq));
-        log::info("virtual-image: figures in ", figures_, "/");
+          figure("com", io::plot::vector_panel("Centre of mass of each pattern", full["com_x"], full["com_y"], rx, ry, scan, "CoM", c.Q_pixel_units),
+                 "centre-of-mass shift of each pattern from the pattern centre (detector frame): hue = direction, brightness = size; "
+                 "fields in the specimen and descan deflect the beam");
+        const io::plot::Axes det = io::plot::detector_axes(cfg.centre_x, cfg.centre_y, c.Q_pixel_size, c.Q_pixel_units);
+        const std::vector<float> mean = vd.mean_pattern();
+        figure("mean_pattern",
+               io::plot::intensity_panel("Mean diffraction pattern (log scale)", mean, meta.shape[2], meta.shape[3], det, "mean counts per pixel",
+                                         io::log_scale(mean)),
+               "mean of all diffraction patterns on a log10 scale (weak outer spots and the central beam both visible); Q axes from the pattern centre");
+        if (max_) {
+          const std::vector<float> mx = vd.max_pattern();
+          figure("max_pattern",
+                 io::plot::intensity_panel("Maximum diffraction pattern (log scale)", mx, meta.shape[2], meta.shape[3], det, "maximum counts per pixel",
+                                           io::log_scale(mx)),
+                 "pixel-wise maximum over all diffraction patterns on a log10 scale: every spot any pattern has (all domains' orientations)");
+        }
       } catch (const std::exception& e) {
         err = e.what();
       }
@@ -224,7 +268,7 @@ class VirtualImage : public Stage {
   double bf_outer_px_ = -1, bf_outer_mrad_ = -1, adf_inner_px_ = -1, adf_outer_px_ = -1, adf_inner_mrad_ = -1, adf_outer_mrad_ = -1;
   double voltage_kV_ = -1, voltage_from_file_ = -1;
   double centre_x_ = 0, centre_y_ = 0;
-  double bf_radius_px_ = 0, adf_inner_used_ = 0, adf_outer_used_ = 0;
+  double bf_radius_px_ = 0, adf_inner_used_ = 0, adf_outer_used_ = 0, mrad_per_px_ = -1;
   std::int64_t block_patterns_ = 0;
   bool bf_ = false, adf_ = false, com_ = false, sum_ = false, max_ = false;
   std::vector<std::string> mask_specs_;

@@ -5,21 +5,23 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <memory>
+#include <limits>
 
 #include "tmdflow/core/error.hpp"
 
 namespace tmdflow::io {
 namespace {
 
-std::pair<float, float> finite_range(const std::vector<float>& v, double lo_frac, double hi_frac) {
+std::uint8_t to8(double f) { return std::uint8_t(std::clamp(int(std::lround(f * 255.0)), 0, 255)); }
+
+std::pair<float, float> quantile_range(const std::vector<float>& v, double lo_frac, double hi_frac) {
   std::vector<float> f;
   f.reserve(v.size());
   for (float x : v)
     if (std::isfinite(x)) f.push_back(x);
   if (f.empty()) return {0.0f, 1.0f};
   auto at = [&](double frac) {
-    std::size_t k = std::size_t(std::clamp(frac, 0.0, 1.0) * double(f.size() - 1));
+    const std::size_t k = std::size_t(std::clamp(frac, 0.0, 1.0) * double(f.size() - 1));
     std::nth_element(f.begin(), f.begin() + std::ptrdiff_t(k), f.end());
     return f[k];
   };
@@ -32,9 +34,51 @@ std::pair<float, float> finite_range(const std::vector<float>& v, double lo_frac
   return {lo, hi};
 }
 
+RgbImage blank(std::int64_t h, std::int64_t w) { return RgbImage{h, w, std::vector<std::uint8_t>(std::size_t(3 * h * w), 0)}; }
+
+void put(RgbImage& img, std::size_t i, Rgb c) { std::copy(c.begin(), c.end(), img.rgb.begin() + std::ptrdiff_t(3 * i)); }
+
 }  // namespace
 
-std::array<std::uint8_t, 3> hsv_to_rgb(float h, float s, float v) {
+Rgb ramp_colour(Ramp ramp, double t) {
+  t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0);
+  if (ramp == Ramp::grey) return {to8(t), to8(t), to8(t)};
+  // heat: piecewise linear through black, dark red, orange, yellow, white.
+  static const double at[5] = {0.0, 0.35, 0.65, 0.9, 1.0};
+  static const double rgb[5][3] = {{0, 0, 0}, {0.6, 0.08, 0.1}, {0.93, 0.45, 0.08}, {0.98, 0.87, 0.35}, {1, 1, 1}};
+  int k = 0;
+  while (k < 3 && t > at[k + 1]) ++k;
+  const double s = (t - at[k]) / (at[k + 1] - at[k]);
+  return {to8(rgb[k][0] + s * (rgb[k + 1][0] - rgb[k][0])), to8(rgb[k][1] + s * (rgb[k + 1][1] - rgb[k][1])),
+          to8(rgb[k][2] + s * (rgb[k + 1][2] - rgb[k][2]))};
+}
+
+double ColourScale::position(double v) const {
+  if (!std::isfinite(v)) return std::numeric_limits<double>::quiet_NaN();
+  double t = 0;
+  if (log10) t = (std::log10(std::max(v, lo)) - std::log10(lo)) / (std::log10(hi) - std::log10(lo));
+  else t = (v - lo) / (hi - lo);
+  return std::clamp(t, 0.0, 1.0);
+}
+
+ColourScale robust_scale(const std::vector<float>& values, double lo_frac, double hi_frac, Ramp ramp) {
+  const auto [lo, hi] = quantile_range(values, lo_frac, hi_frac);
+  return ColourScale{lo, hi, false, ramp};
+}
+
+ColourScale log_scale(const std::vector<float>& values, Ramp ramp, double max_decades) {
+  std::vector<float> positive;
+  for (float v : values)
+    if (std::isfinite(v) && v > 0) positive.push_back(v);
+  if (positive.empty()) return ColourScale{1e-3, 1.0, true, ramp};
+  const auto mid = positive.begin() + std::ptrdiff_t(positive.size() / 2);
+  std::nth_element(positive.begin(), mid, positive.end());
+  const double median = *mid, hi = *std::max_element(positive.begin(), positive.end());
+  const double lo = std::clamp(median, hi * std::pow(10.0, -max_decades), hi / 10.0);
+  return ColourScale{lo, hi, true, ramp};
+}
+
+Rgb hsv_to_rgb(float h, float s, float v) {
   h = h - std::floor(h);
   const float c = v * s;
   const float hp = h * 6.0f;
@@ -47,100 +91,72 @@ std::array<std::uint8_t, 3> hsv_to_rgb(float h, float s, float v) {
   else if (hp < 5) { r = x; b = c; }
   else { r = c; b = x; }
   const float m = v - c;
-  auto to8 = [](float f) { return std::uint8_t(std::clamp(int(std::lround(f * 255.0f)), 0, 255)); };
   return {to8(r + m), to8(g + m), to8(b + m)};
 }
 
-RgbImage grey_image(const std::vector<float>& values, std::int64_t h, std::int64_t w, Scaling scaling) {
-  RgbImage img{h, w, std::vector<std::uint8_t>(std::size_t(3 * h * w), 0)};
-  std::vector<float> v = values;
-  if (scaling == Scaling::log) {
-    float mn = std::numeric_limits<float>::infinity();
-    for (float x : v)
-      if (std::isfinite(x)) mn = std::min(mn, x);
-    for (float& x : v)
-      if (std::isfinite(x)) x = std::log1p(std::max(0.0f, x - mn));
-  }
-  auto [lo, hi] = scaling == Scaling::percentile ? finite_range(v, 0.005, 0.995) : finite_range(v, 0.0, 1.0);
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) continue;
-    const float t = std::clamp((v[i] - lo) / (hi - lo), 0.0f, 1.0f);
-    const auto g = std::uint8_t(std::lround(t * 255.0f));
-    img.rgb[3 * i] = img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = g;
+Rgb angle_colour(double angle_deg, double period_deg) { return hsv_to_rgb(float(angle_deg / period_deg), 0.85f, 0.95f); }
+
+Rgb label_colour(std::int32_t id) {
+  // Twelve colours picked to be told apart at a glance (and from black, "no data"); further ids
+  // step through hues by the golden ratio, every 7 ids darker.
+  static const Rgb first[12] = {{230, 75, 60},  {55, 120, 220},  {95, 185, 75},   {245, 170, 40},  {150, 85, 195},  {70, 200, 205},
+                                {235, 120, 190}, {150, 105, 60},  {200, 205, 65},  {130, 130, 130}, {30, 95, 70},    {250, 215, 160}};
+  if (id >= 0 && id < 12) return first[id];
+  const float hue = std::fmod(0.61803398875f * float(id) + 0.1f, 1.0f);
+  const float val = (id / 7) % 2 ? 0.7f : 0.95f;
+  return hsv_to_rgb(hue, 0.75f, val);
+}
+
+Rgb polarity_colour(int polarity) { return polarity > 0 ? Rgb{235, 140, 30} : Rgb{45, 110, 215}; }
+
+Rgb vector_colour(double dx, double dy, double m) {
+  const double turn = std::atan2(dy, dx) / (2.0 * 3.14159265358979323846);
+  return hsv_to_rgb(float(turn), 0.9f, float(std::clamp(m, 0.0, 1.0)));
+}
+
+RgbImage scaled_image(const std::vector<float>& values, std::int64_t h, std::int64_t w, const ColourScale& scale) {
+  RgbImage img = blank(h, w);
+  for (std::size_t i = 0; i < values.size() && i < std::size_t(h * w); ++i) {
+    const double t = scale.position(values[i]);
+    put(img, i, std::isfinite(t) ? ramp_colour(scale.ramp, t) : no_data_colour);
   }
   return img;
 }
 
-RgbImage cyclic_image(const std::vector<float>& values, std::int64_t h, std::int64_t w, float period) {
-  RgbImage img{h, w, std::vector<std::uint8_t>(std::size_t(3 * h * w), 0)};
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) continue;
-    auto c = hsv_to_rgb(values[i] / period, 0.85f, 0.95f);
-    std::copy(c.begin(), c.end(), img.rgb.begin() + std::ptrdiff_t(3 * i));
+RgbImage angle_image(const std::vector<float>& angles, std::int64_t h, std::int64_t w, double period) {
+  RgbImage img = blank(h, w);
+  for (std::size_t i = 0; i < angles.size() && i < std::size_t(h * w); ++i)
+    put(img, i, std::isfinite(angles[i]) ? angle_colour(angles[i], period) : no_data_colour);
+  return img;
+}
+
+RgbImage label_image(const std::vector<std::int32_t>& labels, std::int64_t h, std::int64_t w, const std::vector<std::int32_t>& display_id) {
+  RgbImage img = blank(h, w);
+  for (std::size_t i = 0; i < labels.size() && i < std::size_t(h * w); ++i) {
+    std::int32_t l = labels[i];
+    if (l >= 0 && !display_id.empty()) l = std::size_t(l) < display_id.size() ? display_id[std::size_t(l)] : -1;
+    put(img, i, l >= 0 ? label_colour(l) : no_data_colour);
   }
   return img;
 }
 
-RgbImage label_image(const std::vector<std::int32_t>& labels, std::int64_t h, std::int64_t w) {
-  RgbImage img{h, w, std::vector<std::uint8_t>(std::size_t(3 * h * w), 0)};
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] < 0) continue;
-    // Golden-ratio hues: neighbouring labels get distinct colours.
-    const float hue = std::fmod(0.61803398875f * float(labels[i]) + 0.1f, 1.0f);
-    const float val = (labels[i] / 7) % 2 ? 0.7f : 0.95f;
-    auto c = hsv_to_rgb(hue, 0.75f, val);
-    std::copy(c.begin(), c.end(), img.rgb.begin() + std::ptrdiff_t(3 * i));
+RgbImage polarity_image(const std::vector<std::int8_t>& polarity, std::int64_t h, std::int64_t w) {
+  RgbImage img = blank(h, w);
+  for (std::size_t i = 0; i < polarity.size() && i < std::size_t(h * w); ++i)
+    put(img, i, polarity[i] != 0 ? polarity_colour(polarity[i]) : no_data_colour);
+  return img;
+}
+
+RgbImage vector_image(const std::vector<float>& vx, const std::vector<float>& vy, std::int64_t h, std::int64_t w, double full) {
+  RgbImage img = blank(h, w);
+  for (std::size_t i = 0; i < vx.size() && i < vy.size() && i < std::size_t(h * w); ++i) {
+    const double m = std::hypot(double(vx[i]), double(vy[i]));
+    put(img, i, std::isfinite(m) ? vector_colour(vx[i], vy[i], full > 0 ? m / full : 0.0) : no_data_colour);
   }
   return img;
 }
 
-RgbImage vector_image(const std::vector<float>& vx, const std::vector<float>& vy, std::int64_t h, std::int64_t w) {
-  RgbImage img{h, w, std::vector<std::uint8_t>(std::size_t(3 * h * w), 0)};
-  std::vector<float> mag(vx.size());
-  for (std::size_t i = 0; i < vx.size(); ++i) mag[i] = std::hypot(vx[i], vy[i]);
-  const float hi = finite_range(mag, 0.0, 0.99).second;
-  for (std::size_t i = 0; i < vx.size(); ++i) {
-    if (!std::isfinite(mag[i])) continue;
-    const float hue = (std::atan2(vy[i], vx[i]) + 3.14159265f) / (2.0f * 3.14159265f);
-    auto c = hsv_to_rgb(hue, 0.9f, std::clamp(mag[i] / hi, 0.0f, 1.0f));
-    std::copy(c.begin(), c.end(), img.rgb.begin() + std::ptrdiff_t(3 * i));
-  }
-  return img;
-}
-
-RgbImage upscale(const RgbImage& img, int f) {
-  if (f <= 1) return img;
-  RgbImage out{img.height * f, img.width * f, std::vector<std::uint8_t>(std::size_t(3 * img.height * f * img.width * f))};
-  for (std::int64_t y = 0; y < out.height; ++y)
-    for (std::int64_t x = 0; x < out.width; ++x)
-      for (int c = 0; c < 3; ++c)
-        out.rgb[std::size_t(3 * (y * out.width + x) + c)] = img.rgb[std::size_t(3 * ((y / f) * img.width + x / f) + c)];
-  return out;
-}
-
-RgbImage montage(const std::vector<RgbImage>& tiles, int columns, int gap) {
-  if (tiles.empty()) return {};
-  std::int64_t th = 0, tw = 0;
-  for (const auto& t : tiles) {
-    th = std::max(th, t.height);
-    tw = std::max(tw, t.width);
-  }
-  const int n = int(tiles.size());
-  const int cols = std::max(1, std::min(columns, n));
-  const int rows = (n + cols - 1) / cols;
-  RgbImage out{rows * th + (rows - 1) * gap, cols * tw + (cols - 1) * gap, {}};
-  out.rgb.assign(std::size_t(3 * out.height * out.width), 255);
-  for (int k = 0; k < n; ++k) {
-    const std::int64_t oy = (k / cols) * (th + gap), ox = (k % cols) * (tw + gap);
-    const auto& t = tiles[std::size_t(k)];
-    for (std::int64_t y = 0; y < t.height; ++y)
-      std::copy_n(t.rgb.begin() + std::ptrdiff_t(3 * y * t.width), 3 * t.width,
-                  out.rgb.begin() + std::ptrdiff_t(3 * ((oy + y) * out.width + ox)));
-  }
-  return out;
-}
-
-void write_png(const std::string& path, const RgbImage& img) {
+void write_png(const std::string& path, const RgbImage& img, const std::vector<std::pair<std::string, std::string>>& text) {
   if (img.height <= 0 || img.width <= 0) throw IoError(path + ": cannot write an empty image");
   const std::string tmp = path + ".tmp";
   std::FILE* fp = std::fopen(tmp.c_str(), "wb");
@@ -156,6 +172,19 @@ void write_png(const std::string& path, const RgbImage& img) {
   png_init_io(png, fp);
   png_set_IHDR(png, info, png_uint_32(img.width), png_uint_32(img.height), 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  // Rows filtered None, Sub or Up only: figures of flat colour areas compress as well as with all
+  // five filters, and a small decoder (the end-to-end tests' numpy one) reads them fast.
+  png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE | PNG_FILTER_SUB | PNG_FILTER_UP);
+  // iTXt (UTF-8) chunks: captions hold units such as 1/Angstrom written with their own symbols.
+  std::vector<png_text> chunks(text.size());
+  for (std::size_t k = 0; k < text.size(); ++k) {
+    chunks[k] = png_text{};
+    chunks[k].compression = PNG_ITXT_COMPRESSION_NONE;
+    chunks[k].key = const_cast<png_charp>(text[k].first.c_str());
+    chunks[k].text = const_cast<png_charp>(text[k].second.c_str());
+    chunks[k].itxt_length = text[k].second.size();
+  }
+  if (!chunks.empty()) png_set_text(png, info, chunks.data(), int(chunks.size()));
   png_write_info(png, info);
   for (std::int64_t y = 0; y < img.height; ++y)
     png_write_row(png, const_cast<png_bytep>(img.rgb.data() + 3 * y * img.width));
@@ -186,6 +215,39 @@ std::vector<float> read_png_grey(const std::string& path, std::int64_t& height, 
     if (!png_image_finish_read(&image, nullptr, buf.data(), 0, nullptr)) throw InputError(path + ": " + image.message);
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = float(buf[i]);
   }
+  return out;
+}
+
+RgbImage read_png_rgb(const std::string& path) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&image, path.c_str()))
+    throw InputError(path + ": expected a PNG image, found " + (image.message[0] ? image.message : "an unreadable file"));
+  image.format = PNG_FORMAT_RGB;
+  RgbImage img{std::int64_t(image.height), std::int64_t(image.width), {}};
+  img.rgb.resize(std::size_t(3 * img.height * img.width));
+  if (!png_image_finish_read(&image, nullptr, img.rgb.data(), 0, nullptr)) throw InputError(path + ": " + image.message);
+  return img;
+}
+
+std::vector<std::pair<std::string, std::string>> read_png_text(const std::string& path) {
+  std::FILE* fp = std::fopen(path.c_str(), "rb");
+  if (!fp) throw IoError(path + ": cannot open for reading");
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info || setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    std::fclose(fp);
+    throw InputError(path + ": expected a PNG image, found an unreadable file");
+  }
+  png_init_io(png, fp);
+  png_read_info(png, info);
+  png_textp chunks = nullptr;
+  const int n = png_get_text(png, info, &chunks, nullptr);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int k = 0; k < n; ++k) out.emplace_back(chunks[k].key, std::string(chunks[k].text, chunks[k].text + (chunks[k].itxt_length ? chunks[k].itxt_length : chunks[k].text_length)));
+  png_destroy_read_struct(&png, &info, nullptr);
+  std::fclose(fp);
   return out;
 }
 

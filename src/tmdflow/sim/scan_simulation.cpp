@@ -30,6 +30,8 @@ ScanSimulation::ScanSimulation(const ScanSimulationSpec& spec) : spec_(spec) {
     }
   }
   structure_ = build_polycrystal(c);
+  holes_ = draw_holes(spec.holes, origin_, origin_, scan_w, scan_h, spec.seed);
+  cut_holes(structure_, holes_);
   scan_positions(spec.distortion, spec.scan_rows, spec.scan_cols, spec.step_A, origin_, origin_, spec.seed, xs_, ys_);
   engine_ = std::make_unique<Multislice>(spec.multislice, structure_);
 }
@@ -50,10 +52,19 @@ ScanGroundTruth ScanSimulation::ground_truth() const {
   g.orientation_deg.resize(n);
   g.twist_deg.resize(n);
   g.polarity.resize(n);
+  g.vacuum.assign(n, 0);
   for (int i = 0; i < spec_.scan_rows; ++i)
     for (int j = 0; j < spec_.scan_cols; ++j) {
       const std::size_t k = std::size_t(i) * spec_.scan_cols + j;
-      const auto id = domain_at(structure_, origin_ + j * spec_.step_A, origin_ + i * spec_.step_A);
+      const double x = origin_ + j * spec_.step_A, y = origin_ + i * spec_.step_A;
+      if (in_hole(holes_, x, y)) {
+        g.vacuum[k] = 1;
+        g.domain[k] = -1;
+        g.orientation_deg[k] = g.twist_deg[k] = NAN;
+        g.polarity[k] = 0;
+        continue;
+      }
+      const auto id = domain_at(structure_, x, y);
       const Domain* d = nullptr;
       for (const auto& dom : structure_.domains)
         if (dom.id == id) d = &dom;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tmdflow/sim/holes.hpp"
 #include "tmdflow/sim/multislice.hpp"
 #include "tmdflow/sim/realism.hpp"
 #include "tmdflow/sim/structure.hpp"
@@ -30,15 +31,19 @@ struct ScanSimulationSpec {
   // the scan centre): each pattern is that of its domain's lattice turned by the local angle about
   // the probe (the ground truth's orientation includes it). A bend that a nanobeam sees as a rotation.
   double rotation_gradient[2] = {0, 0};
+  // Vacuum holes in the film, centres drawn inside the scanned area (keyed by the seed).
+  HoleSpec holes;
   std::uint64_t seed = 1;
 };
 
 /// Ground-truth maps on the scan grid (row-major scan_rows x scan_cols), at the nominal probe
 /// positions; orientation includes the rotation field (and twist and polarity follow from it).
+/// In a hole: vacuum 1, domain -1, orientation and twist NaN, polarity 0.
 struct ScanGroundTruth {
   std::vector<std::int32_t> domain;
   std::vector<float> orientation_deg, twist_deg;
   std::vector<std::int8_t> polarity;
+  std::vector<std::uint8_t> vacuum;
 };
 
 class ScanSimulation {
@@ -47,6 +52,7 @@ class ScanSimulation {
   ~ScanSimulation();
   const ScanSimulationSpec& spec() const { return spec_; }
   const Structure& structure() const { return structure_; }
+  const std::vector<Hole>& holes() const { return holes_; }
   double origin_A() const { return origin_; }
   ScanGroundTruth ground_truth() const;
   int slices() const;
@@ -58,6 +64,7 @@ class ScanSimulation {
  private:
   ScanSimulationSpec spec_;
   Structure structure_;
+  std::vector<Hole> holes_;
   double origin_ = 0;
   std::vector<double> xs_, ys_;   // probe positions (with distortion)
   std::unique_ptr<Multislice> engine_;
