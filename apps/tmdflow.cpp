@@ -10,6 +10,7 @@
 #include "stage.hpp"
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
+#include "tmdflow/core/progress.hpp"
 #include "tmdflow/io/schema.hpp"
 #include "tmdflow/par/failure.hpp"
 #include "tmdflow/par/runtime.hpp"
@@ -96,6 +97,7 @@ int cmd_stage(const par::Comm& comm, const std::vector<std::string>& args) {
       if (k == "help") help = true;
       else if (k == "input") req.input = v;
       else if (k == "output") req.output = v;
+      else if (k == "force") req.replace = str::to_bool(v, "--force");
       else req.options.emplace_back(k, v);
     }
   });
@@ -131,7 +133,7 @@ int cmd_run(const par::Comm& comm, const std::vector<std::string>& args) {
       }
     }
     wf = stages::load_workflow(args[0], ov);
-    if (dry_run) app::check_workflow_inputs(wf);
+    if (dry_run) stages::check_workflow(comm, wf, ro);
   });
   if (dry_run) {
     if (comm.is_root()) std::cout << app::workflow_plan(wf);
@@ -166,12 +168,20 @@ int cmd_validate(const par::Comm& comm, const std::vector<std::string>& args) {
 int dispatch(const par::Comm& comm, std::vector<std::string> args) {
   // Global options first.
   std::vector<std::string> rest;
-  for (const auto& a : args) {
-    if (a == "--quiet") log::set_level(log::Level::warn);
-    else if (a == "--verbose") log::set_level(log::Level::debug);
-    else if (a.rfind("--progress=", 0) == 0) setenv("TMDFLOW_PROGRESS", a.substr(11).c_str(), 1);
-    else rest.push_back(a);
-  }
+  par::collectively(comm, [&] {
+    for (const auto& a : args) {
+      if (a == "--quiet") log::set_level(log::Level::warn);
+      else if (a == "--verbose") log::set_level(log::Level::debug);
+      else if (a.rfind("--progress", 0) == 0 && (a.size() == 10 || a[10] == '=')) {
+        if (a.size() <= 11) throw UsageError("--progress: expected --progress=bar, log, off or auto");
+        parse_progress_mode(a.substr(11), "--progress");
+        setenv("TMDFLOW_PROGRESS", a.substr(11).c_str(), 1);
+      } else {
+        rest.push_back(a);
+      }
+    }
+    if (const char* env = std::getenv("TMDFLOW_PROGRESS")) parse_progress_mode(env, "TMDFLOW_PROGRESS");
+  });
   if (rest.empty() || rest[0] == "--help" || rest[0] == "-h") {
     if (comm.is_root()) std::cout << kUsage;
     return rest.empty() ? static_cast<int>(ExitCode::usage) : 0;

@@ -11,26 +11,15 @@ namespace fs = std::filesystem;
 
 namespace tmdflow::app {
 
-void check_workflow_inputs(const stages::Workflow& wf) {
-  std::set<std::string> written;  // files that earlier steps write: they need not exist yet
-  for (const auto& step : wf.steps) {
-    const std::string& in = step.request.input;
-    if (!in.empty() && in.rfind("builtin:", 0) != 0) {
-      const std::string file = io::parse_target(in, "/").file;
-      if (!written.count(file) && !fs::exists(file))
-        throw IoError(file + ": no such file (the input of " + step.request.origin + ")");
-    }
-    written.insert(io::parse_target(step.request.output, "/").file);
-  }
-}
-
 std::string workflow_plan(const stages::Workflow& wf) {
   std::ostringstream s;
   const auto n = wf.steps.size();
   s << wf.file << ": " << n << " step" << (n == 1 ? "" : "s") << " checked (--dry-run: none run)\n";
   for (std::size_t i = 0; i < n; ++i) {
     const auto& r = wf.steps[i].request;
-    s << "  " << i + 1 << "/" << n << " " << wf.steps[i].name << " (stage " << r.stage << ")\n";
+    s << "  " << i + 1 << "/" << n << " " << wf.steps[i].name << " (stage " << r.stage << ")";
+    if (!wf.steps[i].passed_over.empty()) s << ": passed over, " << wf.steps[i].passed_over;
+    s << "\n";
     s << "      input:  " << (r.input.empty() ? "(none)" : r.input) << "\n";
     s << "      output: " << r.output << "\n";
     if (!r.options.empty()) {

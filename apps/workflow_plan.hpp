@@ -7,9 +7,6 @@
 
 namespace tmdflow::app {
 
-/// Throws IoError naming the step when an input that no earlier step writes does not exist.
-void check_workflow_inputs(const stages::Workflow& wf);
-
 /// One paragraph per step: name, stage, input, output and the options it sets.
 std::string workflow_plan(const stages::Workflow& wf);
 

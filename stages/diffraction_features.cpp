@@ -42,11 +42,20 @@ class DiffractionFeaturesStage : public Stage {
     if (bins_ < 36 || bins_ % 6 != 0) throw ConfigError("azimuth-bins: expected a multiple of 6 of at least 36, found " + std::to_string(bins_));
     if (descan_order_ < 0 || descan_order_ > 3) throw ConfigError("descan-order: expected 0..3, found " + std::to_string(descan_order_));
     if (centre_samples_ < 1) throw ConfigError("centre-samples: expected at least 1");
+    if (block_patterns_ < 0) throw ConfigError("block-patterns: expected 0 (automatic) or more, found " + std::to_string(block_patterns_));
     if (rings_ != "auto") {
       radii_ = str::to_double_list(rings_, "ring-radius-px");
       if (radii_.size() != 2 || !(radii_[0] > 0) || !(radii_[1] > radii_[0]))
         throw ConfigError("ring-radius-px: expected 'r1,r2' with 0 < r1 < r2 or 'auto', found '" + rings_ + "'");
     }
+  }
+
+  std::vector<std::string> read_locations(const StageContext& ctx) const override { return {io::DatacubeReader::locate(ctx.input)}; }
+
+  // The ring profiles dominate: one float per ring (at most 3) and azimuthal bin per pattern.
+  std::uint64_t planned_bytes(const StageContext& ctx) const override {
+    const auto reader = io::DatacubeReader::open(ctx.input, nullptr);
+    return std::uint64_t(reader.meta().positions()) * 3u * std::uint64_t(bins_) * sizeof(float);
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {

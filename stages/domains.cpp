@@ -74,7 +74,22 @@ class DomainsStage : public Stage {
     if (spec_.clusters < 0 || spec_.clusters > 64) throw ConfigError("clusters: expected 0..64");
     if (!(spec_.merge_deg >= 0) || spec_.twist_beta < 0 || spec_.polarity_beta < 0 || spec_.smoothing_px < 0)
       throw ConfigError("merge-deg, twist-beta, polarity-beta, smoothing-px: expected values >= 0");
+    if (spec_.nmf_iterations < 1) throw ConfigError("nmf-iterations: expected at least 1, found " + std::to_string(spec_.nmf_iterations));
+    if (spec_.min_interior_patterns < 0) throw ConfigError("min-interior-patterns: expected 0 or more");
+    for (const auto& [option, value] : {std::pair<const char*, double>{"voltage-kV", voltage_kV_}, {"convergence-mrad", convergence_mrad_},
+                                        {"q-pixel-invA", q_pixel_}})
+      if (!(value > 0 || value == -1) || !std::isfinite(value))
+        throw ConfigError(std::string(option) + ": expected a positive number, or -1 (from the datacube), found " + Options::text(value));
+    if (!std::isfinite(frame_.rotation_deg)) throw ConfigError("qr-rotation-deg: expected a finite angle");
     sim::material(material_);
+  }
+
+  // The features (default group /diffraction_features) and the datacube of the mean patterns.
+  std::vector<std::string> read_locations(const StageContext& ctx) const override {
+    const io::Target in = io::parse_target(ctx.input, "/diffraction_features");
+    std::vector<std::string> out = {in.str()};
+    if (!datacube_.empty() && datacube_ != "none") out.push_back(datacube_);
+    return out;
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {

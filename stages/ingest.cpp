@@ -104,6 +104,12 @@ class Ingest : public Stage {
 
   std::vector<std::string> extra_inputs() const override { return source_ ? source_->companion_files() : std::vector<std::string>{}; }
 
+  bool validate_reads_input() const override { return true; }
+
+  std::uint64_t planned_bytes(const StageContext&) const override {
+    return std::uint64_t(meta_.positions()) * std::uint64_t(meta_.pattern_pixels()) * io::dtype_size(meta_.dtype);
+  }
+
   void run(const StageContext& ctx, io::ProductWriter& out) override {
     if (ctx.comm.is_root())
       log::info("ingest: ", source_->format_label(), " ", source_->file(), " -> ", str::shape_string(meta_.shape), " ",

@@ -71,6 +71,10 @@ class MakeTrainset : public Stage {
     sim::validate(spec_);
   }
 
+  std::uint64_t planned_bytes(const StageContext&) const override {
+    return std::uint64_t(spec_.count) * std::uint64_t(spec_.patch_px) * std::uint64_t(spec_.patch_px) * sizeof(float);
+  }
+
   void run(const StageContext& ctx, io::ProductWriter& out) override {
     const auto& s = spec_;
     const io::h5::Group& root = out.group();

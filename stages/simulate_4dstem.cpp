@@ -7,6 +7,7 @@
 #include "stage_list.hpp"
 #include "tmdflow/par/failure.hpp"
 #include "tmdflow/core/units.hpp"
+#include <cmath>
 #include <filesystem>
 
 #include "tmdflow/io/datacube.hpp"
@@ -80,6 +81,10 @@ class Simulate4dstem : public Stage {
       if (int(spec_.crystal.phi_deg.size()) != spec_.crystal.domains)
         throw ConfigError("phi-deg: expected one angle per domain (" + std::to_string(spec_.crystal.domains) + "), found " +
                           std::to_string(spec_.crystal.phi_deg.size()));
+      // phi and phi + 120 are the same lattice: one value per orientation, so that the ground truth is unambiguous.
+      for (double phi : spec_.crystal.phi_deg)
+        if (!(phi >= 0 && phi < 120))
+          throw ConfigError("phi-deg: expected angles in [0, 120) degrees (the lattice repeats every 120), found " + Options::text(phi));
     }
     const auto d = str::to_double_list(descan_, "descan");
     if (d.size() != 4) throw ConfigError("descan: expected four numbers dx/dx,dx/dy,dy/dx,dy/dy, found '" + descan_ + "'");
@@ -88,6 +93,11 @@ class Simulate4dstem : public Stage {
     if (g.size() != 2) throw ConfigError("rotation-gradient: expected two numbers d(phi)/dx,d(phi)/dy [degrees/nm], found '" + rotation_ + "'");
     spec_.rotation_gradient[0] = g[0];
     spec_.rotation_gradient[1] = g[1];
+    if (spec_.multislice.window_px < 16) throw ConfigError("window-px: expected at least 16, found " + std::to_string(spec_.multislice.window_px));
+    if (!(spec_.multislice.slice_thickness_A > 0)) throw ConfigError("slice-thickness-A: expected a positive thickness, found " + Options::text(spec_.multislice.slice_thickness_A));
+    if (spec_.multislice.frozen_phonons < 0) throw ConfigError("frozen-phonons: expected 0 or more, found " + std::to_string(spec_.multislice.frozen_phonons));
+    if (!(spec_.distortion.jitter_A >= 0) || !std::isfinite(spec_.distortion.drift_x_A) || !std::isfinite(spec_.distortion.drift_y_A))
+      throw ConfigError("jitter-A, drift-x-A, drift-y-A: expected finite values, jitter >= 0");
     if (spec_.multislice.detector.size < 4) throw ConfigError("detector-px: expected at least 4, found " + std::to_string(spec_.multislice.detector.size));
     if (!(spec_.multislice.detector.max_mrad > 0)) throw ConfigError("detector-max-mrad: expected a positive angle");
     if (spec_.electrons_per_pattern < 0 || spec_.read_noise < 0 || spec_.psf_sigma_px < 0)
@@ -104,6 +114,11 @@ class Simulate4dstem : public Stage {
     sim::material(spec_.crystal.material);  // throws for an unknown material
     spec_.holes.radius_A = hole_radius_nm_ * 10.0;
     sim::validate(spec_.holes);
+  }
+
+  std::uint64_t planned_bytes(const StageContext&) const override {
+    const std::uint64_t det = std::uint64_t(spec_.multislice.detector.size);
+    return std::uint64_t(spec_.scan_rows) * std::uint64_t(spec_.scan_cols) * det * det * io::dtype_size(dtype_value_);
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {

@@ -3,7 +3,10 @@
 // point defects, contamination, scan distortion and counting noise, and the ground truth beside
 // them (atoms, columns, domains). Frames (independent noise and distortion of the same structure)
 // are sharded over ranks; the result is the same for any number of ranks.
+#include <cmath>
+
 #include "sim_options.hpp"
+
 #include "stage.hpp"
 #include "stage_list.hpp"
 #include "tmdflow/par/failure.hpp"
@@ -70,6 +73,13 @@ class SimulateAdf : public Stage {
     if (crystal_ != "stack" && crystal_ != "1T''" && crystal_ != "polycrystal")
       throw ConfigError("crystal: expected stack, 1T'' or polycrystal, found '" + crystal_ + "'");
     if (dose_ < 0 || read_noise_ < 0 || contamination_ < 0) throw ConfigError("dose-e-per-A2, read-noise, contamination: expected values >= 0");
+    if (!(spec_.pixel_A > 0) || !std::isfinite(spec_.pixel_A)) throw ConfigError("pixel-A: expected a positive probe step, found " + Options::text(spec_.pixel_A));
+    if (layers_ < 1 || layers_ > 3) throw ConfigError("layers: expected 1 to 3, found " + std::to_string(layers_));
+    if (stacking_ != "2H" && stacking_ != "3R" && stacking_ != "AA") throw ConfigError("stacking: expected 2H, 3R or AA, found '" + stacking_ + "'");
+    if (domains_ < 1) throw ConfigError("domains: expected at least 1, found " + std::to_string(domains_));
+    if (!std::isfinite(phi_)) throw ConfigError("phi-deg: expected a finite angle");
+    if (!(distortion_.jitter_A >= 0) || !std::isfinite(distortion_.drift_x_A) || !std::isfinite(distortion_.drift_y_A))
+      throw ConfigError("jitter-A, drift-x-A, drift-y-A: expected finite values, jitter >= 0");
     sim::validate(spec_.probe);
     sim::material(material_);
     chemistry_.apply(alloy_, defects_);
@@ -86,6 +96,10 @@ class SimulateAdf : public Stage {
       throw ConfigError("alloy-metal, alloy-chalcogen: not available for --crystal 1T'' (stack and polycrystal only)");
     // The simulator checks sampling and angles; build it once here so errors come before any work.
     sim::AdfSimulator check(spec_);
+  }
+
+  std::uint64_t planned_bytes(const StageContext&) const override {
+    return std::uint64_t(frames_) * std::uint64_t(spec_.ny) * std::uint64_t(spec_.nx) * sizeof(float);
   }
 
   sim::Structure build(const sim::AdfField& field) const {

@@ -3,6 +3,7 @@
 // library -> write one product group. Stages are thin: physics and math live in src/tmdflow.
 #include <boost/program_options.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <sstream>
 #include <memory>
@@ -91,9 +92,21 @@ class Stage {
 
   /// Declares the options (bound to the stage's parameters).
   virtual void declare(Options& options) = 0;
-  /// After parsing, on every rank, before any collective work: check and derive parameters.
-  /// Throw ConfigError / InputError naming the option or file.
+  /// After parsing, on every rank, before any collective work: check and derive parameters,
+  /// rejecting physically impossible values (ranges, units, positions). Throw ConfigError /
+  /// InputError naming the option or file. `tmdflow run` calls it for every step before the first
+  /// step runs; it must not read the input unless validate_reads_input() says so.
   virtual void validate(const StageContext& ctx) {}
+  /// True when validate() opens the input (a workflow checks such a step before the first step
+  /// runs only when its input exists already, else when the step starts).
+  virtual bool validate_reads_input() const { return false; }
+  /// The data the stage reads, as FILE or FILE:/path (resolved when the input names only a file),
+  /// after validate(); the runner refuses an output that overlaps any of them. Default: the main
+  /// input and extra_inputs().
+  virtual std::vector<std::string> read_locations(const StageContext& ctx) const;
+  /// Bytes the product will take (0: small or unknown), after validate(); the runner prints it
+  /// and refuses to start when the output's file system has less free space (unless --force).
+  virtual std::uint64_t planned_bytes(const StageContext& ctx) const { return 0; }
   /// Files besides --input whose content the product depends on (for the configuration hash).
   virtual std::vector<std::string> extra_inputs() const { return {}; }
   /// Reads the input and writes the product into `out` (opened under a temporary name).
@@ -115,6 +128,8 @@ struct StageRequest {
   std::string output;
   std::vector<std::pair<std::string, std::string>> options;
   bool force = true;        // false: skip when the product is complete with the same hash
+  bool replace = false;     // --force: replace an output group holding anything but this stage's product,
+                            // and start even when the planned product does not fit the free space
   std::string origin;       // "step 'vi' of demo.ini" for messages; empty for `tmdflow stage`
 };
 
@@ -130,6 +145,12 @@ StageOutcome run_stage(const par::Comm& comm, const StageRequest& request);
 
 /// Throws UsageError when the request names an option its stage does not have (no other checks).
 void check_stage_options(const StageRequest& request);
+
+/// Everything a stage can check before it runs, rank-local: option names and values (parsed and
+/// validated), the input's existence, and, when `input_ready`, the stage's input-dependent checks
+/// and the output's safety (no overlap with what it reads; no foreign group replaced without
+/// --force). Throws the error the stage would give when run.
+void check_stage(const par::Comm& comm, const StageRequest& request, bool input_ready);
 
 /// The text of `tmdflow stage NAME --help`.
 std::string stage_help(const std::string& name);

@@ -1,5 +1,7 @@
 // Stage synthesize-datacube: a deterministic synthetic nanobeam datacube with domains (demo and
 // tests; the simulation engine's simulate-4dstem makes physical ones).
+#include <cmath>
+
 #include "stage.hpp"
 #include "stage_list.hpp"
 #include "tmdflow/io/datacube.hpp"
@@ -43,11 +45,27 @@ class SynthesizeDatacube : public Stage {
     if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) throw ConfigError("scan: expected two positive integers Rx,Ry, found '" + scan_ + "'");
     if (d.size() != 2 || d[0] <= 0 || d[1] <= 0) throw ConfigError("detector: expected two positive integers Qx,Qy, found '" + detector_ + "'");
     if (spec_.domains < 1) throw ConfigError("domains: expected at least 1, found " + std::to_string(spec_.domains));
+    auto positive = [](double v, const char* what, const char* unit) {
+      if (!(v > 0) || !std::isfinite(v))
+        throw ConfigError(std::string(what) + ": expected a positive " + unit + ", found " + Options::text(v));
+    };
+    positive(r_pixel_nm_, "r-pixel-nm", "scan step [nm]");
+    positive(q_pixel_invA_, "q-pixel-invA", "detector pixel size [1/Angstrom]");
+    positive(voltage_kV_, "voltage-kV", "voltage [kV]");
+    positive(spec_.spot_radius_px, "spot-radius-px", "radius [pixels]");
+    positive(spec_.disc_sigma_px, "spot-sigma-px", "width [pixels]");
+    if (!(spec_.counts_per_pattern >= 0) || !std::isfinite(spec_.counts_per_pattern))
+      throw ConfigError("counts: expected electrons per pattern >= 0 (0: noiseless), found " + Options::text(spec_.counts_per_pattern));
     spec_.scan_rows = s[0];
     spec_.scan_cols = s[1];
     spec_.det_rows = d[0];
     spec_.det_cols = d[1];
     dtype_value_ = io::dtype_from_name(dtype_, "dtype");
+  }
+
+  std::uint64_t planned_bytes(const StageContext&) const override {
+    return std::uint64_t(spec_.scan_rows) * std::uint64_t(spec_.scan_cols) * std::uint64_t(spec_.det_rows) *
+           std::uint64_t(spec_.det_cols) * io::dtype_size(dtype_value_);
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {

@@ -65,6 +65,20 @@ class VirtualImage : public Stage {
       centre_y_ = c[1];
     }
     for (const auto& m : str::split(masks_, ',')) mask_specs_.push_back(m);
+    for (const auto& [option, value] : {std::pair<const char*, double>{"bf-outer-px", bf_outer_px_}, {"bf-outer-mrad", bf_outer_mrad_},
+                                        {"adf-inner-px", adf_inner_px_}, {"adf-outer-px", adf_outer_px_},
+                                        {"adf-inner-mrad", adf_inner_mrad_}, {"adf-outer-mrad", adf_outer_mrad_}})
+      if (!(value >= 0 || value == -1) || !std::isfinite(value))
+        throw ConfigError(std::string(option) + ": expected a radius >= 0, or -1 (automatic), found " + Options::text(value));
+    if (!(voltage_kV_ > 0 || voltage_kV_ == -1) || !std::isfinite(voltage_kV_))
+      throw ConfigError("voltage-kV: expected a positive voltage, or -1 (from the file), found " + Options::text(voltage_kV_));
+    if (block_patterns_ < 0) throw ConfigError("block-patterns: expected 0 (automatic) or more, found " + std::to_string(block_patterns_));
+  }
+
+  std::vector<std::string> read_locations(const StageContext& ctx) const override {
+    std::vector<std::string> out = {io::DatacubeReader::locate(ctx.input)};
+    out.insert(out.end(), mask_specs_.begin(), mask_specs_.end());
+    return out;
   }
 
   std::vector<std::string> extra_inputs() const override { return mask_specs_; }
@@ -85,6 +99,11 @@ class VirtualImage : public Stage {
     disc_radius = disc.radius;
 
     par::collectively(comm, [&] {
+      // A centre off the detector gives all-zero images: refuse it before the pass.
+      if (centre_ != "auto" && !(centre_x_ >= 0 && centre_x_ <= double(cols - 1) && centre_y_ >= 0 && centre_y_ <= double(rows - 1)))
+        throw ConfigError("centre: expected a position on the " + std::to_string(cols) + " x " + std::to_string(rows) +
+                          " pixel detector of " + reader->where() + " (x in 0.." + std::to_string(cols - 1) + ", y in 0.." +
+                          std::to_string(rows - 1) + "), found " + centre_);
       cfg.centre_x = centre_ == "auto" ? disc.centre_x : centre_x_;
       cfg.centre_y = centre_ == "auto" ? disc.centre_y : centre_y_;
       cfg.q_pixel_size = meta.calibration.Q_pixel_size;

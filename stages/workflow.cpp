@@ -10,6 +10,8 @@
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/progress.hpp"
 #include "tmdflow/core/timer.hpp"
+#include "tmdflow/io/datacube.hpp"
+#include "tmdflow/par/failure.hpp"
 
 namespace fs = std::filesystem;
 namespace pt = boost::property_tree;
@@ -50,6 +52,20 @@ std::string resolve(const std::string& value, const std::map<std::string, std::s
   out += value.substr(last);
   if (out.find("${") != std::string::npos) throw ConfigError(where + ": malformed reference in '" + value + "'");
   return out;
+}
+
+// The `skip-if-input` condition: "" when the step runs, else why it is passed over.
+std::string passed_over(const std::string& condition, const std::string& input, const std::string& where) {
+  if (condition != "datacube")
+    throw ConfigError(where + " skip-if-input: expected 'datacube', found '" + condition + "'");
+  const io::Target t = io::parse_target(input, "/");
+  if (input.empty() || !fs::exists(t.file) || !io::h5::File::is_hdf5(t.file)) return "";
+  try {
+    const auto reader = io::DatacubeReader::open(input, nullptr);
+    return "its input " + reader.where() + " is already a datacube that tmdflow reads";
+  } catch (const Error&) {
+    return "";
+  }
 }
 
 }  // namespace
@@ -115,6 +131,7 @@ Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
 
   std::set<std::string> step_names;
   std::string previous_output = out.settings["input"];
+  bool chained_from_input = true;  // previous_output is still the workflow's input
   for (size_t i = 1; i < sections.size(); ++i) {
     const auto& [name, sec] = sections[i];
     const std::string where = path + " [" + name + "]";
@@ -123,13 +140,16 @@ Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
     step.name = name;
     step.request.origin = "step '" + name + "' of " + fs::path(path).filename().string();
     if (!has(sec, "stage")) throw ConfigError(where + ": no 'stage' key: expected the stage this step runs (see tmdflow stages)");
+    std::string skip_if;
     for (const auto& [k, v] : sec) {
+      if (v.find("${workflow.input}") != std::string::npos) out.reads_input = true;
       const std::string value = resolve(v, known, where + " " + k);
       known[name + "." + k] = value;
       if (k == "stage") step.request.stage = value;
       else if (k == "input") step.request.input = value;
       else if (k == "output") step.request.output = value;
-      else step.request.options.emplace_back(k, value);
+      else if (canonical_option(k) == "skip-if-input") skip_if = value;
+      else if (!value.empty()) step.request.options.emplace_back(k, value);  // empty: the stage's default
     }
     if (!has(sec, "input")) step.request.input = previous_output;
     if (!has(sec, "output")) step.request.output = io::parse_target(output, "/").file + ":/" + name;
@@ -138,16 +158,48 @@ Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
     // A stage that takes no input ignores the chained one.
     auto stage = make_stage(step.request.stage);
     if (!stage->takes_input() && !has(sec, "input")) step.request.input.clear();
+    if (stage->takes_input() && !has(sec, "input") && chained_from_input) out.reads_input = true;
     // Every step's keys are checked before the first step runs.
     check_stage_options(step.request);
-    previous_output = step.request.output;
+    if (!skip_if.empty()) step.passed_over = passed_over(skip_if, step.request.input, where);
+    if (step.passed_over.empty()) {
+      previous_output = step.request.output;
+      chained_from_input = false;
+    } else {
+      known[name + ".output"] = step.request.input;  // later steps read what this one would have made
+    }
     out.steps.push_back(step);
   }
   if (out.steps.empty()) throw ConfigError(path + ": no steps: expected at least one section besides [workflow]");
+  if (!ov.input.empty() && !out.reads_input)
+    throw UsageError("--input " + ov.input + ": " + fs::path(path).filename().string() + " reads no input (its step '" +
+                     out.steps.front().name + "' makes its own data): it would be ignored; to analyse a file, run a workflow that "
+                     "reads one, such as workflows/twist_polarity.ini");
   return out;
 }
 
+void check_workflow(const par::Comm& comm, const Workflow& wf, const RunOptions& opts) {
+  std::set<std::string> written;  // files earlier steps write: their inputs are checked when they start
+  for (const auto& step : wf.steps) {
+    if (!step.passed_over.empty()) continue;
+    StageRequest req = step.request;
+    req.replace = opts.force;
+    const io::Target in = io::parse_target(req.input.empty() ? std::string(".") : req.input, "/");
+    const bool ready = !req.input.empty() && req.input.rfind("builtin:", 0) != 0 && !written.count(in.file);
+    if (ready && !fs::exists(in.file)) throw IoError(in.file + ": no such file (the input of " + req.origin + ")");
+    try {
+      check_stage(comm, req, ready);
+    } catch (const Error& e) {
+      // Say which step, when the stage's message does not.
+      if (std::string(e.what()).find(req.origin) != std::string::npos) throw;
+      throw Error(req.origin + ": " + e.what(), e.code());
+    }
+    written.insert(io::parse_target(req.output, "/").file);
+  }
+}
+
 int run_workflow(const par::Comm& comm, const Workflow& wf, const RunOptions& opts) {
+  par::collectively(comm, [&] { check_workflow(comm, wf, opts); });
   bool from_reached = opts.from.empty();
   if (!opts.from.empty()) {
     bool found = false;
@@ -166,6 +218,11 @@ int run_workflow(const par::Comm& comm, const Workflow& wf, const RunOptions& op
     if (step.name == opts.from) from_reached = true;
     StageRequest req = step.request;
     req.force = opts.force || (!opts.from.empty() && from_reached);
+    req.replace = opts.force;
+    if (!step.passed_over.empty()) {
+      log::info("step ", i + 1, "/", n, " '", step.name, "' (", req.stage, "): passed over, ", step.passed_over);
+      continue;
+    }
     log::info("step ", i + 1, "/", n, " '", step.name, "' (", req.stage, ")");
     StageOutcome o = run_stage(comm, req);
     if (o.skipped) {

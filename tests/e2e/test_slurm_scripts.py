@@ -49,12 +49,12 @@ for path in (sbatch, array):
 # Dry check outside Slurm: the srun command and the plan; nothing written.
 out_dir = os.path.join(tmp, "out")
 expect(sbatch, [twist, cube, os.path.join(out_dir, "t.h5"), "--set", "domains.clusters=12"], 0,
-       ["not in a Slurm job", "srun --cpu-bind=cores", "--input " + cube, "2 steps checked", "--clusters=12"])
+       ["not in a Slurm job", "srun --cpu-bind=cores", "--input " + cube, "3 steps checked", "ingest (stage ingest): passed over", "--clusters=12"])
 expect(sbatch, ["--dry-run", demo, "-", os.path.join(out_dir, "d.h5")], 0, ["4 steps checked", "simulate-4dstem"])
 check(not os.path.exists(out_dir), "the dry check created the output folder")
 # ... and its failures, with tmdflow's codes.
 expect(sbatch, [twist, os.path.join(tmp, "missing.h5"), os.path.join(out_dir, "t.h5")], 5,
-       ["missing.h5", "no such file", "features"])
+       ["missing.h5", "no such file", "ingest"])
 expect(sbatch, [twist, cube, os.path.join(out_dir, "t.h5"), "--set", "features.bogus=1"], 2, ["bogus"])
 no_tmdflow = dict(base_env, PATH="/usr/bin:/bin")
 del no_tmdflow["TMDFLOW"]
@@ -64,7 +64,7 @@ files = os.path.join(tmp, "files.txt")
 with open(files, "w") as f:
     f.write(f"{cube}\n{cube_b}\n")
 expect(array, [twist, files, out_dir], 0, ["--array=1-2", "srun --cpu-bind=cores", os.path.join(out_dir, "cube", "cube.h5"),
-                                           "2 steps checked"])
+                                           "3 steps checked"])
 check(not os.path.exists(out_dir), "the array dry check created the output folder")
 bad = os.path.join(tmp, "bad.txt")
 with open(bad, "w") as f:

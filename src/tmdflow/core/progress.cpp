@@ -1,4 +1,5 @@
 #include "tmdflow/core/progress.hpp"
+#include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
 
 #include <unistd.h>
@@ -18,6 +19,14 @@ ProgressMode progress_mode_from_env() {
   if (std::strcmp(v, "log") == 0) return ProgressMode::log;
   if (std::strcmp(v, "off") == 0) return ProgressMode::off;
   return ProgressMode::automatic;
+}
+
+ProgressMode parse_progress_mode(const std::string& v, const std::string& what) {
+  if (v == "bar") return ProgressMode::bar;
+  if (v == "log") return ProgressMode::log;
+  if (v == "off") return ProgressMode::off;
+  if (v == "auto" || v.empty()) return ProgressMode::automatic;
+  throw UsageError(what + ": expected bar, log, off or auto, found '" + v + "'");
 }
 
 std::string format_duration(double s) {
@@ -52,8 +61,9 @@ ProgressBar::ProgressBar(std::string label, std::uint64_t total, std::string uni
     // --quiet (warnings and errors only) also silences progress unless TMDFLOW_PROGRESS asks.
     if (env == ProgressMode::automatic && log::level() > log::Level::info) mode_ = ProgressMode::off;
   }
-  // Log lines: the first after one interval, so that short steps print only their final line.
-  if (mode_ == ProgressMode::log) last_render_s_ = 0.0;
+  // Log lines: the first after a second (a long step says at once that it runs; a short one prints
+  // only its final line), then one per interval.
+  if (mode_ == ProgressMode::log) last_render_s_ = std::min(0.0, 1.0 - log_interval_s_);
 }
 
 ProgressBar::~ProgressBar() {

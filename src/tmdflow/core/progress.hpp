@@ -13,6 +13,8 @@ enum class ProgressMode { automatic, bar, log, off };
 
 /// TMDFLOW_PROGRESS=bar|log|off overrides the automatic choice (bar on a terminal, log otherwise).
 ProgressMode progress_mode_from_env();
+/// "bar", "log", "off" or "auto"; throws UsageError naming `what` (e.g. "--progress") otherwise.
+ProgressMode parse_progress_mode(const std::string& value, const std::string& what);
 
 class ProgressBar {
  public:

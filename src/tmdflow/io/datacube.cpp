@@ -69,6 +69,8 @@ void find_cubes(const h5::Group& g, std::vector<std::string>& cubes, std::vector
 
 }  // namespace
 
+std::string DatacubeReader::locate(const std::string& spec) { return open(spec, nullptr).where(); }
+
 DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* comm) {
   Target t = parse_target(spec, "/");
   std::string path = spec.rfind(":/") != std::string::npos ? t.group : "";
@@ -107,8 +109,12 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
     else if (cubes.empty() && others.empty())
       throw InputError(t.file + ": expected a 4-D datacube (an EMD DataCube or a 4-D dataset), found none");
     else
-      throw InputError(t.file + ": expected one datacube, found " + std::to_string(cubes.size() + others.size()) +
-                       " (" + str::join(cubes.empty() ? others : cubes, ", ") + "); name one as FILE:/path");
+    {
+      std::vector<std::string> all = cubes;
+      all.insert(all.end(), others.begin(), others.end());
+      throw InputError(t.file + ": expected one datacube, found " + std::to_string(all.size()) + " (" + str::join(all, ", ") +
+                       "); name one as FILE:/path");
+    }
   }
   r.data_ = root.open_dataset(data_path);
   h5::Shape s = r.data_.shape();

@@ -53,6 +53,8 @@ class DatacubeWriter {
 class DatacubeReader {
  public:
   static DatacubeReader open(const std::string& spec, const par::Comm* comm);
+  /// "FILE:/path/to/data" of the datacube `spec` names (serial, read-only; throws as open()).
+  static std::string locate(const std::string& spec);
 
   const DatacubeMeta& meta() const { return meta_; }
   /// "FILE:/path/to/data"

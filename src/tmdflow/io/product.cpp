@@ -56,6 +56,14 @@ Target parse_target(const std::string& spec, const std::string& default_group) {
   if (t.group.empty() || t.group[0] != '/') t.group = "/" + t.group;
   while (t.group.size() > 1 && t.group.back() == '/') t.group.pop_back();
   if (t.file.empty()) throw UsageError("'" + spec + "': expected FILE.h5 or FILE.h5:/group, found no file name");
+  // "x.h5:" or "x.h5:group": a group was meant (a file name ending in ':' would be a typo).
+  if (const auto colon = t.file.rfind(':'); colon != std::string::npos && pos == std::string::npos) {
+    const std::string stem = t.file.substr(0, colon);
+    const bool hdf5_name = str::ends_with(stem, ".h5") || str::ends_with(stem, ".hdf5") || str::ends_with(stem, ".emd") ||
+                           str::ends_with(stem, ".hdf");
+    if (colon + 1 == t.file.size() || hdf5_name)
+      throw UsageError("'" + spec + "': expected FILE.h5 or FILE.h5:/group (a group path starts with '/')");
+  }
   // Inputs pass "/" as their default (the whole file); an output product needs its own group.
   if (t.group == "/" && default_group != "/") throw UsageError("'" + spec + "': a product needs a group name, found '/'");
   return t;
