@@ -51,11 +51,13 @@ std::string command_help(const std::string& command) {
            "Prints the tree of an HDF5 file: groups with their EMD type, Python class and tmdflow product\n"
            "attributes (schema, stage, configuration hash, complete); datasets with their shape, type and chunks.\n";
   if (command == "validate")
-    return "usage: tmdflow validate FILE.h5\n"
+    return "usage: tmdflow validate FILE.h5 [FILE.h5 ...]\n"
            "\n"
-           "Checks every tmdflow product in the file (each group with a tmdflow_product attribute) against the\n"
-           "schema it names (data_schema/products/, compiled into tmdflow) and prints what was checked and\n"
-           "every problem found. Exit code 0 when valid, 4 when a product does not match its schema.\n";
+           "Checks every tmdflow product in each file (each group with a tmdflow_product attribute) against the\n"
+           "schema it names (data_schema/products/, compiled into tmdflow), the EMD 1.0 tree, and every\n"
+           "calibration (py4DSTEM's R and Q pixel sizes, the Rx/Ry/Qx/Qy axes: positive and finite), and prints\n"
+           "what was checked and every problem found. Exit code 0 when every file is valid, 4 when one has a\n"
+           "problem, 5 when one cannot be read (the others are still checked).\n";
   if (command == "help")
     return "usage: tmdflow help [COMMAND]    (or tmdflow COMMAND --help)\n"
            "\n"

@@ -34,7 +34,7 @@ const char* kUsage =
     "                                                 run one stage (tmdflow stage NAME --help)\n"
     "  stages                                         list the stages\n"
     "  inspect FILE.h5                                print the product tree\n"
-    "  validate FILE.h5                               check a file against data_schema/\n"
+    "  validate FILE.h5 [FILE.h5 ...]                 check files against data_schema/\n"
     "  help [COMMAND]                                 this text, or a command's (also: COMMAND --help)\n"
     "\n"
     "global options: --quiet, --verbose, --progress=bar|log|off, --version, --help\n"
@@ -153,16 +153,38 @@ int cmd_inspect(const par::Comm& comm, const std::vector<std::string>& args) {
   return 0;
 }
 
+// One report per file; a file that cannot be read is reported and the others still checked.
+// Exit code: 0 when every file is valid, 4 when one has problems, 5 when one cannot be read.
 int cmd_validate(const par::Comm& comm, const std::vector<std::string>& args) {
-  if (args.size() != 1) throw UsageError("validate: expected one FILE.h5");
-  io::ValidationReport report;
-  par::collectively(comm, [&] {
-    if (comm.is_root()) report = io::validate_file(args[0]);
-  });
-  int ok = report.problems.empty();
-  comm.bcast(&ok, 1, 0);
-  if (comm.is_root()) std::cout << report.text();
-  return ok ? 0 : static_cast<int>(ExitCode::input);
+  if (args.empty()) throw UsageError("validate: expected FILE.h5 [FILE.h5 ...]");
+  if (args.size() == 1) {
+    io::ValidationReport report;
+    par::collectively(comm, [&] {
+      if (comm.is_root()) report = io::validate_file(args[0]);
+    });
+    int ok = report.problems.empty();
+    comm.bcast(&ok, 1, 0);
+    if (comm.is_root()) std::cout << report.text();
+    return ok ? 0 : static_cast<int>(ExitCode::input);
+  }
+  int code = 0, invalid = 0, unreadable = 0;
+  if (comm.is_root()) {
+    for (const auto& file : args) {
+      try {
+        const io::ValidationReport report = io::validate_file(file);
+        std::cout << report.text();
+        invalid += !report.problems.empty();
+      } catch (const Error& e) {
+        std::cout << "problem: " << e.what() << "\n" << file << ": not checked\n";
+        ++unreadable;
+      }
+    }
+    std::cout << args.size() << " files: " << args.size() - std::size_t(invalid + unreadable) << " valid, " << invalid
+              << " with problems, " << unreadable << " unreadable\n";
+    code = unreadable ? static_cast<int>(ExitCode::io) : invalid ? static_cast<int>(ExitCode::input) : 0;
+  }
+  comm.bcast(&code, 1, 0);
+  return code;
 }
 
 int dispatch(const par::Comm& comm, std::vector<std::string> args) {

@@ -131,6 +131,9 @@ class DiffractionFeaturesStage : public Stage {
     nav("centre_y", f.centre_y, {}, {}, "pixels");
     nav("centre_measured_x", f.measured_x, {}, {}, "pixels");
     nav("centre_measured_y", f.measured_y, {}, {}, "pixels");
+    // The datacube's calibration, so that py4DSTEM reads the maps calibrated.
+    io::emd::write_calibration(root, c, {"/ring_profiles", "/spot_intensities", "/background", "/twist_deg", "/friedel_asymmetry", "/ring_signal",
+                                         "/centre_x", "/centre_y", "/centre_measured_x", "/centre_measured_y"});
     const auto& g = df.geometry();
     io::h5::Group geo = root.create_group("geometry");
     geo.write_scalar("disc_radius_px", g.disc_radius);

@@ -126,6 +126,10 @@ class DomainsStage : public Stage {
       if (g.exists("voltage_kV")) kV_file = g.open_dataset("voltage_kV").read_all<double>()[0];
       if (g.exists("convergence_mrad")) conv_file = g.open_dataset("convergence_mrad").read_all<double>()[0];
       source = root.attr_string("source_input").value_or("");
+      rdims_ = io::emd::read_dims(root.open_group("twist_deg"), 2);  // the scan's axes, calibrated as the datacube's
+      rdims_.resize(2);
+      q_file_units_ = q_units;
+      q_file_size_ = q_file;
     });
     const double kV = voltage_kV_ > 0 ? voltage_kV_ : kV_file;
     const double conv = convergence_mrad_ > 0 ? convergence_mrad_ : conv_file;
@@ -196,12 +200,21 @@ class DomainsStage : public Stage {
     const io::h5::Group& root = out.group();
     root.set_attr("emd_group_type", "root");
     root.set_attr("python_class", "Root");
-    const std::vector<io::emd::Dim> rd{{"Rx", "pixels", 0, 1}, {"Ry", "pixels", 0, 1}};
+    const std::vector<io::emd::Dim> rd{{"Rx", rdims_[0].units, 0, rdims_[0].step}, {"Ry", rdims_[1].units, 0, rdims_[1].step}};
     io::emd::write_array(root, {"label", io::Dtype::i32, {rx, ry}, rd, "RealSlice", "domain id (-1: undetermined)", {}}, r.label);
     io::emd::write_array(root, {"orientation_deg", io::Dtype::f32, {rx, ry}, rd, "RealSlice", "degree", {}}, r.orientation_deg);
     io::emd::write_array(root, {"twist_deg", io::Dtype::f32, {rx, ry}, rd, "RealSlice", "degree", {}}, r.twist_deg);
     io::emd::write_array(root, {"polarity", io::Dtype::i8, {rx, ry}, rd, "RealSlice", "+1, -1, 0 undetermined", {}}, r.polarity);
     io::emd::write_array(root, {"confidence", io::Dtype::f32, {rx, ry}, rd, "RealSlice", "probability", {}}, r.confidence);
+    // The scan's calibration (and the detector's, in 1/Angstrom when known), so that py4DSTEM
+    // reads the maps calibrated.
+    io::emd::Calibration c;
+    c.R_pixel_size = rdims_[0].step;
+    c.R_pixel_units = rdims_[0].units;
+    c.Q_pixel_size = qpix > 0 ? qpix : q_file_size_;
+    c.Q_pixel_units = qpix > 0 ? "A^-1" : q_file_units_;
+    c.QR_flip = frame_.flip;
+    io::emd::write_calibration(root, c, {"/label", "/orientation_deg", "/twist_deg", "/polarity", "/confidence"});
     // NMF: components (global) and loadings (this rank's rows).
     const std::int64_t k = std::int64_t(r.components.extent(0)), d = std::int64_t(r.components.extent(1));
     io::h5::Group nmf = root.create_group("nmf");
@@ -355,6 +368,9 @@ class DomainsStage : public Stage {
   analysis::DetectorFrame frame_;
   double voltage_kV_ = -1, convergence_mrad_ = -1, q_pixel_ = -1;
   std::string material_, solver_, datacube_, figures_;
+  std::vector<io::emd::Dim> rdims_;  // the features' scan axes
+  std::string q_file_units_;
+  double q_file_size_ = 1;
 };
 
 }  // namespace

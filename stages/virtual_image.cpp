@@ -162,6 +162,11 @@ class VirtualImage : public Stage {
     }
     io::emd::write_array(root, {"mean_pattern", io::Dtype::f32, {rows, cols}, qdims, "VirtualDiffraction", "counts", {}}, vd.mean_pattern());
     if (max_) io::emd::write_array(root, {"max_pattern", io::Dtype::f32, {rows, cols}, qdims, "VirtualDiffraction", "counts", {}}, vd.max_pattern());
+    // The datacube's calibration, so that py4DSTEM reads every map and pattern calibrated.
+    std::vector<std::string> targets = {"/mean_pattern"};
+    for (const auto& [name, map] : vd.images()) targets.push_back("/" + name);
+    if (max_) targets.push_back("/max_pattern");
+    io::emd::write_calibration(root, c, targets);
     io::h5::Group det = root.create_group("detectors");
     det.write_scalar("centre_qx", cfg.centre_y).set_attr("units", "pixels (row, Qx axis)");
     det.write_scalar("centre_qy", cfg.centre_x).set_attr("units", "pixels (column, Qy axis)");

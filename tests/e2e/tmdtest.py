@@ -13,11 +13,12 @@ SHARED = os.environ.get("TMDFLOW_SHARED_DATA", os.path.join(SOURCE, "..", "share
 failures = []
 
 
-def run(args, ranks=1, timeout=120, cwd=None):
-    """Runs tmdflow with `args` on `ranks` MPI ranks; returns (exit code, stdout+stderr)."""
+def run(args, ranks=1, timeout=120, cwd=None, env=None):
+    """Runs tmdflow with `args` on `ranks` MPI ranks; returns (exit code, stdout+stderr). `env` adds
+    to (or overrides) the environment."""
     cmd = ([LAUNCH, str(ranks), TMDFLOW] if ranks > 1 else [TMDFLOW]) + [str(a) for a in args]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd,
-                       env=dict(os.environ, TMDFLOW_PROGRESS="off"))
+                       env={**os.environ, "TMDFLOW_PROGRESS": "off", **(env or {})})
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 

@@ -76,6 +76,10 @@ std::vector<Dim> read_dims(const h5::Group& g, int rank) {
 }
 
 void write_calibration(const h5::Group& root, const Calibration& cal, const std::string& target) {
+  write_calibration(root, cal, std::vector<std::string>{target});
+}
+
+void write_calibration(const h5::Group& root, const Calibration& cal, const std::vector<std::string>& targets) {
   h5::Group bundle = root.kind("metadatabundle") == h5::LinkKind::group ? root.open_group("metadatabundle")
                                                                          : root.create_group("metadatabundle");
   bundle.set_attr("emd_group_type", "metadatabundle");
@@ -90,9 +94,9 @@ void write_calibration(const h5::Group& root, const Calibration& cal, const std:
   c.write_scalar_string("R_pixel_units", cal.R_pixel_units).set_attr("type", "string");
   c.write_scalar_string("_root_treepath", "").set_attr("type", "string");
   h5::Group tp = c.create_group("_target_paths");
-  tp.set_attr("length", std::int64_t(1));
+  tp.set_attr("length", std::int64_t(targets.size()));
   tp.set_attr("type", "list_of_strings");
-  tp.write_scalar_string("0", target);
+  for (std::size_t i = 0; i < targets.size(); ++i) tp.write_scalar_string(std::to_string(i), targets[i]);
 }
 
 std::optional<Calibration> read_calibration(const h5::Group& root) {

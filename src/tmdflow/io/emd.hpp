@@ -69,6 +69,9 @@ struct Calibration {
 /// Writes root/metadatabundle/calibration exactly as emdfile does; `target` is the path of the
 /// calibrated array relative to the root's parent (e.g. "/datacube").
 void write_calibration(const h5::Group& root, const Calibration& cal, const std::string& target);
+/// The same for a root holding several calibrated arrays (maps of one scan): py4DSTEM gives every
+/// array of the root this calibration (Data.calibration is the root's).
+void write_calibration(const h5::Group& root, const Calibration& cal, const std::vector<std::string>& targets);
 std::optional<Calibration> read_calibration(const h5::Group& root);
 
 /// A scalar metadata group (emd_group_type="metadata") of numbers and strings.

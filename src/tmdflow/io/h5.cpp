@@ -50,7 +50,7 @@ herr_t walk_cb(unsigned n, const H5E_error2_t* err, void* data) {
 }
 
 std::string join_path(const std::string& base, const std::string& name) {
-  if (name.empty()) return base;
+  if (name.empty() || name == ".") return base;  // the group itself
   if (name[0] == '/') return name;
   if (base == "/" || base.empty()) return "/" + name;
   return base + "/" + name;

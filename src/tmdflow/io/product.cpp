@@ -219,12 +219,17 @@ void ProductWriter::commit() {
     if (!err.empty()) throw IoError(err);
     forget_temporary(false);
   } else {
-    h5::Group parent = file_->root().open_group(parent_of(target_.group));
-    const std::string leaf = leaf_of(target_.group);
-    if (parent.exists(leaf)) parent.unlink(leaf);
-    parent.move(leaf_of(temp_group_), leaf);
+    {
+      h5::Group parent = file_->root().open_group(parent_of(target_.group));
+      const std::string leaf = leaf_of(target_.group);
+      if (parent.exists(leaf)) parent.unlink(leaf);
+      parent.move(leaf_of(temp_group_), leaf);
+    }
     h5::move_pending_strings(file_->path(), temp_group_, target_.group);
-    file_->flush();
+    // Closing writes the held-back metadata, then the string datasets (File::close); a later
+    // stage reopens the file.
+    file_->close();
+    file_.reset();
   }
   committed_ = true;
 }

@@ -1,6 +1,8 @@
 #include "tmdflow/io/schema.hpp"
+#include "tmdflow/io/emd.hpp"
 
 #include <filesystem>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -254,6 +256,40 @@ std::string ValidationReport::text() const {
   return s.str();
 }
 
+// Calibrations: every root's py4DSTEM calibration and every scan or detector axis (Rx, Ry, Qx, Qy)
+// of an array has a positive, finite pixel size.
+void check_calibrations(const h5::Group& root, const std::string& path, std::vector<std::string>& problems) {
+  auto positive = [](double v) { return v > 0 && std::isfinite(v); };
+  std::function<void(const h5::Group&, int)> walk = [&](const h5::Group& g, int depth) {
+    if (depth > 32) return;
+    const std::string type = g.attr_string("emd_group_type").value_or("");
+    if (type == "root") {
+      if (auto c = emd::read_calibration(g)) {
+        if (!positive(c->R_pixel_size))
+          problems.push_back(path + ":" + g.path() + "/metadatabundle/calibration/R_pixel_size: expected a positive size, found " +
+                             str::number(c->R_pixel_size));
+        if (!positive(c->Q_pixel_size))
+          problems.push_back(path + ":" + g.path() + "/metadatabundle/calibration/Q_pixel_size: expected a positive size, found " +
+                             str::number(c->Q_pixel_size));
+      }
+    }
+    if (type == "array" && g.kind("data") == h5::LinkKind::dataset) {
+      const int rank = int(g.open_dataset("data").shape().size());
+      const auto dims = emd::read_dims(g, rank);
+      for (int i = 0; i < rank; ++i) {
+        const auto& d = dims[std::size_t(i)];
+        const bool axis = d.name == "Rx" || d.name == "Ry" || d.name == "Qx" || d.name == "Qy";
+        if (axis && g.kind("dim" + std::to_string(i)) == h5::LinkKind::dataset && !positive(d.step))
+          problems.push_back(path + ":" + g.path() + "/dim" + std::to_string(i) + ": expected a positive " + d.name + " pixel size, found " +
+                             str::number(d.step) + " " + d.units);
+      }
+    }
+    for (const auto& name : g.children())
+      if (g.kind(name) == h5::LinkKind::group && !str::starts_with(name, ".tmdflow_tmp_")) walk(g.open_group(name), depth + 1);
+  };
+  walk(root, 0);
+}
+
 ValidationReport validate_file(const std::string& path) {
   ValidationReport r;
   r.file = path;
@@ -292,6 +328,7 @@ ValidationReport validate_file(const std::string& path) {
     }
   };
   walk(f.root(), 0);
+  check_calibrations(f.root(), path, r.problems);
   return r;
 }
 
