@@ -36,12 +36,14 @@ tmdflow_require(Kokkos_FOUND "Kokkos" "libtrilinos-kokkos-dev")
 include(${CMAKE_CURRENT_LIST_DIR}/FixKokkos.cmake)
 
 # --- LibTorch --------------------------------------------------------------------------------
-find_package(Torch QUIET)
-tmdflow_require(Torch_FOUND "LibTorch" "libtorch-dev")
-add_library(tmdflow_torch INTERFACE)
-target_include_directories(tmdflow_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
-target_link_libraries(tmdflow_torch INTERFACE ${TORCH_LIBRARIES})
-add_library(tmdflow::torch ALIAS tmdflow_torch)
+if(TMDFLOW_WITH_TORCH)
+  find_package(Torch QUIET)
+  tmdflow_require(Torch_FOUND "LibTorch" "libtorch-dev")
+  add_library(tmdflow_torch INTERFACE)
+  target_include_directories(tmdflow_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+  target_link_libraries(tmdflow_torch INTERFACE ${TORCH_LIBRARIES})
+  add_library(tmdflow::torch ALIAS tmdflow_torch)
+endif()
 
 # --- Boost -----------------------------------------------------------------------------------
 find_package(Boost 1.71 COMPONENTS program_options QUIET)

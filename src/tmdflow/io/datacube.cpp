@@ -1,6 +1,7 @@
 #include "tmdflow/io/datacube.hpp"
 
 #include <filesystem>
+#include <set>
 
 #include "tmdflow/core/strings.hpp"
 
@@ -49,18 +50,22 @@ bool is_4d_numeric(const h5::Dataset& d) {
   }
 }
 
-// Depth-first search for DataCube arrays (preferred) and other 4-D arrays under g.
-void find_cubes(const h5::Group& g, std::vector<std::string>& cubes, std::vector<std::string>& others, int depth) {
-  if (depth > 16) return;
+// Depth-first search for DataCube arrays (preferred) and other 4-D arrays under g. Each group is
+// visited once: hard links may make cycles, and even a few links back to the root at each level
+// would otherwise multiply the visits beyond any time limit.
+void find_cubes(const h5::Group& g, std::vector<std::string>& cubes, std::vector<std::string>& others, int depth,
+                std::set<h5::ObjectId>& seen) {
+  if (depth > 16 || !seen.insert(g.object_id()).second) return;
   for (const auto& name : g.children()) {
     auto k = g.kind(name);
     if (k == h5::LinkKind::group) {
       h5::Group c = g.open_group(name);
+      if (seen.count(c.object_id())) continue;
       if (c.kind("data") == h5::LinkKind::dataset && is_4d_numeric(c.open_dataset("data"))) {
         if (c.attr_string("python_class").value_or("") == "DataCube") cubes.push_back(c.path() + "/data");
         else others.push_back(c.path() + "/data");
       }
-      find_cubes(c, cubes, others, depth + 1);
+      find_cubes(c, cubes, others, depth + 1, seen);
     } else if (k == h5::LinkKind::dataset && name != "data") {
       if (is_4d_numeric(g.open_dataset(name))) others.push_back(g.path() == "/" ? "/" + name : g.path() + "/" + name);
     }
@@ -91,7 +96,8 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
         data_path = g.path() + "/data";
       } else {
         std::vector<std::string> cubes, others;
-        find_cubes(g, cubes, others, 0);
+        std::set<h5::ObjectId> seen;
+        find_cubes(g, cubes, others, 0, seen);
         if (cubes.size() == 1) data_path = cubes[0];
         else if (cubes.empty() && others.size() == 1) data_path = others[0];
         else
@@ -101,7 +107,8 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
     }
   } else {
     std::vector<std::string> cubes, others;
-    find_cubes(root, cubes, others, 0);
+    std::set<h5::ObjectId> seen;
+    find_cubes(root, cubes, others, 0, seen);
     if (cubes.size() == 1) data_path = cubes[0];
     else if (cubes.empty() && others.size() == 1) data_path = others[0];
     else if (cubes.empty() && others.empty())

@@ -1,6 +1,7 @@
 #include "tmdflow/io/emd.hpp"
 
 #include <functional>
+#include <set>
 
 #include "tmdflow/core/strings.hpp"
 
@@ -133,11 +134,13 @@ void write_metadata(const h5::Group& bundle, const std::string& name, const std:
 
 std::vector<ArrayInfo> list_arrays(const h5::File& file) {
   std::vector<ArrayInfo> out;
+  std::set<h5::ObjectId> seen;  // each group once: hard links may make cycles
   std::function<void(const h5::Group&, int)> walk = [&](const h5::Group& g, int depth) {
-    if (depth > 32) return;
+    if (depth > 32 || !seen.insert(g.object_id()).second) return;
     for (const auto& name : g.children()) {
       if (g.kind(name) != h5::LinkKind::group) continue;
       h5::Group child = g.open_group(name);
+      if (seen.count(child.object_id())) continue;
       auto type = child.attr_string("emd_group_type");
       if (type && *type == "array" && child.kind("data") == h5::LinkKind::dataset) {
         h5::Dataset d = child.open_dataset("data");

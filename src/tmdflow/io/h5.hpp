@@ -77,6 +77,14 @@ enum class Xfer { collective, independent };
 class Group;
 class Dataset;
 
+/// Which object of which open file: hard links to one object (a cycle, if one links back to an
+/// ancestor) share it. Tree walks keep the ids they have seen to visit each group once.
+struct ObjectId {
+  unsigned long file = 0;
+  std::uint64_t address = 0;
+  bool operator<(const ObjectId& o) const { return file != o.file ? file < o.file : address < o.address; }
+};
+
 /// Base of groups and datasets: path, file name and attributes.
 class Object {
  public:
@@ -85,6 +93,7 @@ class Object {
   const std::string& file_name() const { return file_; }
   /// "FILE:PATH" for messages.
   std::string where() const { return file_ + ":" + path_; }
+  ObjectId object_id() const;
 
   bool has_attr(const std::string& name) const;
   std::vector<std::string> attr_names() const;
