@@ -17,6 +17,7 @@ PACKAGES="
   libtiff-dev libpng-dev zlib1g-dev
   python3 python3-numpy python3-h5py python3-sklearn
   unzip
+  clang libclang-rt-14-dev llvm
 "
 
 missing=""

@@ -1,6 +1,7 @@
 // libFuzzer target: tmdflow's reading of HDF5 datacubes and their EMD metadata (io/datacube.cpp,
-// io/emd.cpp, io/formats/hdf5_source.cpp): the search for the datacube, dims, calibration,
-// acquisition values, product attributes, Prismatic's EMD 0.5 tree, and the frame reads.
+// io/emd.cpp, io/formats/hdf5_source.cpp, io/schema.cpp): the search for the datacube, dims,
+// calibration, acquisition values, product attributes, Prismatic's EMD 0.5 tree, the frame
+// reads, and `tmdflow inspect` and `validate` of the same file.
 //
 // Structure-aware: fuzzing the bytes of an HDF5 file would mostly exercise libhdf5's own parser,
 // which is not tmdflow's. Instead the input drives the building of a well-formed HDF5 file, an EMD
@@ -24,6 +25,7 @@
 #include "tmdflow/io/datacube.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/io/formats/hdf5_source.hpp"
+#include "tmdflow/io/schema.hpp"
 
 using namespace tmdflow;
 using io::h5::Handle;
@@ -316,14 +318,14 @@ class Builder {
       must(H5Pset_layout(dcpl.get(), H5D_COMPACT), "H5Pset_layout");
     }
     // HDF5 itself refuses some of these (a size beyond its address space): then there is no cube.
-    if (dims.empty() ? false : n <= 0 && std::all_of(dims.begin(), dims.end(), [](hsize_t e) { return e > 0; })) return;
     Handle d(H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose);
     if (!d.valid()) {
       H5Eclear2(H5E_DEFAULT);
       return;
     }
     // Small cubes get their values from the input (the rest stays the fill value).
-    if (n > 0 && bytes <= 65536 && plain_bytes(type.get()) && !in_.ConsumeBool()) {
+    if (n > 0 && bytes <= 65536 && bytes / std::uint64_t(n) == H5Tget_size(type.get()) && plain_bytes(type.get()) &&
+        !in_.ConsumeBool()) {
       std::string values = in_.ConsumeBytesAsString(std::size_t(bytes));
       values.resize(std::size_t(bytes), '\x01');
       must(H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "H5Dwrite");
@@ -498,5 +500,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& name : root.children())
       if (root.kind(name) == io::h5::LinkKind::group) io::emd::read_calibration(root.open_group(name));
   });
+  // `tmdflow inspect` and `tmdflow validate` on the same file.
+  fuzz::expect_only_typed_errors([&] { io::inspect_file(path); });
+  fuzz::expect_only_typed_errors([&] { io::validate_file(path); });
   return 0;
 }

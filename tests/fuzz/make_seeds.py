@@ -96,6 +96,7 @@ def npy_seeds():
         "fortran": npy("<u2", (1, 1, 2, 2), fortran=True),
         "python2_longs": npy("<u4", (1, 2, 2, 2), long_suffix=True),
         "truncated": npy("<u2", (2, 2, 4, 4))[:-7],
+        "huge_shape": npy("<u2", (99999999999, 99999999999, 1, 1), payload=b""),
     }
 
 
@@ -141,8 +142,12 @@ def raw_seed(shape, dtype_index, big, header, gap, scan, item, cut=0):
     if scan:
         p.int_in_range(len(scan), 1, 3)
         for n in scan:
-            p.int_in_range(2, 0, 7)
-            p.int_in_range(n, 1, 8)
+            if n <= 8:
+                p.int_in_range(2, 0, 7)
+                p.int_in_range(n, 1, 8)
+            else:  # fuzz_raw's "any 64-bit value"
+                p.int_in_range(0, 0, 7)
+                p.int_in_range(n, -2**63, 2**63 - 1)
     frames = shape[0] * shape[1]
     body = bytes(header) + b"".join(bytes(gap) + bytes(i % 256 for i in range(shape[2] * shape[3] * item)) for _ in range(frames))
     return p.input(body[:len(body) - cut])
@@ -154,6 +159,7 @@ def raw_seeds():
         "f32_be_header_gap": raw_seed((1, 2, 3, 3), 8, True, 16, 4, None, 4),
         "u8_scan": raw_seed((1, 6, 2, 2), 0, False, 0, 0, (2, 3), 1),
         "truncated": raw_seed((2, 2, 2, 2), 7, False, 0, 0, None, 8, cut=3),
+        "huge_scan": raw_seed((1, 6, 2, 2), 0, False, 0, 0, (2**32, 2**32), 1),
     }
 
 

@@ -5,13 +5,17 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <limits>
 #include <string>
 
 #include "common/testing.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/datacube.hpp"
 #include "tmdflow/io/emd.hpp"
+#include "tmdflow/io/formats/frame_source.hpp"
 #include "tmdflow/io/formats/npy.hpp"
+#include "tmdflow/io/schema.hpp"
 
 using namespace tmdflow;
 using io::h5::Handle;
@@ -36,6 +40,24 @@ void enum_attr(hid_t obj, const char* name, hid_t base, std::int64_t value) {
   Handle space = checked(H5Screate(H5S_SCALAR), H5Sclose);
   Handle a = checked(H5Acreate2(obj, name, t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   ASSERT_GE(H5Awrite(a.get(), t.get(), bytes), 0);
+}
+
+std::string write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+// Expects `f` to throw E with a one-line message holding every piece.
+template <class E, class F>
+void expect_error(F&& f, std::initializer_list<std::string> pieces) {
+  try {
+    f();
+    ADD_FAILURE() << "no error thrown";
+  } catch (const E& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    for (const auto& p : pieces) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' not in: " << m;
+  }
 }
 
 // An EMD 1.0 datacube /datacube_root/datacube (data {1, 2, 2, 2} u8) in a new file.
@@ -77,8 +99,9 @@ TEST(HostileHdf5, EnumAttributesOfAnyBaseSizeAndOrderReadAsTheirValue) {
 }
 
 // The datacube search and the array listing followed every link at every level: a few hard links
-// back to the root made their visits grow as links^depth (hours for 6 links). Each group is now
-// visited once, and the cube reached through many paths is still one cube.
+// back to the root made their visits grow as links^depth (hours for 6 links); so did `inspect`
+// and `validate`. Each group is now visited once, and the cube reached through many paths is
+// still one cube.
 TEST(HostileHdf5, HardLinkCyclesAreWalkedOnce) {
   tmdflow::testing::ScratchDir dir;
   const std::string path = dir.file("cycles.h5");
@@ -97,7 +120,48 @@ TEST(HostileHdf5, HardLinkCyclesAreWalkedOnce) {
   EXPECT_EQ(r.meta().shape, (io::h5::Shape{1, 2, 2, 2}));
   io::h5::File f = io::h5::File::open(path, io::h5::Mode::read, nullptr);
   EXPECT_EQ(io::emd::list_arrays(f).size(), 1u);
+  // `tmdflow inspect` lists the cube once and `validate` checks the tree once.
+  const std::string tree = io::inspect_file(path);
+  EXPECT_NE(tree.find("datacube_root"), std::string::npos) << tree;
+  EXPECT_LT(tree.size(), 4000u) << tree;
+  io::validate_file(path);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+}
+
+// Dims and calibration values were read whole (read_all): a dims dataset declaring 2^36 values
+// (never written, so the file stays small) made the reader allocate 512 GiB, and an empty
+// calibration dataset threw std::out_of_range, no tmdflow error. Only their first values are read.
+TEST(HostileHdf5, MetadataDeclaringHugeOrEmptyArraysIsReadByItsFirstValues) {
+  tmdflow::testing::ScratchDir dir;
+  const std::string path = dir.file("huge_dims.h5");
+  {
+    Handle f = checked(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    write_emd_cube(f.get());
+    const hsize_t huge = hsize_t(1) << 36, two = 2, none = 0;
+    Handle big = checked(H5Screate_simple(1, &huge, nullptr), H5Sclose);
+    Handle pair = checked(H5Screate_simple(1, &two, nullptr), H5Sclose);
+    Handle empty = checked(H5Screate_simple(1, &none, nullptr), H5Sclose);
+    Handle d0 = checked(H5Dcreate2(f.get(), "/datacube_root/datacube/dim0", H5T_IEEE_F64LE, big.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                   H5P_DEFAULT), H5Dclose);
+    Handle d2 = checked(H5Dcreate2(f.get(), "/datacube_root/datacube/dim2", H5T_IEEE_F64LE, pair.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                   H5P_DEFAULT), H5Dclose);
+    const double q[2] = {0.0, 0.025};
+    ASSERT_GE(H5Dwrite(d2.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, q), 0);
+    Handle lcpl = checked(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    Handle cal = checked(H5Dcreate2(f.get(), "/datacube_root/metadatabundle/calibration/R_pixel_size", H5T_IEEE_F64LE,
+                                    empty.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    Handle acq = checked(H5Dcreate2(f.get(), "/datacube_root/metadatabundle/tmdflow_acquisition/voltage_kV", H5T_IEEE_F64LE,
+                                    big.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  }
+  const io::DatacubeReader r = io::DatacubeReader::open(path, nullptr);
+  EXPECT_EQ(r.meta().calibration.R_pixel_size, 1.0);  // the empty entry keeps the default
+  EXPECT_EQ(r.meta().acquisition.at("voltage_kV"), 0.0);  // the first of 2^36 fill values
+  // dim0's first two values are fill values (a step of 0); dim2 is read as written.
+  io::h5::File f = io::h5::File::open(path, io::h5::Mode::read, nullptr);
+  const auto dims = io::emd::read_dims(f.root().open_group("datacube_root/datacube"), 4);
+  EXPECT_EQ(dims[0].step, 0.0);
+  EXPECT_EQ(dims[2].step, 0.025);
 }
 
 // Bytes of a header went into messages as they were: a line break in a .npy header key or value
@@ -123,4 +187,37 @@ TEST(HostileNpy, ControlBytesInTheHeaderAreEscapedInTheOneLineError) {
   }
   EXPECT_EQ(str::quoted("a\nb\x93"), "'a\\x0ab\\x93'");
   EXPECT_EQ(str::quoted("abcdef", 3), "'abc...'");
+}
+
+// Extents from a header or the command line were multiplied in int64 before any check: a .npy
+// header claiming 10^22 frames, or --scan 2^32,2^32, overflowed (undefined behaviour, then a
+// wrong size check). Sizes beyond 2^62 bytes are refused first, naming the shape.
+TEST(HostileSizes, HugeExtentsAreRefusedBeforeTheyOverflow) {
+  tmdflow::testing::ScratchDir dir;
+  std::string text = "{'descr': '<u2', 'fortran_order': False, 'shape': (99999999999, 99999999999, 1, 1), }";
+  text.resize(117, ' ');
+  text += '\n';
+  std::string npy = "\x93NUMPY\x01";
+  npy += '\0';
+  npy += char(text.size());
+  npy += '\0';
+  const std::string npy_path = write_file(dir.file("huge.npy"), npy + text);
+  io::FrameSourceOptions npy_options;
+  expect_error<InputError>([&] { io::open_frame_source(npy_path, npy_options); },
+                           {"huge.npy", "shape", "at most 2^62 bytes", "(99999999999, 99999999999, 1, 1) uint16"});
+
+  const std::string raw_path = write_file(dir.file("cube.raw"), std::string(6 * 4, '\x01'));
+  io::FrameSourceOptions raw;
+  raw.format = io::InputFormat::raw;
+  raw.shape = {1, 6, 2, 2};
+  raw.dtype = io::Dtype::u8;
+  raw.scan = {std::int64_t(1) << 32, std::int64_t(1) << 32};
+  expect_error<InputError>([&] { io::open_frame_source(raw_path, raw); }, {"cube.raw", "frame count", "more than 2^63", "found 6"});
+  // A header of 2^63 - 1 bytes wrapped the expected file size around to a small number.
+  raw.scan.clear();
+  raw.header_bytes = std::numeric_limits<std::int64_t>::max();
+  expect_error<ConfigError>([&] { io::open_frame_source(raw_path, raw); }, {"shape", "more than 2^62 bytes"});
+  raw.header_bytes = 0;
+  raw.shape = {std::int64_t(1) << 32, std::int64_t(1) << 31, 1, 1};
+  expect_error<ConfigError>([&] { io::open_frame_source(raw_path, raw); }, {"shape", "more than 2^62 bytes"});
 }

@@ -12,6 +12,19 @@ bool DatacubeMeta::q_calibrated() const {
   return u == "a^-1" || u == "1/a" || u == "a-1" || u == "invA";
 }
 
+std::uint64_t checked_datacube_bytes(const h5::Shape& shape, Dtype dtype, const std::string& file,
+                                     const std::string& dataset) {
+  std::uint64_t bytes = dtype_size(dtype);
+  bool fits = true;
+  for (const auto extent : shape) {
+    fits = fits && extent >= 0 && !__builtin_mul_overflow(bytes, std::uint64_t(extent), &bytes) && bytes <= kMaxDatacubeBytes;
+  }
+  if (!fits)
+    throw InputError::at(file, dataset, "shape", "a datacube of at most 2^62 bytes",
+                         str::shape_string(shape) + " " + dtype_name(dtype));
+  return bytes;
+}
+
 DatacubeWriter::DatacubeWriter(const ProductWriter& product, const DatacubeMeta& meta, const std::string& array_name)
     : meta_(meta) {
   const h5::Group& root = product.group();
@@ -123,6 +136,7 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
     throw InputError::at(t.file, data_path, "shape", "4 dimensions (Rx, Ry, Qx, Qy)", str::shape_string(s));
   r.meta_.shape = s;
   r.meta_.dtype = r.data_.dtype();
+  checked_datacube_bytes(s, r.meta_.dtype, t.file, data_path);
 
   // Calibration: the EMD root's calibration, else the array's dims.
   std::string array_group = data_path.substr(0, data_path.rfind('/'));
@@ -152,7 +166,8 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
         for (const auto& k : acq.children()) {
           if (acq.kind(k) != h5::LinkKind::dataset) continue;
           h5::Dataset d = acq.open_dataset(k);
-          if (!d.is_string()) r.meta_.acquisition[k] = d.read_all<double>().at(0);
+          if (d.is_string() || d.rank() > 1) continue;
+          if (const auto v = d.read_head<double>(1); !v.empty()) r.meta_.acquisition[k] = v[0];
         }
       }
       break;

@@ -59,8 +59,9 @@ std::vector<Dim> read_dims(const h5::Group& g, int rank) {
     const std::string n = "dim" + std::to_string(i);
     if (g.kind(n) == h5::LinkKind::dataset) {
       h5::Dataset ds = g.open_dataset(n);
-      if (!ds.is_string()) {
-        auto v = ds.read_all<double>();
+      // A linear axis needs its first two values; a dims dataset of other rank is no axis.
+      if (!ds.is_string() && ds.rank() <= 1) {
+        auto v = ds.read_head<double>(2);
         if (v.size() >= 2) {
           d.origin = v[0];
           d.step = v[1] - v[0];
@@ -101,7 +102,9 @@ std::optional<Calibration> read_calibration(const h5::Group& root) {
   h5::Group c = root.open_group("metadatabundle/calibration");
   Calibration cal;
   auto num = [&](const char* k, double& out) {
-    if (c.kind(k) == h5::LinkKind::dataset) out = c.open_dataset(k).read_all<double>().at(0);
+    if (c.kind(k) != h5::LinkKind::dataset) return;
+    const auto v = c.open_dataset(k).read_head<double>(1);
+    if (!v.empty()) out = v[0];
   };
   auto txt = [&](const char* k, std::string& out) {
     if (c.kind(k) == h5::LinkKind::dataset) {
@@ -114,7 +117,7 @@ std::optional<Calibration> read_calibration(const h5::Group& root) {
   txt("Q_pixel_units", cal.Q_pixel_units);
   txt("R_pixel_units", cal.R_pixel_units);
   if (c.kind("QR_flip") == h5::LinkKind::dataset) {
-    auto v = c.open_dataset("QR_flip").read_all<std::int8_t>();
+    auto v = c.open_dataset("QR_flip").read_head<std::int8_t>(1);
     cal.QR_flip = !v.empty() && v[0] != 0;
   }
   return cal;

@@ -294,6 +294,11 @@ Shape Dataset::shape() const {
   return Shape(dims.begin(), dims.end());
 }
 
+std::int64_t Dataset::element_count() const {
+  Handle space(TMDFLOW_H5(H5Dget_space(id()), where()), H5Sclose);
+  return std::int64_t(TMDFLOW_H5(H5Sget_simple_extent_npoints(space.get()), where()));
+}
+
 Dtype Dataset::dtype() const {
   Handle type(TMDFLOW_H5(H5Dget_type(id()), where()), H5Tclose);
   return dtype_of_h5(type.get(), where());

@@ -183,8 +183,9 @@ class NpySource : public FrameSource {
       throw InputError::at(path, "", "shape", "positive extents", str::shape_string(s));
     meta_.shape = s.size() == 4 ? s : std::vector<std::int64_t>{1, s[0], s[1], s[2]};
     meta_.dtype = header_.dtype;
+    // A header may claim any extents: refuse sizes whose arithmetic below would overflow.
+    const std::uint64_t expected = header_.data_offset + checked_datacube_bytes(s, meta_.dtype, path);
     const std::int64_t frames = meta_.shape[0] * meta_.shape[1];
-    const std::uint64_t expected = header_.data_offset + std::uint64_t(frames) * frame_bytes();
     if (file_io_.size() != expected)
       throw InputError::at(path, "", "size",
                            std::to_string(expected) + " bytes (" + std::to_string(header_.data_offset) + " header + " +
