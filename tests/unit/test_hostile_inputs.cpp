@@ -16,6 +16,7 @@
 #include "tmdflow/io/formats/frame_source.hpp"
 #include "tmdflow/io/formats/npy.hpp"
 #include "tmdflow/io/schema.hpp"
+#include "workflow.hpp"
 
 using namespace tmdflow;
 using io::h5::Handle;
@@ -220,4 +221,23 @@ TEST(HostileSizes, HugeExtentsAreRefusedBeforeTheyOverflow) {
   raw.header_bytes = 0;
   raw.shape = {std::int64_t(1) << 32, std::int64_t(1) << 31, 1, 1};
   expect_error<ConfigError>([&] { io::open_frame_source(raw_path, raw); }, {"shape", "more than 2^62 bytes"});
+}
+
+// Workflow references were matched with std::regex, which recurses once per character: a
+// reference of 30,000 characters overflowed the stack (a segmentation fault, no message).
+TEST(HostileWorkflow, LongReferencesAreRefusedOrResolvedWithoutRecursion) {
+  tmdflow::testing::ScratchDir dir;
+  const std::string head = "[workflow]\ninput = a.h5\noutput = out/b.h5\n";
+  const std::string step = "[domains]\nstage = domains\nfigures = ${workflow.output_dir}/figs${workflow.tag}\n";
+  const std::string long_name(300000, 'a');
+  expect_error<ConfigError>(
+      [&] { stages::load_workflow(write_file(dir.file("long.ini"), head + "tag = ${workflow." + long_name + "}\n" + step), {}); },
+      {"long.ini", "unknown reference ${workflow.aaaa"});
+  expect_error<ConfigError>(
+      [&] { stages::load_workflow(write_file(dir.file("open.ini"), head + "tag = ${workflow.input\n" + step), {}); },
+      {"open.ini", "malformed reference"});
+  const auto wf = stages::load_workflow(write_file(dir.file("ok.ini"), head + "tag = -$${workflow.input}\n" + step), {});
+  ASSERT_EQ(wf.steps.size(), 1u);
+  ASSERT_EQ(wf.steps[0].request.options.size(), 1u);
+  EXPECT_EQ(wf.steps[0].request.options[0].second, "out/figs-$a.h5");
 }
