@@ -11,7 +11,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 NO_DEPS ?=
 PREFIX  ?= /usr/local
 
-.PHONY: all deps configure build demo test bench install clean
+.PHONY: all deps configure build demo test bench install clean sanitize-build sanitize-test fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -41,6 +41,7 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) sanitize-test fuzz-smoke
 
 bench: build
 	sh benchmarks/run.sh $(BUILD)
@@ -48,5 +49,33 @@ bench: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# A second tree built by clang with AddressSanitizer and UBSan (a report fails the test), without
+# LibTorch or benchmarks: the unit and MPI tests (sanitize-test) and libFuzzer over every reader
+# of foreign input (fuzz: FUZZ_RUNS inputs each; fuzz-smoke: FUZZ_SMOKE_RUNS, in make test).
+ASAN_BUILD      ?= build-asan
+ASAN_FLAGS      ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+                   "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DCMAKE_C_FLAGS_DEBUG=-O1 -g1" \
+                   -DTMDFLOW_SANITIZE=ON -DTMDFLOW_FUZZ=ON -DTMDFLOW_WITH_TORCH=OFF -DTMDFLOW_BUILD_BENCHMARKS=OFF
+FUZZ_RUNS       ?= 100000
+FUZZ_SMOKE_RUNS ?= 3000
+
+$(ASAN_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(ASAN_BUILD) $(ASAN_FLAGS)
+
+sanitize-build: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target tmdflow_unit_tests tmdflow_mpi_tests
+
+sanitize-test: sanitize-build
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L sanitize
+
+fuzz-build: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh $(ASAN_BUILD) $(FUZZ_RUNS)
+
+fuzz-smoke: fuzz-build
+	sh tests/fuzz/run.sh $(ASAN_BUILD) $(FUZZ_SMOKE_RUNS)
+
 clean:
-	rm -rf $(BUILD) $(DEMO_OUT)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEMO_OUT)

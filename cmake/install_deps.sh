@@ -22,6 +22,7 @@ PACKAGES="
   libcairo2-dev fonts-dejavu-core
   python3 python3-numpy python3-h5py python3-sklearn
   unzip
+  clang libclang-rt-14-dev llvm
 "
 
 # What CMake looks for, for machines without these packages (keep in step with PACKAGES and

@@ -4,7 +4,6 @@
 #include <boost/property_tree/ptree.hpp>
 
 #include <filesystem>
-#include <regex>
 #include <set>
 
 #include "tmdflow/core/log.hpp"
@@ -35,22 +34,33 @@ void put(Section& s, const std::string& key, const std::string& value) {
   s.emplace_back(key, value);
 }
 
-// ${section.key} references, resolved against the (already resolved) earlier values.
+bool is_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+// ${section.key} references, resolved against the (already resolved) earlier values. A plain scan:
+// std::regex (libstdc++) recurses once per character matched and overflowed the stack on a
+// reference of 30,000 characters (a segmentation fault, no message).
 std::string resolve(const std::string& value, const std::map<std::string, std::string>& known, const std::string& where) {
-  static const std::regex ref(R"(\$\{([A-Za-z0-9_\-]+)\.([A-Za-z0-9_\-]+)\})");
   std::string out;
-  auto begin = std::sregex_iterator(value.begin(), value.end(), ref);
-  size_t last = 0;
-  for (auto it = begin; it != std::sregex_iterator(); ++it) {
-    const std::string key = (*it)[1].str() + "." + (*it)[2].str();
+  std::size_t i = 0;
+  for (std::size_t ref = value.find("${"); ref != std::string::npos; ref = value.find("${", i)) {
+    out.append(value, i, ref - i);
+    const std::size_t section = ref + 2;
+    std::size_t dot = section;
+    while (dot < value.size() && is_name_char(value[dot])) ++dot;
+    std::size_t end = dot + 1;
+    while (end < value.size() && is_name_char(value[end])) ++end;
+    if (dot == section || dot >= value.size() || value[dot] != '.' || end == dot + 1 || end >= value.size() || value[end] != '}')
+      throw ConfigError(where + ": malformed reference in '" + value + "'");
+    const std::string key = value.substr(section, end - section);
     auto f = known.find(key);
     if (f == known.end())
       throw ConfigError(where + ": unknown reference ${" + key + "}: expected a key of [workflow] or of an earlier step");
-    out += value.substr(last, size_t(it->position()) - last) + f->second;
-    last = size_t(it->position() + it->length());
+    out += f->second;
+    i = end + 1;
   }
-  out += value.substr(last);
-  if (out.find("${") != std::string::npos) throw ConfigError(where + ": malformed reference in '" + value + "'");
+  out.append(value, i, std::string::npos);
   return out;
 }
 

@@ -107,6 +107,21 @@ std::string human_bytes(double b) {
   return buf;
 }
 
+std::string quoted(std::string_view s, std::size_t max) {
+  std::string out = "'";
+  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 32 && c < 127) {
+      out += char(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out + (s.size() > max ? "...'" : "'");
+}
+
 std::string shape_string(const std::vector<std::int64_t>& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) {

@@ -2,6 +2,7 @@
 // Small string helpers shared by the command line, workflows and readers.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tmdflow::str {
@@ -27,5 +28,8 @@ std::string number(double v);
 std::string human_bytes(double bytes);
 /// "(2, 3, 4, 5)"
 std::string shape_string(const std::vector<std::int64_t>& shape);
+/// Bytes read from a file, fit for a one-line message: in single quotes, bytes outside printable
+/// ASCII as \xNN, cut after `max` characters with "...".
+std::string quoted(std::string_view bytes, std::size_t max = 24);
 
 }  // namespace tmdflow::str

@@ -1,6 +1,7 @@
 #include "tmdflow/io/datacube.hpp"
 
 #include <filesystem>
+#include <set>
 
 #include "tmdflow/core/strings.hpp"
 
@@ -9,6 +10,19 @@ namespace tmdflow::io {
 bool DatacubeMeta::q_calibrated() const {
   const std::string u = str::lower(calibration.Q_pixel_units);
   return u == "a^-1" || u == "1/a" || u == "a-1" || u == "invA";
+}
+
+std::uint64_t checked_datacube_bytes(const h5::Shape& shape, Dtype dtype, const std::string& file,
+                                     const std::string& dataset) {
+  std::uint64_t bytes = dtype_size(dtype);
+  bool fits = true;
+  for (const auto extent : shape) {
+    fits = fits && extent >= 0 && !__builtin_mul_overflow(bytes, std::uint64_t(extent), &bytes) && bytes <= kMaxDatacubeBytes;
+  }
+  if (!fits)
+    throw InputError::at(file, dataset, "shape", "a datacube of at most 2^62 bytes",
+                         str::shape_string(shape) + " " + dtype_name(dtype));
+  return bytes;
 }
 
 DatacubeWriter::DatacubeWriter(const ProductWriter& product, const DatacubeMeta& meta, const std::string& array_name)
@@ -49,18 +63,22 @@ bool is_4d_numeric(const h5::Dataset& d) {
   }
 }
 
-// Depth-first search for DataCube arrays (preferred) and other 4-D arrays under g.
-void find_cubes(const h5::Group& g, std::vector<std::string>& cubes, std::vector<std::string>& others, int depth) {
-  if (depth > 16) return;
+// Depth-first search for DataCube arrays (preferred) and other 4-D arrays under g. Each group is
+// visited once: hard links may make cycles, and even a few links back to the root at each level
+// would otherwise multiply the visits beyond any time limit.
+void find_cubes(const h5::Group& g, std::vector<std::string>& cubes, std::vector<std::string>& others, int depth,
+                std::set<h5::ObjectId>& seen) {
+  if (depth > 16 || !seen.insert(g.object_id()).second) return;
   for (const auto& name : g.children()) {
     auto k = g.kind(name);
     if (k == h5::LinkKind::group) {
       h5::Group c = g.open_group(name);
+      if (seen.count(c.object_id())) continue;
       if (c.kind("data") == h5::LinkKind::dataset && is_4d_numeric(c.open_dataset("data"))) {
         if (c.attr_string("python_class").value_or("") == "DataCube") cubes.push_back(c.path() + "/data");
         else others.push_back(c.path() + "/data");
       }
-      find_cubes(c, cubes, others, depth + 1);
+      find_cubes(c, cubes, others, depth + 1, seen);
     } else if (k == h5::LinkKind::dataset && name != "data") {
       if (is_4d_numeric(g.open_dataset(name))) others.push_back(g.path() == "/" ? "/" + name : g.path() + "/" + name);
     }
@@ -93,7 +111,8 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
         data_path = g.path() + "/data";
       } else {
         std::vector<std::string> cubes, others;
-        find_cubes(g, cubes, others, 0);
+        std::set<h5::ObjectId> seen;
+        find_cubes(g, cubes, others, 0, seen);
         if (cubes.size() == 1) data_path = cubes[0];
         else if (cubes.empty() && others.size() == 1) data_path = others[0];
         else
@@ -103,7 +122,8 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
     }
   } else {
     std::vector<std::string> cubes, others;
-    find_cubes(root, cubes, others, 0);
+    std::set<h5::ObjectId> seen;
+    find_cubes(root, cubes, others, 0, seen);
     if (cubes.size() == 1) data_path = cubes[0];
     else if (cubes.empty() && others.size() == 1) data_path = others[0];
     else if (cubes.empty() && others.empty())
@@ -122,6 +142,7 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
     throw InputError::at(t.file, data_path, "shape", "4 dimensions (Rx, Ry, Qx, Qy)", str::shape_string(s));
   r.meta_.shape = s;
   r.meta_.dtype = r.data_.dtype();
+  checked_datacube_bytes(s, r.meta_.dtype, t.file, data_path);
 
   // Calibration: the EMD root's calibration, else the array's dims.
   std::string array_group = data_path.substr(0, data_path.rfind('/'));
@@ -151,7 +172,8 @@ DatacubeReader DatacubeReader::open(const std::string& spec, const par::Comm* co
         for (const auto& k : acq.children()) {
           if (acq.kind(k) != h5::LinkKind::dataset) continue;
           h5::Dataset d = acq.open_dataset(k);
-          if (!d.is_string()) r.meta_.acquisition[k] = d.read_all<double>().at(0);
+          if (d.is_string() || d.rank() > 1) continue;
+          if (const auto v = d.read_head<double>(1); !v.empty()) r.meta_.acquisition[k] = v[0];
         }
       }
       break;

@@ -28,6 +28,15 @@ struct DatacubeMeta {
   bool q_calibrated() const;
 };
 
+/// Largest datacube a reader accepts from a file's header or shape: 2^62 bytes, far beyond any
+/// real one, so that the products of its extents (positions(), pattern_pixels(), byte counts and
+/// offsets) never overflow.
+constexpr std::uint64_t kMaxDatacubeBytes = std::uint64_t(1) << 62;
+/// Throws InputError "FILE[:DATASET]: shape: expected at most 2^62 bytes, found SHAPE TYPE" when
+/// `shape` (non-negative extents) of `dtype` holds more; returns its size in bytes otherwise.
+std::uint64_t checked_datacube_bytes(const h5::Shape& shape, Dtype dtype, const std::string& file,
+                                     const std::string& dataset = "");
+
 /// Writes a datacube into a product group (collective on the writer's communicator).
 class DatacubeWriter {
  public:

@@ -1,6 +1,7 @@
 #include "tmdflow/io/emd.hpp"
 
 #include <functional>
+#include <set>
 
 #include "tmdflow/core/strings.hpp"
 
@@ -58,8 +59,9 @@ std::vector<Dim> read_dims(const h5::Group& g, int rank) {
     const std::string n = "dim" + std::to_string(i);
     if (g.kind(n) == h5::LinkKind::dataset) {
       h5::Dataset ds = g.open_dataset(n);
-      if (!ds.is_string()) {
-        auto v = ds.read_all<double>();
+      // A linear axis needs its first two values; a dims dataset of other rank is no axis.
+      if (!ds.is_string() && ds.rank() <= 1) {
+        auto v = ds.read_head<double>(2);
         if (v.size() >= 2) {
           d.origin = v[0];
           d.step = v[1] - v[0];
@@ -104,7 +106,9 @@ std::optional<Calibration> read_calibration(const h5::Group& root) {
   h5::Group c = root.open_group("metadatabundle/calibration");
   Calibration cal;
   auto num = [&](const char* k, double& out) {
-    if (c.kind(k) == h5::LinkKind::dataset) out = c.open_dataset(k).read_all<double>().at(0);
+    if (c.kind(k) != h5::LinkKind::dataset) return;
+    const auto v = c.open_dataset(k).read_head<double>(1);
+    if (!v.empty()) out = v[0];
   };
   auto txt = [&](const char* k, std::string& out) {
     if (c.kind(k) == h5::LinkKind::dataset) {
@@ -117,7 +121,7 @@ std::optional<Calibration> read_calibration(const h5::Group& root) {
   txt("Q_pixel_units", cal.Q_pixel_units);
   txt("R_pixel_units", cal.R_pixel_units);
   if (c.kind("QR_flip") == h5::LinkKind::dataset) {
-    auto v = c.open_dataset("QR_flip").read_all<std::int8_t>();
+    auto v = c.open_dataset("QR_flip").read_head<std::int8_t>(1);
     cal.QR_flip = !v.empty() && v[0] != 0;
   }
   return cal;
@@ -137,11 +141,13 @@ void write_metadata(const h5::Group& bundle, const std::string& name, const std:
 
 std::vector<ArrayInfo> list_arrays(const h5::File& file) {
   std::vector<ArrayInfo> out;
+  std::set<h5::ObjectId> seen;  // each group once: hard links may make cycles
   std::function<void(const h5::Group&, int)> walk = [&](const h5::Group& g, int depth) {
-    if (depth > 32) return;
+    if (depth > 32 || !seen.insert(g.object_id()).second) return;
     for (const auto& name : g.children()) {
       if (g.kind(name) != h5::LinkKind::group) continue;
       h5::Group child = g.open_group(name);
+      if (seen.count(child.object_id())) continue;
       auto type = child.attr_string("emd_group_type");
       if (type && *type == "array" && child.kind("data") == h5::LinkKind::dataset) {
         h5::Dataset d = child.open_dataset("data");

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -162,6 +163,12 @@ bool Object::has_attr(const std::string& name) const {
   return TMDFLOW_H5(H5Aexists(id(), name.c_str()), where()) > 0;
 }
 
+ObjectId Object::object_id() const {
+  H5O_info_t info;
+  TMDFLOW_H5(H5Oget_info2(id(), &info, H5O_INFO_BASIC), where());
+  return {info.fileno, std::uint64_t(info.addr)};
+}
+
 std::vector<std::string> Object::attr_names() const {
   std::vector<std::string> names;
   H5O_info_t info;
@@ -247,9 +254,14 @@ std::optional<std::int64_t> Object::attr_int(const std::string& name) const {
   if (H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
   std::int64_t v = 0;
   if (c == H5T_ENUM) {
-    std::int8_t b = 0;
-    TMDFLOW_H5(H5Aread(a.get(), type.get(), &b), where() + "@" + name);
-    return b;
+    // An enum (h5py's bool is one) of any base size and byte order: HDF5 converts enums only to
+    // enums, so read its stored bytes and convert them as its base integer type.
+    Handle base(TMDFLOW_H5(H5Tget_super(type.get()), where() + "@" + name), H5Tclose);
+    std::vector<unsigned char> bytes(std::max(H5Tget_size(type.get()), sizeof v));
+    TMDFLOW_H5(H5Aread(a.get(), type.get(), bytes.data()), where() + "@" + name);
+    TMDFLOW_H5(H5Tconvert(base.get(), H5T_NATIVE_INT64, 1, bytes.data(), nullptr, H5P_DEFAULT), where() + "@" + name);
+    std::memcpy(&v, bytes.data(), sizeof v);
+    return v;
   }
   TMDFLOW_H5(H5Aread(a.get(), H5T_NATIVE_INT64, &v), where() + "@" + name);
   return v;
@@ -281,6 +293,11 @@ Shape Dataset::shape() const {
   std::vector<hsize_t> dims(size_t(std::max(r, 0)));
   if (r > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   return Shape(dims.begin(), dims.end());
+}
+
+std::int64_t Dataset::element_count() const {
+  Handle space(TMDFLOW_H5(H5Dget_space(id()), where()), H5Sclose);
+  return std::int64_t(TMDFLOW_H5(H5Sget_simple_extent_npoints(space.get()), where()));
 }
 
 Dtype Dataset::dtype() const {
@@ -657,7 +674,10 @@ void File::close() {
     Handle t(TMDFLOW_H5(H5Tcopy(H5T_C_S1), path_), H5Tclose);
     TMDFLOW_H5(H5Tset_size(t.get(), H5T_VARIABLE), path_);
     TMDFLOW_H5(H5Tset_cset(t.get(), H5T_CSET_UTF8), path_);
-    for (const auto& [dataset, value] : pending) {
+    for (const auto& entry : pending) {
+      // Plain references, not a structured binding: clang (C++17) cannot capture one in TMDFLOW_H5's lambda.
+      const std::string& dataset = entry.first;
+      const std::string& value = entry.second;
       Handle d(TMDFLOW_H5(H5Dopen2(f.get(), dataset.c_str(), H5P_DEFAULT), path_ + ":" + dataset), H5Dclose);
       const char* p = value.c_str();
       TMDFLOW_H5(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), path_ + ":" + dataset);

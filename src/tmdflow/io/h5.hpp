@@ -3,6 +3,7 @@
 // attributes, collective hyperslab I/O. Only io/ includes hdf5.h; stages never do.
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,6 +78,14 @@ enum class Xfer { collective, independent };
 class Group;
 class Dataset;
 
+/// Which object of which open file: hard links to one object (a cycle, if one links back to an
+/// ancestor) share it. Tree walks keep the ids they have seen to visit each group once.
+struct ObjectId {
+  unsigned long file = 0;
+  std::uint64_t address = 0;
+  bool operator<(const ObjectId& o) const { return file != o.file ? file < o.file : address < o.address; }
+};
+
 /// Base of groups and datasets: path, file name and attributes.
 class Object {
  public:
@@ -85,6 +94,7 @@ class Object {
   const std::string& file_name() const { return file_; }
   /// "FILE:PATH" for messages.
   std::string where() const { return file_ + ":" + path_; }
+  ObjectId object_id() const;
 
   bool has_attr(const std::string& name) const;
   std::vector<std::string> attr_names() const;
@@ -172,6 +182,22 @@ class Dataset : public Object {
     read_raw(Shape(s.size(), 0), s, native_type(dtype_of<T>()), v.data(), Xfer::independent);
     return v;
   }
+  /// At most the first `n` values of a scalar or 1-D dataset, converted to T (none when it is
+  /// empty): for metadata whose size the file declares (a dims axis, a calibration value), so a
+  /// file that declares 2^40 values costs no more than one that declares two. InputError naming
+  /// the dataset when it has more dimensions.
+  template <class T>
+  std::vector<T> read_head(std::size_t n) const {
+    const Shape s = shape();
+    if (s.size() > 1)
+      throw InputError(where() + ": expected a scalar or a 1-D dataset, found " + std::to_string(s.size()) + " dimensions");
+    const std::int64_t count = s.empty() ? (element_count() > 0 ? 1 : 0) : std::min<std::int64_t>(std::int64_t(n), s[0]);
+    std::vector<T> v(static_cast<std::size_t>(std::max<std::int64_t>(count, 0)));
+    if (!v.empty()) read_raw(Shape(s.size(), 0), s.empty() ? s : Shape{count}, native_type(dtype_of<T>()), v.data(), Xfer::independent);
+    return v;
+  }
+  /// Number of elements (0 for an empty or null dataspace, 1 for a scalar).
+  std::int64_t element_count() const;
   /// Scalar or 1-element string dataset.
   std::string read_string() const;
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "tmdflow/core/strings.hpp"
@@ -186,8 +187,9 @@ void check_emd_tree(const h5::File& f, std::vector<std::string>& problems) {
     problems.push_back(where("/") + "version_major: expected 1, found " + std::to_string(root.attr_int("version_major").value_or(-1)));
   if (root.attr_int("version_minor").value_or(-1) != 0)
     problems.push_back(where("/") + "version_minor: expected 0, found " + std::to_string(root.attr_int("version_minor").value_or(-1)));
+  std::set<h5::ObjectId> seen;  // each group once: hard links may make cycles
   std::function<void(const h5::Group&, int)> walk = [&](const h5::Group& g, int depth) {
-    if (depth > 32) return;
+    if (depth > 32 || !seen.insert(g.object_id()).second) return;
     for (const auto& name : g.children()) {
       if (g.kind(name) != h5::LinkKind::group) continue;
       if (str::starts_with(name, ".tmdflow_tmp_")) {
@@ -297,8 +299,9 @@ ValidationReport validate_file(const std::string& path) {
   if (!h5::File::is_hdf5(path)) throw InputError(path + ": expected an HDF5 file, found another kind of file");
   h5::File f = h5::File::open(path, h5::Mode::read, nullptr);
   check_emd_tree(f, r.problems);
+  std::set<h5::ObjectId> seen;  // each group once: hard links may make cycles
   std::function<void(const h5::Group&, int)> walk = [&](const h5::Group& g, int depth) {
-    if (depth > 32) return;
+    if (depth > 32 || !seen.insert(g.object_id()).second) return;
     for (const auto& name : g.children()) {
       if (g.kind(name) != h5::LinkKind::group || str::starts_with(name, ".tmdflow_tmp_")) continue;
       h5::Group c = g.open_group(name);
@@ -341,8 +344,9 @@ std::string inspect_file(const std::string& path) {
   s << path;
   if (auto t = root.attr_string("emd_group_type")) s << "  [EMD " << root.attr_int("version_major").value_or(0) << "." << root.attr_int("version_minor").value_or(0) << ", " << root.attr_string("authoring_program").value_or("?") << "]";
   s << "\n";
+  std::set<h5::ObjectId> seen;  // a group reached again (a hard link) is listed, not expanded again
   std::function<void(const h5::Group&, const std::string&, int)> walk = [&](const h5::Group& g, const std::string& indent, int depth) {
-    if (depth > 32) return;
+    if (depth > 32 || !seen.insert(g.object_id()).second) return;
     for (const auto& name : g.children()) {
       auto k = g.kind(name);
       if (k == h5::LinkKind::group) {

@@ -70,10 +70,12 @@ void FrameSource::fold_scan(std::int64_t frames, const std::vector<std::int64_t>
   if (scan.empty()) return;
   if (scan.size() != 2 || scan[0] <= 0 || scan[1] <= 0)
     throw ConfigError("scan: expected two positive integers Rx,Ry, found " + str::shape_string(scan));
-  if (scan[0] * scan[1] != frames)
+  std::int64_t positions = 0;
+  const bool overflow = __builtin_mul_overflow(scan[0], scan[1], &positions);
+  if (overflow || positions != frames)
     throw InputError::at(file_, "", "frame count",
-                         std::to_string(scan[0] * scan[1]) + " (--scan " + std::to_string(scan[0]) + "," +
-                             std::to_string(scan[1]) + ")",
+                         (overflow ? std::string("more than 2^63") : std::to_string(positions)) + " (--scan " +
+                             std::to_string(scan[0]) + "," + std::to_string(scan[1]) + ")",
                          std::to_string(frames) + " (" + origin + ")");
   meta_.shape[0] = scan[0];
   meta_.shape[1] = scan[1];

@@ -71,7 +71,7 @@ class Hdf5Source : public FrameSource {
     if (array.kind("dim1") != h5::LinkKind::dataset || array.kind("dim3") != h5::LinkKind::dataset) return;
     auto step_units = [&](const std::string& name) {
       const h5::Dataset d = array.open_dataset(name);
-      const auto v = d.read_all<double>();
+      const auto v = d.read_head<double>(2);
       return std::make_pair(v.size() >= 2 ? v[1] - v[0] : 1.0, emd05_units(d.attr_string("units").value_or("")));
     };
     const auto [r_step, r_units] = step_units("dim1");

@@ -22,23 +22,6 @@ constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 // Largest header accepted: Merlin writes 256 + 128 bytes per chip; anything far beyond is garbage.
 constexpr std::int64_t kMaxHeaderBytes = 65536;
 
-// A header field as it can be printed on one line: non-printable bytes as \xNN, long ones cut.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < 24; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 32 && c < 127) {
-      out += char(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (s.size() > 24) out += "...";
-  return "'" + out + "'";
-}
-
 std::string frame_what(std::int64_t frame, const std::string& field) {
   return "frame " + std::to_string(frame) + " (counting from 0) header " + field;
 }
@@ -71,7 +54,7 @@ MibHeader parse_mib_header(std::string_view bytes, const std::string& file, std:
   }
   if (fields.empty() || fields[0] != "MQ1")
     throw InputError::at(file, "", frame_what(frame, "magic"), "'MQ1' (a Merlin .mib frame)",
-                         printable(fields.empty() ? bytes.substr(0, 3) : fields[0]));
+                         str::quoted(fields.empty() ? bytes.substr(0, 3) : fields[0]));
   if (fields.size() < 8)
     throw InputError::at(file, "", frame_what(frame, "fields"),
                          "at least 8 comma-separated fields (MQ1,seq,header bytes,chips,width,height,type,layout)",
@@ -81,7 +64,7 @@ MibHeader parse_mib_header(std::string_view bytes, const std::string& file, std:
     if (!v || *v < lo || *v > hi)
       throw InputError::at(file, "", frame_what(frame, name),
                            "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi),
-                           printable(fields[i]));
+                           str::quoted(fields[i]));
     return *v;
   };
   MibHeader h;
@@ -92,7 +75,7 @@ MibHeader parse_mib_header(std::string_view bytes, const std::string& file, std:
   h.height = number(5, "height (pixels)", 1, 65536);
   h.type = std::string(fields[6]);
   if (h.type != "U08" && h.type != "U16" && h.type != "U32" && h.type != "U64" && h.type != "R64")
-    throw InputError::at(file, "", frame_what(frame, "pixel type"), "U08, U16, U32, U64 or R64", printable(fields[6]));
+    throw InputError::at(file, "", frame_what(frame, "pixel type"), "U08, U16, U32, U64 or R64", str::quoted(fields[6]));
   h.layout = str::trim(std::string(fields[7]));
   if (fields.size() > 10) {
     const std::string e(fields[10]);
@@ -125,7 +108,7 @@ MerlinHdr parse_merlin_hdr(const std::string& text, const std::string& file) {
     else if (key == "Counter Depth (number)") target = &hdr.counter_depth;
     if (!target) continue;
     *target = parse_decimal(value);
-    if (!*target) throw InputError::at(file, "", "'" + key + "'", "a whole number", "'" + value + "'");
+    if (!*target) throw InputError::at(file, "", "'" + key + "'", "a whole number", str::quoted(value));
   }
   return hdr;
 }

@@ -20,9 +20,8 @@ class Literal {
   Literal(std::string_view text, const std::string& file) : s_(text), file_(file) {}
 
   [[noreturn]] void fail(const std::string& what, const std::string& expected) const {
-    std::string rest(s_.substr(i_, 20));
     throw InputError::at(file_, "", "npy header " + what, expected,
-                         i_ >= s_.size() ? "the end of the header" : "'" + rest + (s_.size() - i_ > 20 ? "...'" : "'"));
+                         i_ >= s_.size() ? "the end of the header" : str::quoted(s_.substr(i_), 20));
   }
   void skip_ws() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
@@ -96,7 +95,7 @@ void parse_descr(const std::string& d, NpyHeader& h, const std::string& file) {
       h.dtype = dtype;
       return;
     }
-  throw InputError::at(file, "", "npy header descr", expected, "'" + d + "'");
+  throw InputError::at(file, "", "npy header descr", expected, str::quoted(d));
 }
 
 }  // namespace
@@ -128,7 +127,7 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& file) {
   lit.expect('{', "dictionary");
   while (!lit.peek('}')) {
     const std::string key = lit.string("key");
-    lit.expect(':', "after '" + key + "'");
+    lit.expect(':', "after " + str::quoted(key));
     if (key == "descr") {
       if (lit.peek('[')) lit.fail("descr", "a plain number type, not a structured type");
       parse_descr(lit.string("descr"), h, file);
@@ -140,7 +139,7 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& file) {
       h.shape = lit.int_tuple("shape");
       have_shape = true;
     } else {
-      throw InputError::at(file, "", "npy header key", "descr, fortran_order or shape", "'" + key + "'");
+      throw InputError::at(file, "", "npy header key", "descr, fortran_order or shape", str::quoted(key));
     }
     if (lit.peek(',')) lit.expect(',', "separator");
     else if (!lit.peek('}')) lit.fail("dictionary", "',' or '}'");
@@ -184,8 +183,9 @@ class NpySource : public FrameSource {
       throw InputError::at(path, "", "shape", "positive extents", str::shape_string(s));
     meta_.shape = s.size() == 4 ? s : std::vector<std::int64_t>{1, s[0], s[1], s[2]};
     meta_.dtype = header_.dtype;
+    // A header may claim any extents: refuse sizes whose arithmetic below would overflow.
+    const std::uint64_t expected = header_.data_offset + checked_datacube_bytes(s, meta_.dtype, path);
     const std::int64_t frames = meta_.shape[0] * meta_.shape[1];
-    const std::uint64_t expected = header_.data_offset + std::uint64_t(frames) * frame_bytes();
     if (file_io_.size() != expected)
       throw InputError::at(path, "", "size",
                            std::to_string(expected) + " bytes (" + std::to_string(header_.data_offset) + " header + " +

@@ -13,10 +13,19 @@ namespace {
 
 constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
-std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const std::string& what) {
+// Sizes of the layout, refused beyond kMaxDatacubeBytes so that no offset computed from them
+// overflows (a header or gap of 2^63 bytes would otherwise wrap the expected file size around).
+[[noreturn]] void layout_too_large() {
+  throw ConfigError("shape: the layout (--shape, --dtype, --header-bytes, --gap-bytes) describes more than 2^62 bytes");
+}
+std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b) {
   std::uint64_t r = 0;
-  if (__builtin_mul_overflow(a, b, &r)) throw ConfigError(what + ": the layout describes more than 2^64 bytes");
+  if (__builtin_mul_overflow(a, b, &r) || r > kMaxDatacubeBytes) layout_too_large();
   return r;
+}
+std::uint64_t checked_add(std::uint64_t a, std::uint64_t b) {
+  if (a > kMaxDatacubeBytes || b > kMaxDatacubeBytes - a) layout_too_large();
+  return a + b;
 }
 
 class RawSource : public FrameSource {
@@ -33,11 +42,11 @@ class RawSource : public FrameSource {
     header_ = std::uint64_t(o.header_bytes);
     gap_ = std::uint64_t(o.gap_bytes);
     big_endian_ = o.byte_order == ByteOrder::big;
-    const std::uint64_t frames = checked_mul(std::uint64_t(o.shape[0]), std::uint64_t(o.shape[1]), "shape");
-    const std::uint64_t frame = checked_mul(checked_mul(std::uint64_t(o.shape[2]), std::uint64_t(o.shape[3]), "shape"),
-                                            dtype_size(meta_.dtype), "shape");
-    stride_ = gap_ + frame;
-    const std::uint64_t expected = header_ + checked_mul(frames, stride_, "shape");
+    const std::uint64_t frames = checked_mul(std::uint64_t(o.shape[0]), std::uint64_t(o.shape[1]));
+    const std::uint64_t frame = checked_mul(checked_mul(std::uint64_t(o.shape[2]), std::uint64_t(o.shape[3])),
+                                            dtype_size(meta_.dtype));
+    stride_ = checked_add(gap_, frame);
+    const std::uint64_t expected = checked_add(header_, checked_mul(frames, stride_));
     if (file_io_.size() != expected)
       throw InputError::at(path, "", "size",
                            std::to_string(expected) + " bytes (" + std::to_string(header_) + " header + " +
