@@ -262,8 +262,9 @@ std::string ValidationReport::text() const {
 // of an array has a positive, finite pixel size.
 void check_calibrations(const h5::Group& root, const std::string& path, std::vector<std::string>& problems) {
   auto positive = [](double v) { return v > 0 && std::isfinite(v); };
+  std::set<h5::ObjectId> seen;  // each group once: hard links may make cycles
   std::function<void(const h5::Group&, int)> walk = [&](const h5::Group& g, int depth) {
-    if (depth > 32) return;
+    if (depth > 32 || !seen.insert(g.object_id()).second) return;
     const std::string type = g.attr_string("emd_group_type").value_or("");
     if (type == "root") {
       if (auto c = emd::read_calibration(g)) {

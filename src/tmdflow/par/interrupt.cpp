@@ -147,4 +147,6 @@ void simulate_interrupt(int sig) {
   g_signal.compare_exchange_strong(expected, sig);
 }
 
+void clear_interrupt_for_tests() { g_signal.store(0); }
+
 }  // namespace tmdflow::par

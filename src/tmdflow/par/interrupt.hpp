@@ -46,7 +46,8 @@ void remove_emergency_unlink(int id);
 /// Unlinks every registered file (async-signal-safe).
 void emergency_unlink_all() noexcept;
 
-/// For tests: raises the flag as a signal would (no handler involved).
+/// For tests: raises the flag as a signal would (no handler involved), and lowers it again.
 void simulate_interrupt(int signal_number);
+void clear_interrupt_for_tests();
 
 }  // namespace tmdflow::par
