@@ -14,10 +14,9 @@
 namespace tmdflow::testing::cluster_data {
 
 /// A communicator of this rank alone: the single-rank reference of every distributed fit.
-inline const par::Comm& self() {
-  static par::Comm comm(MPI_COMM_SELF);
-  return comm;
-}
+/// A new one per call, freed with the expression that uses it: a static would be destroyed after
+/// MPI_Finalize, when its communicator can no longer be freed (a leak under LeakSanitizer).
+inline par::Comm self() { return par::Comm(MPI_COMM_SELF); }
 
 inline double uniform(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) {
   return cluster::rng::uniform(cluster::rng::key(seed, a, b));
