@@ -1,13 +1,6 @@
 #include "workflow_plan.hpp"
 
-#include <filesystem>
-#include <set>
 #include <sstream>
-
-#include "tmdflow/core/error.hpp"
-#include "tmdflow/io/product.hpp"
-
-namespace fs = std::filesystem;
 
 namespace tmdflow::app {
 

@@ -76,10 +76,9 @@ class DomainsStage : public Stage {
       throw ConfigError("merge-deg, twist-beta, polarity-beta, smoothing-px: expected values >= 0");
     if (spec_.nmf_iterations < 1) throw ConfigError("nmf-iterations: expected at least 1, found " + std::to_string(spec_.nmf_iterations));
     if (spec_.min_interior_patterns < 0) throw ConfigError("min-interior-patterns: expected 0 or more");
-    for (const auto& [option, value] : {std::pair<const char*, double>{"voltage-kV", voltage_kV_}, {"convergence-mrad", convergence_mrad_},
-                                        {"q-pixel-invA", q_pixel_}})
-      if (!(value > 0 || value == -1) || !std::isfinite(value))
-        throw ConfigError(std::string(option) + ": expected a positive number, or -1 (from the datacube), found " + Options::text(value));
+    require_positive("voltage-kV", voltage_kV_, "from the datacube");
+    require_positive("convergence-mrad", convergence_mrad_, "from the datacube");
+    require_positive("q-pixel-invA", q_pixel_, "from the datacube");
     if (!std::isfinite(frame_.rotation_deg)) throw ConfigError("qr-rotation-deg: expected a finite angle");
     sim::material(material_);
   }
@@ -175,11 +174,7 @@ class DomainsStage : public Stage {
       means = lm.means();
     }
     write(ctx, out, r, means, rx, ry, qrows, qcols, kV, conv, qpix, cal, rows);
-    if (!figures_.empty()) {
-      io::emd::Dim step{"Rx", "pixels", 0, 1};
-      par::collectively(comm, [&] { step = io::emd::read_dims(root.open_group("twist_deg"), 2).at(0); });
-      figures(ctx, r, means, truth, rx, ry, qrows, qcols, qpix, step);
-    }
+    if (!figures_.empty()) figures(ctx, r, means, truth, rx, ry, qrows, qcols, qpix, rdims_[0]);
   }
 
  private:

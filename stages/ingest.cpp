@@ -65,8 +65,7 @@ class Ingest : public Stage {
                                         {"q-pixel-invA", q_pixel_invA_},
                                         {"voltage-kV", voltage_kV_},
                                         {"convergence-mrad", convergence_mrad_}})
-      if (ctx.given(option) && !(value > 0))
-        throw ConfigError(std::string(option) + ": expected a positive number, found " + Options::text(value));
+      if (ctx.given(option)) require_positive(option, value);
 
     // The input may name a dataset as FILE.h5:/path (HDF5) or with --dataset, not both.
     const io::Target in = io::parse_target(ctx.input, "/");

@@ -144,32 +144,28 @@ std::string product_scope(const io::h5::Group& root, const std::string& path) {
   return path;
 }
 
-// No data destroyed (1): the output must not overlap what the stage reads -- never, even with
-// --force. Rank-local, read-only.
-void check_no_overlap(const StageContext& ctx, const StageRequest& req, const Prepared& p) {
+// No data destroyed. (1) The output must not overlap what the stage reads -- never, even with
+// --force; checked when `reads_known` (the inputs exist). (2) It must not replace or nest into
+// anything but a product of the same stage, unless --force, which says what it replaces (when
+// `announce`). Rank-local, read-only.
+void check_output(const StageContext& ctx, const StageRequest& req, const Prepared& p, bool reads_known, bool announce) {
   const io::Target& out = p.target;
   if (!fs::exists(out.file) || !io::h5::File::is_hdf5(out.file)) return;  // a new file, or refused by the writer
-  const std::vector<std::string> reads = p.stage->read_locations(ctx);
+  if (req.replace && !announce && !reads_known) return;
   auto file = io::FileRegistry::open(out.file, io::h5::Mode::read, nullptr);
   const io::h5::Group root = file->root();
-  for (const auto& spec : reads) {
-    const io::Target in = io::parse_target(spec, "/");
-    if (!same_file(in.file, out.file)) continue;
-    const std::string scope = product_scope(root, in.group);
-    if (inside_or_equal(out.group, scope) || inside_or_equal(scope, out.group))
-      throw ConfigError(prefix(req) + "output " + out.str() + " overlaps what this stage reads (" + in.file + ":" + scope +
-                        "): refusing to write over its own input; name another group, e.g. " + out.file + ":" +
-                        p.stage->default_group());
+  if (reads_known) {
+    for (const auto& spec : p.stage->read_locations(ctx)) {
+      const io::Target in = io::parse_target(spec, "/");
+      if (!same_file(in.file, out.file)) continue;
+      const std::string scope = product_scope(root, in.group);
+      if (inside_or_equal(out.group, scope) || inside_or_equal(scope, out.group))
+        throw ConfigError(prefix(req) + "output " + out.str() + " overlaps what this stage reads (" + in.file + ":" + scope +
+                          "): refusing to write over its own input; name another group, e.g. " + out.file + ":" +
+                          p.stage->default_group());
+    }
   }
-}
-
-// No data destroyed (2): the output must not replace or nest into anything but a product of the
-// same stage, unless --force, which says what it replaces. Rank-local, read-only.
-void check_no_replacement(const StageRequest& req, const Prepared& p) {
-  const io::Target& out = p.target;
-  if (!fs::exists(out.file) || !io::h5::File::is_hdf5(out.file)) return;
-  auto file = io::FileRegistry::open(out.file, io::h5::Mode::read, nullptr);
-  const io::h5::Group root = file->root();
+  if (req.replace && !announce) return;
   const auto kind = root.kind(out.group);
   std::string replaced;
   if (kind != io::h5::LinkKind::missing) {
@@ -224,10 +220,8 @@ void check_stage(const par::Comm& comm, const StageRequest& req, bool input_read
   } else {
     check_input_exists(req, p);
     validate(ctx, req, p);
-    check_no_overlap(ctx, req, p);
   }
-  // With --force the step says what it replaces when it runs.
-  if (!req.replace) check_no_replacement(req, p);
+  check_output(ctx, req, p, input_ready, false);  // with --force the step says what it replaces when it runs
 }
 
 StageOutcome run_stage(const par::Comm& comm, const StageRequest& req) {
@@ -270,8 +264,7 @@ StageOutcome run_stage(const par::Comm& comm, const StageRequest& req) {
   // 3. Before any work: no data destroyed, and room for the product (rank 0 looks, all agree).
   par::collectively(comm, [&] {
     if (!comm.is_root()) return;
-    check_no_overlap(ctx, req, p);
-    check_no_replacement(req, p);
+    check_output(ctx, req, p, true, true);
     check_space(ctx, req, p);
   });
   io::FileRegistry::prune();

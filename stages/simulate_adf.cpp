@@ -73,7 +73,7 @@ class SimulateAdf : public Stage {
     if (crystal_ != "stack" && crystal_ != "1T''" && crystal_ != "polycrystal")
       throw ConfigError("crystal: expected stack, 1T'' or polycrystal, found '" + crystal_ + "'");
     if (dose_ < 0 || read_noise_ < 0 || contamination_ < 0) throw ConfigError("dose-e-per-A2, read-noise, contamination: expected values >= 0");
-    if (!(spec_.pixel_A > 0) || !std::isfinite(spec_.pixel_A)) throw ConfigError("pixel-A: expected a positive probe step, found " + Options::text(spec_.pixel_A));
+    require_positive("pixel-A", spec_.pixel_A);
     if (layers_ < 1 || layers_ > 3) throw ConfigError("layers: expected 1 to 3, found " + std::to_string(layers_));
     if (stacking_ != "2H" && stacking_ != "3R" && stacking_ != "AA") throw ConfigError("stacking: expected 2H, 3R or AA, found '" + stacking_ + "'");
     if (domains_ < 1) throw ConfigError("domains: expected at least 1, found " + std::to_string(domains_));

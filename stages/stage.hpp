@@ -3,6 +3,7 @@
 // library -> write one product group. Stages are thin: physics and math live in src/tmdflow.
 #include <boost/program_options.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <sstream>
@@ -65,6 +66,14 @@ class Options {
   po::options_description desc_;
   std::vector<std::pair<std::string, std::function<std::string()>>> printers_;
 };
+
+/// Throws ConfigError("OPTION: expected a positive number ...") unless `value` is positive and
+/// finite -- or, with `automatic` (e.g. "from the file"), exactly -1, the option's "not given".
+inline void require_positive(const std::string& option, double value, const char* automatic = nullptr) {
+  if ((value > 0 && value < HUGE_VAL) || (automatic && value == -1)) return;
+  throw ConfigError(option + ": expected a positive number" + (automatic ? std::string(", or -1 (") + automatic + ")" : std::string()) +
+                    ", found " + Options::text(value));
+}
 
 struct StageContext {
   const par::Comm& comm;

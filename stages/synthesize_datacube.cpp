@@ -45,15 +45,11 @@ class SynthesizeDatacube : public Stage {
     if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) throw ConfigError("scan: expected two positive integers Rx,Ry, found '" + scan_ + "'");
     if (d.size() != 2 || d[0] <= 0 || d[1] <= 0) throw ConfigError("detector: expected two positive integers Qx,Qy, found '" + detector_ + "'");
     if (spec_.domains < 1) throw ConfigError("domains: expected at least 1, found " + std::to_string(spec_.domains));
-    auto positive = [](double v, const char* what, const char* unit) {
-      if (!(v > 0) || !std::isfinite(v))
-        throw ConfigError(std::string(what) + ": expected a positive " + unit + ", found " + Options::text(v));
-    };
-    positive(r_pixel_nm_, "r-pixel-nm", "scan step [nm]");
-    positive(q_pixel_invA_, "q-pixel-invA", "detector pixel size [1/Angstrom]");
-    positive(voltage_kV_, "voltage-kV", "voltage [kV]");
-    positive(spec_.spot_radius_px, "spot-radius-px", "radius [pixels]");
-    positive(spec_.disc_sigma_px, "spot-sigma-px", "width [pixels]");
+    require_positive("r-pixel-nm", r_pixel_nm_);
+    require_positive("q-pixel-invA", q_pixel_invA_);
+    require_positive("voltage-kV", voltage_kV_);
+    require_positive("spot-radius-px", spec_.spot_radius_px);
+    require_positive("spot-sigma-px", spec_.disc_sigma_px);
     if (!(spec_.counts_per_pattern >= 0) || !std::isfinite(spec_.counts_per_pattern))
       throw ConfigError("counts: expected electrons per pattern >= 0 (0: noiseless), found " + Options::text(spec_.counts_per_pattern));
     spec_.scan_rows = s[0];

@@ -70,8 +70,7 @@ class VirtualImage : public Stage {
                                         {"adf-inner-mrad", adf_inner_mrad_}, {"adf-outer-mrad", adf_outer_mrad_}})
       if (!(value >= 0 || value == -1) || !std::isfinite(value))
         throw ConfigError(std::string(option) + ": expected a radius >= 0, or -1 (automatic), found " + Options::text(value));
-    if (!(voltage_kV_ > 0 || voltage_kV_ == -1) || !std::isfinite(voltage_kV_))
-      throw ConfigError("voltage-kV: expected a positive voltage, or -1 (from the file), found " + Options::text(voltage_kV_));
+    require_positive("voltage-kV", voltage_kV_, "from the file");
     if (block_patterns_ < 0) throw ConfigError("block-patterns: expected 0 (automatic) or more, found " + std::to_string(block_patterns_));
   }
 

@@ -6,7 +6,7 @@
 //    CollectiveError carrying the message of the lowest failing rank, so it is reported once and
 //    every rank unwinds (closing files, removing partial output) and exits with the same code.
 //  * Any other exception that reaches main on a job with several ranks ends the job with
-//    abort_job (after running the abort hooks): the job stops rather than hangs.
+//    abort_job (after removing its temporary files): the job stops rather than hangs.
 #include <exception>
 #include <string>
 

@@ -4,8 +4,6 @@
 #include <mpi.h>
 
 #include <cstdlib>
-#include <map>
-#include <mutex>
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
@@ -14,9 +12,6 @@
 namespace tmdflow::par {
 namespace {
 Runtime* g_runtime = nullptr;
-std::mutex g_hooks_mutex;
-std::map<int, std::function<void()>> g_hooks;
-int g_next_hook = 1;
 }  // namespace
 
 Runtime::Runtime(int& argc, char**& argv) {
@@ -60,31 +55,8 @@ const Comm& Runtime::world_comm() {
   return g_runtime->world();
 }
 
-int add_abort_hook(std::function<void()> hook) {
-  std::lock_guard<std::mutex> lock(g_hooks_mutex);
-  int id = g_next_hook++;
-  g_hooks[id] = std::move(hook);
-  return id;
-}
-
-void remove_abort_hook(int id) {
-  std::lock_guard<std::mutex> lock(g_hooks_mutex);
-  g_hooks.erase(id);
-}
-
 void abort_job(int exit_code) {
-  std::map<int, std::function<void()>> hooks;
-  {
-    std::lock_guard<std::mutex> lock(g_hooks_mutex);
-    hooks.swap(g_hooks);
-  }
-  for (auto& [id, hook] : hooks) {
-    try {
-      hook();
-    } catch (...) {
-    }
-  }
-  emergency_unlink_all();
+  emergency_unlink_all();  // this rank's temporary files (par/interrupt.hpp)
   int initialized = 0, finalized = 0, size = 1;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);

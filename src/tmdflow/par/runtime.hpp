@@ -1,8 +1,7 @@
 #pragma once
 // RAII start and end of a tmdflow process: MPI first, then Kokkos; Kokkos is finalised before MPI.
-// Also the job-wide failure policy (see failure.hpp) and the hooks that remove partial output
-// when a rank has to abort the job.
-#include <functional>
+// Also the job-wide failure policy (see failure.hpp): a rank that has to end the job first removes
+// its temporary files (par/interrupt.hpp, add_emergency_unlink).
 #include <string>
 
 #include "tmdflow/par/comm.hpp"
@@ -25,12 +24,8 @@ class Runtime {
   Comm* world_ = nullptr;
 };
 
-/// Registers a clean-up action (e.g. remove a temporary file) run by `abort_job` on this rank.
-/// Returns an id for `remove_abort_hook`.
-int add_abort_hook(std::function<void()> hook);
-void remove_abort_hook(int id);
-
-/// Ends the whole job from this rank: runs the abort hooks, then MPI_Abort (or exit with one rank).
+/// Ends the whole job from this rank: removes this rank's temporary files, then MPI_Abort (or exit
+/// with one rank).
 [[noreturn]] void abort_job(int exit_code);
 
 }  // namespace tmdflow::par
