@@ -129,6 +129,14 @@ if(NOT TARGET tmdflow::cairo)
   target_link_libraries(tmdflow::cairo INTERFACE PkgConfig::CAIRO)
 endif()
 
+# --- JSON (nlohmann/json, header-only): Velox metadata, model manifests ---------------------
+find_package(nlohmann_json 3.2 QUIET)
+tmdflow_require(nlohmann_json_FOUND "nlohmann/json" "nlohmann-json3-dev")
+if(NOT TARGET tmdflow::json)
+  add_library(tmdflow::json INTERFACE IMPORTED)
+  target_link_libraries(tmdflow::json INTERFACE nlohmann_json::nlohmann_json)
+endif()
+
 # --- tests -----------------------------------------------------------------------------------
 if(TMDFLOW_BUILD_TESTS AND NOT TMDFLOW_FINDING_FOR_PACKAGE)
   find_package(GTest QUIET)

@@ -12,7 +12,8 @@ PACKAGES="
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev
   bitshuffle hdf5-filter-plugin
-  libtorch-dev
+  libtorch-dev libopenblas0-pthread
+  nlohmann-json3-dev
   libtrilinos-kokkos-dev
   libboost-program-options-dev libboost-dev
   libgtest-dev
@@ -24,6 +25,11 @@ PACKAGES="
   unzip
   clang libclang-rt-14-dev llvm
 "
+# `sh cmake/install_deps.sh bench` (make bench) also installs what the benchmarks compare against.
+BENCH_PACKAGES="python3-torch"
+if [ "${1:-}" = "bench" ]; then
+  PACKAGES="$PACKAGES $BENCH_PACKAGES"
+fi
 
 # What CMake looks for, for machines without these packages (keep in step with PACKAGES and
 # cmake/TmdflowDependencies.cmake).
@@ -35,10 +41,12 @@ tmdflow needs (found by CMake, cmake/TmdflowDependencies.cmake); tested with Deb
   HDF5 built with MPI (parallel), C API (1.10.8)   FindHDF5: h5pcc on PATH, or -DHDF5_C_COMPILER_EXECUTABLE=
   Kokkos (3.4, Serial; OpenMP/CUDA builds work)    KokkosConfig.cmake: -DKokkos_ROOT=
   FFTW3, double and single precision (3.3.10)      fftw3.h, libfftw3, libfftw3f
+  nlohmann/json (3.11, header-only)
   LAPACK (3.11), libpng (1.6), libtiff (4.5), zlib, cairo with fontconfig (1.16) and a DejaVu Sans font
   the bitshuffle/LZ4 HDF5 filter plugin for DECTRIS files (bitshuffle 0.3.5), run time only
   Boost >= 1.71 with program_options (1.74)
   optional: LibTorch (1.13), only for tmdflow::learn, its tests and a benchmark: -DTorch_DIR=, or
+            with a fast BLAS as libblas.so.3 (OpenBLAS: libopenblas0-pthread; the reference BLAS is ~8x slower);
             -DTMDFLOW_WITH_TORCH=OFF to skip it
   tests: GoogleTest (1.12); python3 with numpy and h5py (scikit-learn for the benchmarks)
 On a cluster, load them first, e.g. `module load gcc openmpi hdf5/mpi kokkos fftw boost` (names vary:
