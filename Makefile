@@ -44,9 +44,6 @@ test: build
 	$(MAKE) sanitize-test fuzz-smoke
 
 bench: build
-ifeq ($(NO_DEPS),)
-	@sh cmake/install_deps.sh bench
-endif
 	sh benchmarks/run.sh $(BUILD)
 
 install: build

@@ -21,15 +21,10 @@ PACKAGES="
   liblapack-dev
   libtiff-dev libpng-dev zlib1g-dev
   libcairo2-dev fonts-dejavu-core
-  python3 python3-numpy python3-h5py python3-sklearn
+  python3 python3-numpy python3-h5py python3-sklearn python3-torch
   unzip
   clang libclang-rt-14-dev llvm
 "
-# `sh cmake/install_deps.sh bench` (make bench) also installs what the benchmarks compare against.
-BENCH_PACKAGES="python3-torch"
-if [ "${1:-}" = "bench" ]; then
-  PACKAGES="$PACKAGES $BENCH_PACKAGES"
-fi
 
 # What CMake looks for, for machines without these packages (keep in step with PACKAGES and
 # cmake/TmdflowDependencies.cmake).
@@ -48,7 +43,8 @@ tmdflow needs (found by CMake, cmake/TmdflowDependencies.cmake); tested with Deb
   optional: LibTorch (1.13), only for tmdflow::learn, its tests and a benchmark: -DTorch_DIR=, or
             with a fast BLAS as libblas.so.3 (OpenBLAS: libopenblas0-pthread; the reference BLAS is ~8x slower);
             -DTMDFLOW_WITH_TORCH=OFF to skip it
-  tests: GoogleTest (1.12); python3 with numpy and h5py (scikit-learn for the benchmarks)
+  tests: GoogleTest (1.12); python3 with numpy, h5py and torch (models exported to PyTorch;
+         scikit-learn and torch for the benchmarks)
 On a cluster, load them first, e.g. `module load gcc openmpi hdf5/mpi kokkos fftw boost` (names vary:
 `module avail`), then `make build NO_DEPS=1` (see slurm/README.md).
 EOF
