@@ -2,6 +2,8 @@
 // stacking network: each patch draws its slip (Da, Db), twist, orientation, point defects, dose,
 // probe blur and scan distortion from the given ranges, keyed by (seed, patch index), so the set
 // is identical for any number of ranks. Patches are sharded over ranks in blocks.
+#include <optional>
+
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
@@ -22,7 +24,9 @@ class MakeTrainset : public Stage {
     return "Simulates N patches (incoherent ADF model) of MX2 stacks. Per patch, uniformly within the given ranges: slip Da, Db\n"
            "(fractions of a1, a2), twist (degrees), orientation phi, vacancy fraction, dose (log-uniform), defocus, source size,\n"
            "line jitter and contamination. Writes patches (N, size, size) float32 and labels/ (one dataset per label, N values),\n"
-           "schema trainset/1. Deterministic in --seed for any number of ranks. Conventions: data_schema/structures.md.";
+           "schema trainset/1. With --heatmap-sigma-A, also targets (N, 2, size, size): metal and chalcogen column heat maps\n"
+           "(occupancy-weighted Gaussians on the columns where the scan saw them), the targets of atom-column detectors.\n"
+           "Deterministic in --seed for any number of ranks. Conventions: data_schema/structures.md.";
   }
   std::string product_schema() const override { return "trainset/1"; }
   std::string default_group() const override { return "/trainset"; }
@@ -50,7 +54,9 @@ class MakeTrainset : public Stage {
         .add<double>("voltage-kV", &s.voltage_kV, 80.0, "accelerating voltage [kV]")
         .add<double>("convergence-mrad", &s.convergence_mrad, 30.0, "probe convergence semi-angle [mrad]")
         .add<double>("Cs-A", &s.Cs_A, 0.0, "spherical aberration [Angstrom]")
-        .add<std::uint64_t>("seed", &s.seed, 1, "random seed");
+        .add<std::uint64_t>("seed", &s.seed, 1, "random seed")
+        .add<double>("heatmap-sigma-A", &s.heatmap_sigma_A, 0.0,
+                     "also write column heat maps (targets: metal, chalcogen) with this Gaussian sigma [Angstrom]; 0: none");
   }
 
   void validate(const StageContext&) override {
@@ -72,7 +78,8 @@ class MakeTrainset : public Stage {
   }
 
   std::uint64_t planned_bytes(const StageContext&) const override {
-    return std::uint64_t(spec_.count) * std::uint64_t(spec_.patch_px) * std::uint64_t(spec_.patch_px) * sizeof(float);
+    const std::uint64_t planes = spec_.heatmap_sigma_A > 0 ? 1 + sim::kHeatmapChannels : 1;
+    return planes * std::uint64_t(spec_.count) * std::uint64_t(spec_.patch_px) * std::uint64_t(spec_.patch_px) * sizeof(float);
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
@@ -84,21 +91,36 @@ class MakeTrainset : public Stage {
                           {{"patch", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}}, "Array",
                           "detected electrons (fraction of the beam when the dose is 0)", {1, s.patch_px, s.patch_px}};
     io::h5::Dataset patches = io::emd::create_array(root, as);
+    const bool heat = s.heatmap_sigma_A > 0;
+    std::optional<io::h5::Dataset> targets;
+    if (heat) {
+      io::emd::ArraySpec ts{"targets", io::Dtype::f32, {s.count, sim::kHeatmapChannels, s.patch_px, s.patch_px},
+                            {{"patch", "index", 0.0, 1.0}, {"class", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
+                            "Array", "column heat map (occupancy-weighted Gaussians; class 0 metal, 1 chalcogen)",
+                            {1, sim::kHeatmapChannels, s.patch_px, s.patch_px}};
+      targets = io::emd::create_array(root, ts);
+      root.set_attr("heatmap_sigma_A", s.heatmap_sigma_A);
+    }
     const par::Range mine = par::block_partition(s.count, ctx.comm.size(), ctx.comm.rank());
     const std::int64_t most = ctx.comm.allreduce(mine.size(), par::Op::max);
     constexpr std::int64_t block = 64;
     const std::size_t npix = std::size_t(s.patch_px) * s.patch_px;
     sim::TrainsetGenerator generator(s);
     std::vector<float> buffer(std::size_t(block) * npix);
+    std::vector<float> heat_buffer(heat ? std::size_t(block) * sim::kHeatmapChannels * npix : 0);
     std::vector<sim::PatchLabels> labels(std::size_t(std::max<std::int64_t>(mine.size(), 0)));
     par::Progress progress(ctx.comm, "make-trainset", std::uint64_t(s.count), "patches");
     for (std::int64_t b0 = 0; b0 < most; b0 += block) {
       const std::int64_t n = std::clamp<std::int64_t>(mine.size() - b0, 0, block);
       for (std::int64_t k = 0; k < n; ++k)
-        labels[std::size_t(b0 + k)] = generator.patch(mine.begin + b0 + k, buffer.data() + std::size_t(k) * npix);
+        labels[std::size_t(b0 + k)] = generator.patch(mine.begin + b0 + k, buffer.data() + std::size_t(k) * npix,
+                                                      heat ? heat_buffer.data() + std::size_t(k) * sim::kHeatmapChannels * npix : nullptr);
       par::interruption_point(ctx.comm);
       par::inject_fault(ctx.comm, "block-write");
       patches.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0}, io::h5::Shape{n, s.patch_px, s.patch_px}, buffer.data());
+      if (targets)
+        targets->write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0, 0},
+                              io::h5::Shape{n, sim::kHeatmapChannels, s.patch_px, s.patch_px}, heat_buffer.data());
       progress.advance(std::uint64_t(n));
     }
     progress.finish();

@@ -110,6 +110,39 @@ check(all(np.std(p) > 0 for p in d1["patches/data"]), "every patch has contrast"
 code, out = run(["validate", t1])
 check(code == 0, f"validate trainset: {out}")
 
+# ---- make-trainset --heatmap-sigma-A: column heat maps on the columns the image shows ----------
+h1 = os.path.join(tmp, "h1.h5")
+h2 = os.path.join(tmp, "h2.h5")
+hargs = ["--count", "6", "--patch-px", "48", "--layers", "1", "--vacancy-range", "0.05,0.1", "--dose-range-e-per-A2", "0,0",
+         "--jitter-range-A", "0.05,0.1", "--contamination-range", "0,0", "--heatmap-sigma-A", "0.4", "--seed", "9"]
+run_ok(["stage", "make-trainset", "--output", h1] + hargs)
+run_ok(["stage", "make-trainset", "--output", h2] + hargs, ranks=2)
+e1, e2 = arrays(h1, "trainset"), arrays(h2, "trainset")
+check(same(e1, e2), "make-trainset with heat maps: bit-identical on 1 and 2 ranks")
+img, heat = e1["patches/data"], e1["targets/data"]
+check(heat.shape == (6, 2, 48, 48), f"targets (N, 2, P, P), found {heat.shape}")
+check(abs(heat.max() - 1) < 0.05, f"a full column peaks at 1, found max {heat.max()}")
+# Every clear metal peak of the heat map is a local maximum of the noise-free image within 1 px
+# (the map follows the jittered scan), and the image correlates with the maps.
+hits = total = 0
+for k in range(6):
+    m = heat[k, 0]
+    for i in range(2, 46):
+        for j in range(2, 46):
+            if m[i, j] > 0.9 and m[i, j] == m[i - 1:i + 2, j - 1:j + 2].max():
+                total += 1
+                w = img[k, i - 2:i + 3, j - 2:j + 3]
+                ii, jj = np.unravel_index(np.argmax(w), w.shape)
+                hits += abs(ii - 2) <= 1 and abs(jj - 2) <= 1
+    c = np.corrcoef(img[k].ravel(), (heat[k, 0] + 0.5 * heat[k, 1]).ravel())[0, 1]
+    check(c > 0.7, f"patch {k}: image and heat maps correlate ({c:.2f})")
+check(total > 30 and hits >= 0.95 * total, f"metal heat-map peaks on image maxima: {hits}/{total}")
+# Vacancies: some chalcogen columns are half full (peak 0.5) next to full ones (peak 1).
+s_peaks = heat[:, 1][heat[:, 1] == np.maximum.reduce([np.roll(heat[:, 1], d, a) for d in (-1, 0, 1) for a in (1, 2)])]
+check(((s_peaks > 0.4) & (s_peaks < 0.6)).any() and (s_peaks > 0.9).any(), "chalcogen maps weight columns by occupancy")
+code, out = run(["validate", h1])
+check(code == 0, f"validate trainset with targets: {out}")
+
 # ---- errors: one line, non-zero, no file left -------------------------------------------------
 bad = os.path.join(tmp, "bad.h5")
 for args, needle in [
@@ -120,6 +153,7 @@ for args, needle in [
     (["stage", "simulate-adf", "--output", bad, "--crystal", "1T''", "--material", "ReS2", "--alloy-metal", "W:0.1"], "alloy-metal"),
     (["stage", "simulate-adf", "--output", bad, "--crystal", "polycrystal", "--twist-deg", "2"], "twist-deg"),
     (["stage", "make-trainset", "--output", bad, "--slip-range", "1,0"], "slip-range"),
+    (["stage", "make-trainset", "--output", bad, "--heatmap-sigma-A", "-1"], "heatmap-sigma-A"),
 ]:
     code, out = run(args, ranks=2)
     lines = [l for l in out.splitlines() if "error" in l.lower()]

@@ -40,6 +40,8 @@ void validate(const TrainsetSpec& s) {
   for (const Range* r : {&s.vacancy, &s.source_size_A, &s.jitter_A, &s.contamination})
     if (r->min < 0) throw ConfigError("vacancy, source size, jitter and contamination ranges: expected values >= 0");
   if (s.vacancy.max > 1) throw ConfigError("vacancy-range: expected fractions <= 1");
+  if (s.heatmap_sigma_A < 0 || s.heatmap_sigma_A > 5)
+    throw ConfigError("heatmap-sigma-A: expected 0 (no heat maps) to 5 Angstrom, found " + std::to_string(s.heatmap_sigma_A));
   material(s.material);
   AdfSpec a;
   a.probe.voltage_kV = s.voltage_kV;
@@ -59,7 +61,33 @@ struct TrainsetGenerator::Cache {
 TrainsetGenerator::TrainsetGenerator(const TrainsetSpec& spec) : spec_(spec), cache_(std::make_unique<Cache>()) { validate(spec); }
 TrainsetGenerator::~TrainsetGenerator() = default;
 
-PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out) {
+namespace {
+
+// Column heat maps of one patch. The probe positions (xs, ys) of pixel (i, j) follow the scan
+// (with jitter) around the nominal grid x0 + j*step, so a column only reaches pixels near its
+// nominal position: each column is drawn in a box of +-(4 sigma + distortion) pixels.
+void draw_heatmaps(const Structure& st, const std::vector<double>& xs, const std::vector<double>& ys, int n, double step,
+                   double x0, double y0, double sigma, double max_shift, float* out) {
+  std::fill(out, out + std::size_t(kHeatmapChannels) * n * n, 0.0f);
+  const double inv2s2 = 1.0 / (2 * sigma * sigma);
+  const int reach = int(std::ceil((4 * sigma + max_shift) / step)) + 1;
+  for (const Column& c : st.columns) {
+    if (c.sublattice == Sublattice::other || c.occupancy <= 0 || c.capacity <= 0) continue;
+    const float weight = float(c.occupancy) / float(c.capacity);
+    float* map = out + std::size_t(c.sublattice == Sublattice::metal ? 0 : 1) * n * n;
+    const int jc = int(std::lround((c.x - x0) / step)), ic = int(std::lround((c.y - y0) / step));
+    for (int i = std::max(0, ic - reach); i <= std::min(n - 1, ic + reach); ++i)
+      for (int j = std::max(0, jc - reach); j <= std::min(n - 1, jc + reach); ++j) {
+        const std::size_t k = std::size_t(i) * n + j;
+        const double dx = xs[k] - c.x, dy = ys[k] - c.y;
+        map[k] += weight * float(std::exp(-(dx * dx + dy * dy) * inv2s2));
+      }
+  }
+}
+
+}  // namespace
+
+PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heatmaps) {
   const auto& s = spec_;
   rng::Stream g(rng::key(s.seed, 0x747261696eULL, std::uint64_t(index)));
   auto draw = [&](const Range& r) { return r.min + (r.max - r.min) * g.uniform(); };
@@ -119,6 +147,8 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out) {
   const float* padded = sim.padded_image(st);
   scan_positions(d, s.patch_px, s.patch_px, s.pixel_A, a.x0, a.y0, k.seed, cache_->xs, cache_->ys);
   resample_bicubic(padded, sim.padded_grid(), cache_->xs.data(), cache_->ys.data(), cache_->xs.size(), out);
+  if (heatmaps && s.heatmap_sigma_A > 0)
+    draw_heatmaps(st, cache_->xs, cache_->ys, s.patch_px, s.pixel_A, a.x0, a.y0, s.heatmap_sigma_A, 10 * L.jitter_A + 1.0, heatmaps);
   if (L.dose > 0) add_counting_noise(out, std::size_t(s.patch_px) * s.patch_px, L.dose * s.pixel_A * s.pixel_A, 0.0, rng::key(k.seed, 0x6e6f697365ULL));
   return L;
 }

@@ -25,7 +25,12 @@ struct TrainsetSpec {
   Range defocus_A{-20, 20}, source_size_A{0.3, 0.7}, jitter_A{0, 0.1}, contamination{0, 0.05};
   double inner_mrad = 60, outer_mrad = 200, voltage_kV = 80, convergence_mrad = 30, Cs_A = 0;
   std::uint64_t seed = 1;
+  /// Column heat maps as targets (0: none): sigma of each column's Gaussian [Angstrom].
+  double heatmap_sigma_A = 0;
 };
+
+/// Channels of the column heat maps: 0 metal columns, 1 chalcogen columns.
+constexpr int kHeatmapChannels = 2;
 
 /// Throws ConfigError naming the first bad parameter.
 void validate(const TrainsetSpec& spec);
@@ -49,8 +54,12 @@ class TrainsetGenerator {
  public:
   explicit TrainsetGenerator(const TrainsetSpec& spec);
   ~TrainsetGenerator();
-  /// Patch `index` (patch_px^2 floats) and its labels.
-  PatchLabels patch(std::int64_t index, float* out);
+  /// Patch `index` (patch_px^2 floats) and its labels. With spec.heatmap_sigma_A > 0 and
+  /// `heatmaps` given, also its column heat maps (kHeatmapChannels x patch_px^2 floats): at each
+  /// pixel, the sum over the columns of the layers' atoms of occupancy/capacity x
+  /// exp(-r^2 / 2 sigma^2), r the distance from the column to where the probe actually was for that
+  /// pixel (after scan distortion), so a peak sits exactly on the column as the image shows it.
+  PatchLabels patch(std::int64_t index, float* out, float* heatmaps = nullptr);
 
  private:
   TrainsetSpec spec_;
