@@ -22,17 +22,6 @@ using draw::HAlign;
 using draw::VAlign;
 constexpr int pad = 12, tick_len = 4, key_gap = 16;
 
-/// cairo and fontconfig keep font caches for the life of the process; they are released at exit so
-/// that a leak checker (the sanitized test run) sees only tmdflow's own memory.
-void release_font_caches() {
-  cairo_debug_reset_static_data();
-  FcFini();
-}
-void release_font_caches_at_exit() {
-  static const bool registered = std::atexit(release_font_caches) == 0;
-  (void)registered;
-}
-
 using Context = std::unique_ptr<cairo_t, decltype(&cairo_destroy)>;
 using Surface = std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)>;
 
@@ -166,9 +155,19 @@ PanelLayout draw_panel(cairo_t* cr, const Panel& p, const Geometry& g, int ox, i
 
 }  // namespace
 
+/// cairo and fontconfig keep font caches for the life of the process; they are released at exit so
+/// that a leak checker (the sanitized test run) sees only tmdflow's own memory.
+void draw::release_font_caches_at_exit() {
+  static const bool registered = std::atexit([] {
+    cairo_debug_reset_static_data();
+    FcFini();
+  }) == 0;
+  (void)registered;
+}
+
 Rendered render(const Figure& fig) {
   if (fig.panels.empty()) throw IoError("figure '" + fig.title + "': expected at least one panel, found none");
-  release_font_caches_at_exit();
+  draw::release_font_caches_at_exit();
   // Measure on a scratch surface, then draw on one of the final size.
   Surface scratch(cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1), &cairo_surface_destroy);
   Context m(cairo_create(scratch.get()), &cairo_destroy);

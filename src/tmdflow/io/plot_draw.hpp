@@ -20,6 +20,9 @@ constexpr Font figure_title_font{16, true}, title_font{14, true}, label_font{12.
 enum class HAlign { left, centre, right };
 enum class VAlign { top, middle, bottom };
 
+/// Registers (once) the release of cairo's and fontconfig's font caches at exit: call before drawing text.
+void release_font_caches_at_exit();
+
 double text_width(cairo_t* cr, const Font& font, const std::string& s);
 /// Ascent + descent of the font (one line).
 double line_height(cairo_t* cr, const Font& font);
