@@ -7,7 +7,9 @@
 #include <iostream>
 
 #include "command_help.hpp"
+#include "learn_handover.hpp"
 #include "stage.hpp"
+#include "stage_list.hpp"
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/progress.hpp"
@@ -17,6 +19,9 @@
 #include "version.hpp"
 #include "workflow.hpp"
 #include "workflow_plan.hpp"
+#ifdef TMDFLOW_LEARN_EXE
+#include "tmdflow/learn/threads.hpp"
+#endif
 
 namespace po = boost::program_options;
 using namespace tmdflow;
@@ -63,9 +68,11 @@ std::vector<std::pair<std::string, std::string>> key_values(const std::vector<st
 int cmd_stages() {
   if (log::rank() != 0) return 0;
   for (const auto& [name, factory] : stages::registry()) {
+    if (stages::is_learn_stage(name)) continue;
     auto s = factory();
     std::printf("  %-22s %s\n", name.c_str(), s->summary().c_str());
   }
+  for (const auto& e : stages::learn_stage_catalogue()) std::printf("  %-22s %s\n", e.name, e.summary);
   return 0;
 }
 
@@ -236,6 +243,18 @@ void report(const std::string& message, ExitCode code, bool all_ranks) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before MPI starts: a command that needs LibTorch runs in tmdflow-learn (learn_handover.hpp).
+#ifdef TMDFLOW_LEARN_EXE
+  learn::prefer_passive_omp_wait(argv);
+  stages::register_learn_stages();
+#else
+  try {
+    app::hand_over_to_learn(argc, argv);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "tmdflow: error: %s\n", e.what());
+    return static_cast<int>(e.code());
+  }
+#endif
   par::Runtime runtime(argc, argv);
   const par::Comm& comm = runtime.world();
   std::vector<std::string> args(argv + 1, argv + argc);

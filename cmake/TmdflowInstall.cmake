@@ -49,6 +49,10 @@ endif()
 # Dependencies found outside the system directories (e.g. through `module load`) stay findable.
 set_target_properties(tmdflow PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
 install(TARGETS tmdflow RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET tmdflow-learn)
+  set_target_properties(tmdflow-learn PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
+  install(TARGETS tmdflow-learn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 install(PROGRAMS ${PROJECT_BINARY_DIR}/bin/tmdflow-mpiexec DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # --- data ------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 namespace tmdflow::stages {
 
-const std::vector<std::pair<std::string, StageFactory>>& registry() {
-  static const std::vector<std::pair<std::string, StageFactory>> stages = {
+namespace {
+
+std::vector<std::pair<std::string, StageFactory>>& stages_table() {
+  static std::vector<std::pair<std::string, StageFactory>> stages = {
       {"ingest", make_ingest_stage},
       {"synthesize-datacube", make_synthesize_datacube_stage},
       {"simulate-adf", make_simulate_adf_stage},
@@ -14,6 +16,32 @@ const std::vector<std::pair<std::string, StageFactory>>& registry() {
       {"domains", make_domains_stage},
   };
   return stages;
+}
+
+}  // namespace
+
+const std::vector<std::pair<std::string, StageFactory>>& registry() { return stages_table(); }
+
+void register_stage(const std::string& name, StageFactory factory) {
+  for (auto& [n, f] : stages_table())
+    if (n == name) {
+      f = std::move(factory);
+      return;
+    }
+  stages_table().emplace_back(name, std::move(factory));
+}
+
+const std::vector<LearnStageEntry>& learn_stage_catalogue() {
+  static const std::vector<LearnStageEntry> entries = {
+      {"train", "train a network on a trainset product, data-parallel over the ranks: the model file, its manifest and a training log"},
+  };
+  return entries;
+}
+
+bool is_learn_stage(const std::string& name) {
+  for (const auto& e : learn_stage_catalogue())
+    if (name == e.name) return true;
+  return false;
 }
 
 }  // namespace tmdflow::stages

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "stage.hpp"
+#include "stage_list.hpp"
 #include "tmdflow/core/hash.hpp"
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/progress.hpp"
@@ -28,6 +29,9 @@ std::string canonical_option(const std::string& key) {
 std::unique_ptr<Stage> make_stage(const std::string& name) {
   for (const auto& [n, factory] : registry())
     if (n == name) return factory();
+  if (is_learn_stage(name))
+    throw UsageError("stage '" + name + "' runs LibTorch and is part of tmdflow-learn, which this build does not have "
+                     "(LibTorch was not found or TMDFLOW_WITH_TORCH=OFF: install libtorch-dev and rebuild)");
   std::vector<std::string> names;
   for (const auto& [n, f] : registry()) names.push_back(n);
   throw UsageError("unknown stage '" + name + "': expected one of " + str::join(names, ", "));
@@ -214,7 +218,7 @@ void check_space(const StageContext& ctx, const StageRequest& req, const Prepare
 void check_stage(const par::Comm& comm, const StageRequest& req, bool input_ready) {
   Prepared p;
   parse(req, p);
-  StageContext ctx{comm, req.stage, req.input, p.target, "", p.vm};
+  StageContext ctx{comm, req.stage, req.input, p.target, "", p.vm, req.replace, command_text(req, p.target)};
   if (!input_ready) {
     if (!p.stage->validate_reads_input()) validate(ctx, req, p);
   } else {
@@ -234,7 +238,7 @@ StageOutcome run_stage(const par::Comm& comm, const StageRequest& req) {
     check_input_exists(req, p);
   });
   outcome.target = p.target;
-  StageContext ctx{comm, req.stage, req.input, outcome.target, "", p.vm};
+  StageContext ctx{comm, req.stage, req.input, outcome.target, "", p.vm, req.replace, command_text(req, outcome.target)};
   par::collectively(comm, [&] {
     validate(ctx, req, p);
     ConfigHasher h;
@@ -274,8 +278,9 @@ StageOutcome run_stage(const par::Comm& comm, const StageRequest& req) {
   {
     std::unique_ptr<io::ProductWriter> out;
     par::collectively(comm, [&] {
-      out = std::make_unique<io::ProductWriter>(comm, outcome.target,
-                                                io::ProductInfo{p.stage->product_schema(), p.stage->name(), outcome.config_hash, false});
+      out = std::make_unique<io::ProductWriter>(
+          comm, outcome.target,
+          io::ProductInfo{p.stage->product_schema(), p.stage->name(), outcome.config_hash, false, ctx.command});
     });
     std::exception_ptr err;
     try {
@@ -292,6 +297,22 @@ StageOutcome run_stage(const par::Comm& comm, const StageRequest& req) {
   io::FileRegistry::prune();
   log::info(who(req), ": wrote ", outcome.target.str(), " in ", format_duration(clock.seconds()));
   return outcome;
+}
+
+std::string command_text(const StageRequest& req, const io::Target& output) {
+  // Shell-quoted where needed, so the line can be pasted back into a shell.
+  auto quote = [](const std::string& v) {
+    if (!v.empty() && v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.,:/=@%") == std::string::npos)
+      return v;
+    std::string q = "'";
+    for (char c : v) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  std::string s = "tmdflow stage " + req.stage;
+  if (!req.input.empty()) s += " --input " + quote(req.input);
+  s += " --output " + quote(output.str());
+  for (const auto& [name, value] : req.options) s += " --" + name + (value.empty() ? "" : " " + quote(value));
+  return s;
 }
 
 void check_stage_options(const StageRequest& req) {

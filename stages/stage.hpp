@@ -82,6 +82,8 @@ struct StageContext {
   io::Target output;        // where the product goes
   std::string config_hash;
   const po::variables_map& vm;
+  bool replace = false;     // --force: the stage may replace files it writes beside the product
+  std::string command;      // the request as a command line (command_text)
   bool given(const std::string& option) const { return vm.count(option) && !vm[option].defaulted(); }
 };
 
@@ -151,6 +153,9 @@ struct StageOutcome {
 /// Runs a stage on every rank of comm (collective). Errors are agreed: every rank throws the same
 /// CollectiveError (or, with one rank, the original error).
 StageOutcome run_stage(const par::Comm& comm, const StageRequest& request);
+
+/// The request as one shell command line (recorded with the product as tmdflow_command).
+std::string command_text(const StageRequest& request, const io::Target& output);
 
 /// Throws UsageError when the request names an option its stage does not have (no other checks).
 void check_stage_options(const StageRequest& request);

@@ -1,6 +1,8 @@
 #pragma once
 // Factories of every stage (one per stage file); registry.cpp orders them.
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "stage.hpp"
 
@@ -14,5 +16,20 @@ std::unique_ptr<Stage> make_domains_stage();
 std::unique_ptr<Stage> make_simulate_4dstem_stage();
 std::unique_ptr<Stage> make_simulate_adf_stage();
 std::unique_ptr<Stage> make_make_trainset_stage();
+
+/// Stages that run LibTorch (train, and the analyses' model stages). They are built into a second
+/// executable, tmdflow-learn, so that the plain tmdflow never loads LibTorch (about 0.5 s at every
+/// start of every rank); tmdflow hands a command that needs one of them over to tmdflow-learn
+/// (apps/learn_handover.cpp). Their names and summaries are known to both executables.
+struct LearnStageEntry {
+  const char* name;
+  const char* summary;
+};
+const std::vector<LearnStageEntry>& learn_stage_catalogue();
+bool is_learn_stage(const std::string& name);
+/// Adds a stage to the registry (tmdflow-learn's main, through register_learn_stages()).
+void register_stage(const std::string& name, StageFactory factory);
+/// Defined in stages/learn/ (only in tmdflow-learn): registers every learn stage.
+void register_learn_stages();
 
 }  // namespace tmdflow::stages

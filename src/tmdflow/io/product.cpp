@@ -29,6 +29,7 @@ void write_product_attrs(const h5::Group& g, const ProductInfo& info) {
   g.set_attr("tmdflow_stage", info.stage);
   g.set_attr("tmdflow_config_hash", info.config_hash);
   g.set_attr("tmdflow_complete", std::int64_t(info.complete ? 1 : 0));
+  if (!info.command.empty()) g.set_attr("tmdflow_command", info.command);
 }
 
 std::optional<ProductInfo> read_product_attrs(const h5::Group& g) {
@@ -39,6 +40,7 @@ std::optional<ProductInfo> read_product_attrs(const h5::Group& g) {
   p.stage = g.attr_string("tmdflow_stage").value_or("");
   p.config_hash = g.attr_string("tmdflow_config_hash").value_or("");
   p.complete = g.attr_int("tmdflow_complete").value_or(0) == 1;
+  p.command = g.attr_string("tmdflow_command").value_or("");
   return p;
 }
 

@@ -19,6 +19,9 @@ struct ProductInfo {
   std::string stage;        // "ingest"
   std::string config_hash;  // 16 hex digits
   bool complete = false;
+  /// The command that made it ("tmdflow stage NAME --output ... --OPTION VALUE ..."), recorded as
+  /// tmdflow_command so that a model's manifest can say how its data were made; "" when unknown.
+  std::string command;
 };
 
 void write_product_attrs(const h5::Group& g, const ProductInfo& info);

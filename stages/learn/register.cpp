@@ -1,0 +1,10 @@
+// The stages of tmdflow-learn (see stage_list.hpp): added to the registry at its start.
+#include "stage_list.hpp"
+
+namespace tmdflow::stages {
+
+std::unique_ptr<Stage> make_train_stage();
+
+void register_learn_stages() { register_stage("train", make_train_stage); }
+
+}  // namespace tmdflow::stages

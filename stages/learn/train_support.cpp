@@ -1,0 +1,392 @@
+#include "train_support.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include "tmdflow/core/error.hpp"
+#include "tmdflow/core/sha256.hpp"
+#include "tmdflow/core/strings.hpp"
+#include "tmdflow/io/emd.hpp"
+#include "tmdflow/io/h5.hpp"
+#include "tmdflow/io/plot_curves.hpp"
+#include "tmdflow/learn/checkpoint.hpp"
+#include "tmdflow/learn/optimizer.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tmdflow::stages {
+namespace {
+
+/// "a=1,b=x" -> {a: 1, b: x}; ConfigError naming the option for an item without '='.
+std::map<std::string, std::string> key_values(const std::string& text, const char* option) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : str::split(text, ',')) {
+    const std::string t = str::trim(item);
+    if (t.empty()) continue;
+    const auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError(std::string(option) + ": expected KEY=VALUE items separated by commas, found '" + t + "'");
+    out[str::trim(t.substr(0, eq))] = str::trim(t.substr(eq + 1));
+  }
+  return out;
+}
+
+std::pair<double, double> range_of(const std::string& text, const char* option) {
+  const auto v = str::to_double_list(text, option);
+  if (v.size() != 2 || !(v[0] <= v[1])) throw ConfigError(std::string(option) + ": expected MIN,MAX with MIN <= MAX, found '" + text + "'");
+  return {v[0], v[1]};
+}
+
+/// A path inside the trainset: labels given by name live under labels/.
+std::string label_path(const std::string& name) { return name.find('/') == std::string::npos ? "labels/" + name : name; }
+
+/// The last component of a dataset path ("labels/slip_a" -> "slip_a").
+std::string leaf(const std::string& path) {
+  const auto s = path.rfind('/');
+  return s == std::string::npos ? path : path.substr(s + 1);
+}
+
+bool is_classification(const std::string& loss) { return loss == "cross-entropy" || loss == "dice" || loss == "focal"; }
+
+}  // namespace
+
+void TrainConfig::declare(Options& o) {
+  o.add<std::string>("network", &network, "resnet", "network family: resnet, unet, autoencoder, detector")
+      .add<std::string>("network-params", &network_params, "",
+                        "sizes KEY=VALUE,... (resnet: layout=18|34|50, width, head; unet: levels, base, classes; autoencoder: "
+                        "latent; detector: classes, width); in_channels and outputs/classes default from the trainset")
+      .add<std::string>("inputs", &inputs, "patches", "inputs dataset or array group in the trainset (N, [C,] H, W)")
+      .add<std::string>("labels", &labels, "", "regression targets: label datasets NAME,... (under labels/ unless a path is given)")
+      .add<std::string>("target-map", &target_map, "", "map targets: dataset or array group (N, [C,] H, W), e.g. targets")
+      .add<std::string>("loss", &loss, "mse", "loss: mse, l1, cross-entropy, dice, focal")
+      .add<std::string>("class-weights", &class_weights, "", "cross-entropy / focal: weight of each class W0,W1,...")
+      .add<std::string>("optimizer", &optimizer, "adamw", "optimiser: adam, adamw, sgd")
+      .add<double>("learning-rate", &learning_rate, 1e-3, "peak learning rate")
+      .add<double>("weight-decay", &weight_decay, 1e-4, "weight decay (AdamW: decoupled)")
+      .add<std::string>("schedule", &schedule, "cosine", "learning-rate schedule: constant, linear, cosine (after --warmup-steps)")
+      .add<std::int64_t>("warmup-steps", &warmup_steps, 0, "steps of linear warm-up")
+      .add<double>("final-lr-fraction", &final_fraction, 0.01, "learning rate at the last step, as a fraction of the peak")
+      .add<std::int64_t>("epochs", &epochs, 10, "epochs (passes over the training samples)")
+      .add<std::int64_t>("batch", &batch, 64, "global batch (samples per step over all ranks)")
+      .add<double>("validation-fraction", &validation_fraction, 0.1, "fraction of the trainset held out for validation")
+      .add<std::string>("normalisation", &normalisation, "per-sample", "input normalisation: per-sample (mean 0, sd 1), none")
+      .add<std::uint64_t>("seed", &seed, 1, "random seed (weights, data order, augmentation)")
+      .add<int>("patience", &patience, 0, "early stopping: epochs without improvement of the validation loss (0: never)")
+      .add<double>("min-delta", &min_delta, 0.0, "early stopping: the least improvement that counts")
+      .add<bool>("restore-best", &restore_best, true, "keep the weights of the epoch with the best validation loss")
+      .add<bool>("augment-dihedral", &dihedral, false, "augment by the 8 rotations/flips (map targets follow; labels only with --labels-invariant)")
+      .add<bool>("labels-invariant", &labels_invariant, false, "the labels do not change under rotations and flips")
+      .add<std::string>("augment-noise-psnr-dB", &noise_psnr, "", "augment with Poisson or Gaussian noise down to a PSNR in MIN,MAX [dB]")
+      .add<double>("augment-blur-px", &blur_px, 0.0, "augment with a Gaussian blur of sigma up to this [pixels] (half the samples)")
+      .add<std::string>("augment-scale", &scale_range, "", "augment by scaling about the centre by a factor in MIN,MAX")
+      .add<std::int64_t>("augment-crop-px", &crop_px, 0, "train on random crops of this size [pixels] (validation: centre crops)")
+      .add<std::int64_t>("augment-contamination", &contamination, 0, "augment with up to this many bright contamination blobs")
+      .add<std::int64_t>("augment-vacancies", &vacancies, 0, "augment with up to this many vacancy-like dark spots")
+      .add<double>("augment-mask-probability", &mask_probability, 0.0, "probability of a random masked rectangle")
+      .add<std::string>("model-name", &model_name, "model", "name of the model (its folder and manifest)")
+      .add<std::string>("model-dir", &model_dir, "", "folder of the model (default: models/NAME beside the output file)")
+      .add<std::string>("task", &task, "", "what the model predicts, for the manifest (default: from the targets)")
+      .add<bool>("half", &half, false, "store the weights as float16 (half the file size)")
+      .add<std::string>("figures", &figures, "auto", "folder for the training-curve PNG (auto: figures/ beside the output; empty: none)")
+      .add<bool>("resume", &resume, false, "continue from the model folder's checkpoint when there is one")
+      .add<std::int64_t>("stop-after-steps", &stop_after_steps, 0, "stop cleanly after this many steps in all (0: run to the end)")
+      .add<int>("threads", &threads, 0, "LibTorch threads per rank (0: the cores each rank owns)");
+}
+
+TrainPlan TrainConfig::plan(const StageContext& ctx) const {
+  TrainPlan p;
+  // Numbers first: no file is opened for a command line that cannot run.
+  for (const auto& [option, value] : {std::pair<const char*, double>{"epochs", double(epochs)}, {"batch", double(batch)},
+                                      {"learning-rate", learning_rate}})
+    require_positive(option, value);
+  if (!(validation_fraction >= 0 && validation_fraction < 1))
+    throw ConfigError("validation-fraction: expected 0 <= f < 1, found " + std::to_string(validation_fraction));
+  if (weight_decay < 0 || warmup_steps < 0 || final_fraction < 0 || patience < 0 || min_delta < 0 || blur_px < 0 || crop_px < 0 ||
+      contamination < 0 || vacancies < 0 || !(mask_probability >= 0 && mask_probability <= 1) || stop_after_steps < 0 || threads < 0)
+    throw ConfigError("train: expected non-negative weight-decay, warmup-steps, final-lr-fraction, patience, min-delta, augment-* sizes, "
+                      "stop-after-steps and threads, and a mask probability in [0, 1]");
+  if (labels.empty() == target_map.empty())
+    throw ConfigError("labels, target-map: expected one of them (regression labels, or a map of targets), found " +
+                      std::string(labels.empty() ? "neither" : "both"));
+  if (model_name.empty() || model_name.find('/') != std::string::npos || model_name == "." || model_name == "..")
+    throw ConfigError("model-name: expected a name without '/', found '" + model_name + "'");
+
+  // The trainset.
+  const io::Target in = io::parse_target(ctx.input, "/trainset");
+  p.source.file = in.file;
+  p.source.group = in.group;
+  p.source.inputs = inputs;
+  if (!labels.empty())
+    for (const auto& l : str::split(labels, ',')) {
+      if (str::trim(l).empty()) continue;
+      p.source.labels.push_back(label_path(str::trim(l)));
+      p.label_names.push_back(leaf(str::trim(l)));
+    }
+  p.source.target_map = target_map;
+  p.target_map = target_map;
+
+  auto& s = p.stream;
+  s.global_batch = batch;
+  s.validation_fraction = validation_fraction;
+  s.seed = seed;
+  if (normalisation == "per-sample") s.normalisation = learn::Normalisation::per_sample;
+  else if (normalisation == "none") s.normalisation = learn::Normalisation::none;
+  else throw ConfigError("normalisation: expected per-sample or none, found '" + normalisation + "'");
+  auto& a = s.augment;
+  a.dihedral = dihedral;
+  if (dihedral && !labels.empty() && !labels_invariant)
+    throw ConfigError("augment-dihedral: rotations and flips change direction-like labels (" + labels +
+                      "); give --labels-invariant true when they do not, or train without it");
+  if (!noise_psnr.empty()) {
+    std::tie(a.psnr_min_db, a.psnr_max_db) = range_of(noise_psnr, "augment-noise-psnr-dB");
+    a.noise_probability = 1.0;
+  }
+  if (blur_px > 0) a.blur_probability = 0.5, a.blur_sigma_max_px = blur_px;
+  if (!scale_range.empty()) std::tie(a.scale_min, a.scale_max) = range_of(scale_range, "augment-scale");
+  a.crop_px = crop_px;
+  a.contamination_max = int(contamination);
+  a.vacancies_max = int(vacancies);
+  a.mask_probability = mask_probability;
+  a.validate();
+
+  // Open the trainset: shapes and targets are checked here, before any work.
+  learn::TrainsetStream probe(p.source, s, ctx.comm.rank(), ctx.comm.size());
+  p.channels = probe.channels();
+  p.height = crop_px > 0 ? crop_px : probe.height();
+  p.width = crop_px > 0 ? crop_px : probe.width();
+  p.samples = probe.size();
+  if (probe.train_size() < 1) throw InputError(ctx.input + ": expected training samples after the validation split, found none");
+  {
+    io::h5::File f = io::h5::File::open(p.source.file, io::h5::Mode::read, nullptr);
+    const io::h5::Group g = f.group(p.source.group);
+    p.material = g.attr_string("material").value_or("");
+    p.data_command = g.attr_string("tmdflow_command").value_or("");
+    p.data_hash = g.attr_string("tmdflow_config_hash").value_or("");
+    if (g.kind(inputs) == io::h5::LinkKind::group) {
+      const auto dims = io::emd::read_dims(g.open_group(inputs), 3);
+      if (dims.size() == 3 && (dims[2].units == "A" || dims[2].units == "Å")) p.pixel_A = dims[2].step;
+    }
+  }
+
+  // The network: the trainset gives its input channels and output size unless they are set.
+  p.spec.family = network;
+  p.spec.params = key_values(network_params, "network-params");
+  p.spec.params.emplace("in_channels", std::to_string(p.channels));
+  const bool values = probe.target_kind() == learn::TargetKind::values;
+  p.loss_name = loss;
+  if (values) {
+    if (is_classification(loss)) throw ConfigError("loss: " + loss + " needs class maps (--target-map), not regression labels");
+    if (network == "resnet") p.spec.params.emplace("outputs", std::to_string(probe.target_values()));
+  } else if (network == "unet" || network == "detector") {
+    if (!is_classification(loss)) p.spec.params.emplace("classes", std::to_string(probe.target_channels()));
+    else if (!p.spec.params.count("classes"))
+      throw ConfigError("network-params: " + loss + " on class maps needs classes=N (the number of classes)");
+  }
+  learn::make_network(p.spec);  // a spec that does not build fails here
+
+  if (loss == "cross-entropy" || loss == "focal") {
+    std::vector<double> w;
+    if (!class_weights.empty()) w = str::to_double_list(class_weights, "class-weights");
+    p.loss = loss == "focal" ? learn::focal_loss(2.0, w) : learn::cross_entropy(w);
+  } else {
+    if (!class_weights.empty()) throw ConfigError("class-weights: only for cross-entropy and focal, not " + loss);
+    p.loss = learn::loss_by_name(loss);
+  }
+
+  // Metrics on the validation set, averaged over its samples by the trainer.
+  if (values) {
+    const auto names = p.label_names;
+    p.metrics = [names](const torch::Tensor& pred, const torch::Tensor& target) {
+      std::map<std::string, double> m;
+      const torch::Tensor err = (pred.reshape({pred.size(0), -1}) - target.reshape({target.size(0), -1})).abs().mean(0);
+      for (std::size_t k = 0; k < names.size() && std::int64_t(k) < err.size(0); ++k) m["mae_" + names[k]] = err[std::int64_t(k)].item<double>();
+      return m;
+    };
+  } else if (is_classification(loss)) {
+    p.metrics = [](const torch::Tensor& pred, const torch::Tensor& target) {
+      const torch::Tensor correct = pred.argmax(1).eq(target.reshape({target.size(0), pred.size(2), pred.size(3)}).to(torch::kLong));
+      return std::map<std::string, double>{{"pixel_accuracy", correct.to(torch::kDouble).mean().item<double>()}};
+    };
+  } else {
+    p.metrics = [](const torch::Tensor& pred, const torch::Tensor& target) {
+      return std::map<std::string, double>{{"mae", (pred - target.reshape(pred.sizes())).abs().mean().item<double>()}};
+    };
+  }
+
+  auto& t = p.trainer;
+  t.epochs = epochs;
+  t.optimizer.kind = learn::optimizer_kind(optimizer);
+  t.optimizer.learning_rate = learning_rate;
+  t.optimizer.weight_decay = weight_decay;
+  t.schedule.kind = learn::schedule_kind(schedule);
+  t.schedule.warmup_steps = warmup_steps;
+  t.schedule.final_fraction = final_fraction;
+  t.seed = seed;
+  t.patience = patience;
+  t.min_delta = min_delta;
+  t.restore_best = restore_best;
+  t.stop_after_steps = stop_after_steps;
+
+  // Where the model goes: never over another model without --force.
+  const fs::path out_dir = fs::absolute(ctx.output.file).parent_path();
+  p.model_name = model_name;
+  p.model_dir = model_dir.empty() ? (out_dir / "models" / model_name).string() : model_dir;
+  t.checkpoint = (fs::path(p.model_dir) / "checkpoint.pt").string();
+  if (fs::exists(fs::path(p.model_dir) / "model.pt") && !ctx.replace)
+    throw ConfigError("model-dir: " + p.model_dir + " already holds a model (model.pt): give another --model-name or --model-dir, "
+                      "or --force to replace it");
+  if (fs::exists(t.checkpoint) && !resume && !ctx.replace)
+    throw ConfigError("model-dir: " + p.model_dir + " holds the checkpoint of an unfinished run: --resume true continues it, "
+                      "--force starts afresh");
+  p.figures_dir = figures == "auto" ? (out_dir / "figures").string() : figures;
+  return p;
+}
+
+std::int64_t count_parameters(learn::Network& network) {
+  std::int64_t n = 0;
+  for (const auto& t : network.parameters()) n += t.numel();
+  return n;
+}
+
+io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, const learn::TrainingResult& result,
+                                const learn::TrainsetStream& data) {
+  io::ModelManifest m;
+  m.name = plan.model_name;
+  const bool values = !plan.label_names.empty();
+  m.task = values ? "regression of " + str::join(plan.label_names, ", ") : "maps of " + plan.target_map + " (" + plan.loss_name + ")";
+  m.family = plan.spec.family;
+  m.params = plan.spec.params;
+  m.input_channels = plan.channels;
+  m.input_height = plan.height;
+  m.input_width = plan.width;
+  m.pixel_size_A = plan.pixel_A;
+  m.normalisation = plan.stream.normalisation == learn::Normalisation::per_sample ? "per-sample mean 0, sd 1" : "none";
+  json output;
+  if (values) output = {{"kind", "values"}, {"labels", plan.label_names}};
+  else output = {{"kind", "map"}, {"target", plan.target_map}, {"channels", data.target_channels()}};
+  m.output = output.dump();
+  json conditions = json::object();
+  if (!plan.material.empty()) conditions["material"] = plan.material;
+  conditions["note"] = "as in the data command";
+  m.conditions = conditions.dump();
+  m.data = json{{"command", plan.data_command},
+                {"product", plan.source.file + ":" + plan.source.group},
+                {"config_hash", plan.data_hash},
+                {"samples", plan.samples}}
+               .dump();
+  double seconds = 0;
+  for (const auto& e : result.history) seconds += e.seconds;
+  m.training = json{{"command", ctx.command},
+                    {"epochs", std::int64_t(result.history.size())},
+                    {"ranks", ctx.comm.size()},
+                    {"global_batch", plan.stream.global_batch},
+                    {"loss", plan.loss_name},
+                    {"seconds", seconds},
+                    {"stopped_early", result.stopped_early}}
+                   .dump();
+  json metrics = {{"validation_samples", data.validation_size()}, {"best_epoch", result.best_epoch}};
+  if (result.best_epoch >= 0 && result.best_epoch < std::int64_t(result.history.size())) {
+    const auto& best = result.history[std::size_t(result.best_epoch)];
+    if (std::isfinite(best.validation_loss)) metrics["validation_loss"] = best.validation_loss;
+    metrics["train_loss"] = best.train_loss;
+    for (const auto& [k, v] : best.metrics) metrics[k] = v;
+  }
+  m.metrics = metrics.dump();
+  if (!plan.spec.params.empty()) m.params = plan.spec.params;
+  return m;
+}
+
+void write_training_log(io::ProductWriter& out, const TrainPlan& plan, const learn::TrainingResult& result, const std::string& model_name,
+                        const std::string& model_dir, const std::string& sha256, const std::string& threads, int ranks) {
+  const io::h5::Group& g = out.group();
+  const std::int64_t E = std::int64_t(result.history.size());
+  auto column = [&](const std::string& name, auto get, const char* units) {
+    std::vector<double> v;
+    for (const auto& e : result.history) v.push_back(get(e));
+    io::h5::Dataset d = g.create_dataset(name, io::Dtype::f64, {E});
+    d.write_whole(v.data());
+    d.set_attr("units", units);
+  };
+  {
+    std::vector<std::int64_t> epochs;
+    for (const auto& e : result.history) epochs.push_back(e.epoch);
+    io::h5::Dataset d = g.create_dataset("epoch", io::Dtype::i64, {E});
+    d.write_whole(epochs.data());
+  }
+  column("train_loss", [](const learn::EpochRecord& e) { return e.train_loss; }, plan.loss_name.c_str());
+  column("validation_loss", [](const learn::EpochRecord& e) { return e.validation_loss; }, plan.loss_name.c_str());
+  column("learning_rate", [](const learn::EpochRecord& e) { return e.learning_rate; }, "");
+  column("seconds", [](const learn::EpochRecord& e) { return e.seconds; }, "s");
+  column("samples_per_s", [](const learn::EpochRecord& e) { return e.samples_per_s; }, "1/s");
+  io::h5::Group mg = g.create_group("metrics");
+  std::set<std::string> names;
+  for (const auto& e : result.history)
+    for (const auto& [k, v] : e.metrics) names.insert(k);
+  for (const auto& name : names) {
+    std::vector<double> v;
+    for (const auto& e : result.history) {
+      const auto it = e.metrics.find(name);
+      v.push_back(it == e.metrics.end() ? std::numeric_limits<double>::quiet_NaN() : it->second);
+    }
+    io::h5::Dataset d = mg.create_dataset(name, io::Dtype::f64, {E});
+    d.write_whole(v.data());
+  }
+  g.set_attr("model_name", model_name);
+  g.set_attr("model_dir", fs::absolute(model_dir).string());
+  g.set_attr("model_sha256", sha256);
+  g.set_attr("network", learn::spec_text(plan.spec));
+  g.set_attr("loss", plan.loss_name);
+  g.set_attr("ranks", std::int64_t(ranks));
+  g.set_attr("global_batch", plan.stream.global_batch);
+  g.set_attr("best_epoch", result.best_epoch);
+  g.set_attr("stopped_early", std::int64_t(result.stopped_early ? 1 : 0));
+  g.set_attr("threads", threads);
+  g.set_attr("source", plan.source.file + ":" + plan.source.group);
+}
+
+void write_training_figure(const std::string& output_file, const std::string& model_name, const learn::TrainingResult& result,
+                           const TrainPlan& plan) {
+  if (plan.figures_dir.empty() || result.history.empty()) return;
+  (void)output_file;
+  fs::create_directories(plan.figures_dir);
+  io::plot::Chart loss{"loss", "epoch", plan.loss_name, true, {}};
+  io::plot::Series train{"training", {}, {}, io::plot::series_colour(0)}, val{"validation", {}, {}, io::plot::series_colour(1)};
+  for (const auto& e : result.history) {
+    train.x.push_back(double(e.epoch + 1)), train.y.push_back(e.train_loss);
+    val.x.push_back(double(e.epoch + 1)), val.y.push_back(e.validation_loss);
+  }
+  train.markers = val.markers = result.history.size() < 30;
+  loss.series = {train, val};
+  if (result.best_epoch >= 0) loss.marker_x = double(result.best_epoch + 1), loss.marker_label = "best epoch";
+  std::vector<io::plot::Chart> charts{loss};
+  std::set<std::string> names;
+  for (const auto& e : result.history)
+    for (const auto& [k, v] : e.metrics) names.insert(k);
+  if (!names.empty()) {
+    io::plot::Chart metrics{"validation metrics", "epoch", "value", false, {}};
+    int k = 0;
+    for (const auto& name : names) {
+      io::plot::Series s{name, {}, {}, io::plot::series_colour(k++)};
+      for (const auto& e : result.history) {
+        const auto it = e.metrics.find(name);
+        s.x.push_back(double(e.epoch + 1));
+        s.y.push_back(it == e.metrics.end() ? std::numeric_limits<double>::quiet_NaN() : it->second);
+      }
+      s.markers = result.history.size() < 30;
+      metrics.series.push_back(s);
+    }
+    charts.push_back(metrics);
+  }
+  const std::string path = (fs::path(plan.figures_dir) / (model_name + "_training.png")).string();
+  io::plot::write_charts(path, charts, "training of " + model_name,
+                         "Training of model " + model_name + " (" + learn::spec_text(plan.spec) + "): " + plan.loss_name +
+                             " loss per epoch on the training samples and on the held-out validation samples (log scale; dashed "
+                             "line: the best epoch, whose weights the model keeps), and the validation metrics per epoch.");
+}
+
+}  // namespace tmdflow::stages

@@ -1,0 +1,68 @@
+#pragma once
+// The train stage's parts: its options and what they resolve to (the trainset, the network, the
+// loss, the trainer), and what it writes besides the model (training log, figure, manifest).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "stage.hpp"
+#include "tmdflow/io/model_catalog.hpp"
+#include "tmdflow/learn/losses.hpp"
+#include "tmdflow/learn/network.hpp"
+#include "tmdflow/learn/trainer.hpp"
+#include "tmdflow/learn/trainset_stream.hpp"
+
+namespace tmdflow::stages {
+
+/// Everything train runs with, resolved and checked before any work.
+struct TrainPlan {
+  learn::TrainsetSource source;
+  learn::StreamOptions stream;
+  learn::NetworkSpec spec;
+  learn::TrainerOptions trainer;
+  learn::Loss loss;
+  std::string loss_name;
+  decltype(learn::TrainerOptions::metrics) metrics;
+  std::string model_dir, model_name, figures_dir;
+  // Facts of the trainset for the manifest.
+  std::int64_t channels = 1, height = 0, width = 0, samples = 0;
+  double pixel_A = 0;
+  std::string data_command, data_hash, material;
+  std::vector<std::string> label_names;  // regression targets, in output order
+  std::string target_map;
+};
+
+/// The stage's options.
+struct TrainConfig {
+  std::string network = "resnet", network_params, inputs = "patches", labels, target_map, loss = "mse", class_weights;
+  std::string optimizer = "adamw", schedule = "cosine", normalisation = "per-sample";
+  std::string model_dir, model_name = "model", figures = "auto", task, noise_psnr, scale_range;
+  double learning_rate = 1e-3, weight_decay = 1e-4, final_fraction = 0.01, validation_fraction = 0.1, min_delta = 0;
+  double blur_px = 0, mask_probability = 0;
+  std::int64_t epochs = 10, batch = 64, warmup_steps = 0, stop_after_steps = 0, crop_px = 0;
+  std::int64_t contamination = 0, vacancies = 0;
+  std::uint64_t seed = 1;
+  int patience = 0, threads = 0;
+  bool resume = false, half = false, restore_best = true, dihedral = false, labels_invariant = false;
+
+  void declare(Options& o);
+  /// Checks the options and the trainset (shapes, targets) and resolves everything; ConfigError /
+  /// InputError naming the option or dataset.
+  TrainPlan plan(const StageContext& ctx) const;
+};
+
+std::int64_t count_parameters(learn::Network& network);
+
+/// The manifest of the trained model (models/README.md); save_model fills the file and sha256.
+io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, const learn::TrainingResult& result,
+                                const learn::TrainsetStream& data);
+
+/// The training_log/1 product (collective).
+void write_training_log(io::ProductWriter& out, const TrainPlan& plan, const learn::TrainingResult& result, const std::string& model_name,
+                        const std::string& model_dir, const std::string& sha256, const std::string& threads, int ranks);
+
+/// figures/NAME_training.png: loss curves (log scale) and the validation metrics per epoch.
+void write_training_figure(const std::string& output_file, const std::string& model_name, const learn::TrainingResult& result,
+                           const TrainPlan& plan);
+
+}  // namespace tmdflow::stages
