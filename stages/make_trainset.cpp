@@ -37,7 +37,7 @@ class MakeTrainset : public Stage {
     o.add<std::int64_t>("count", &s.count, 1000, "number of patches")
         .add<int>("patch-px", &s.patch_px, 64, "patch size [pixels per side]")
         .add<double>("pixel-A", &s.pixel_A, 0.2, "probe step [Angstrom]")
-        .add<std::string>("material", &s.material, "MoS2", "compound (MoS2, WS2, MoSe2, WSe2)")
+        .add<std::string>("material", &s.material, "MoS2", "compound (MoS2, WS2, MoSe2, WSe2), or a list drawn per patch (label material_index)")
         .add<int>("layers", &s.layers, 2, "layers (2 or 3)")
         .add<std::string>("stacking", &s.stacking, "2H", "registry at zero slip and twist: 2H, 3R or AA")
         .add<std::string>("slip-range", &slip_, "0,1", "range of Da and Db [fraction of a1, a2]")
@@ -136,6 +136,7 @@ class MakeTrainset : public Stage {
       d.write<double>(io::h5::Shape{mine.size() > 0 ? mine.begin : 0}, io::h5::Shape{mine.size()}, v.data());
     }
     root.set_attr("material", s.material);
+    root.set_attr("materials", str::join(sim::materials_of(s), ","));
     root.set_attr("layers", std::int64_t(s.layers));
     root.set_attr("stacking", s.stacking);
   }

@@ -143,6 +143,20 @@ check(((s_peaks > 0.4) & (s_peaks < 0.6)).any() and (s_peaks > 0.9).any(), "chal
 code, out = run(["validate", h1])
 check(code == 0, f"validate trainset with targets: {out}")
 
+# ---- make-trainset --material A,B: the compound drawn per patch, named by material_index -------
+m1 = os.path.join(tmp, "m1.h5")
+run_ok(["stage", "make-trainset", "--output", m1, "--count", "24", "--patch-px", "32", "--layers", "1", "--material", "MoS2,WSe2",
+        "--dose-range-e-per-A2", "0,0", "--vacancy-range", "0,0", "--contamination-range", "0,0"], ranks=2)
+md = arrays(m1, "trainset")
+mi = md["labels/material_index"]
+with h5py.File(m1, "r") as f:
+    names = f["trainset"].attrs["materials"]
+check(names == "MoS2,WSe2", f"materials attribute lists the compounds, found {names!r}")
+check(set(mi) == {0.0, 1.0}, f"both compounds drawn, found {sorted(set(mi))}")
+# W (Z = 74) and Se (34) scatter far more than Mo (42) and S (16): WSe2 patches are brighter.
+mean = md["patches/data"].mean(axis=(1, 2))
+check(mean[mi == 1].min() > mean[mi == 0].max(), "every WSe2 patch is brighter than every MoS2 patch")
+
 # ---- errors: one line, non-zero, no file left -------------------------------------------------
 bad = os.path.join(tmp, "bad.h5")
 for args, needle in [

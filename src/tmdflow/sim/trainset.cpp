@@ -20,6 +20,7 @@ const std::vector<PatchLabels::Field>& PatchLabels::fields() {
       {"slip_b2", &PatchLabels::slip_b2, "fraction of a2", "slip of layer 2 along a2 (trilayers)"},
       {"twist_deg", &PatchLabels::twist_deg, "degree", "twist of layer 1 about a metal site"},
       {"twist2_deg", &PatchLabels::twist2_deg, "degree", "twist of layer 2 (trilayers)"},
+      {"material_index", &PatchLabels::material_index, "index", "compound of the patch: index into the product's materials attribute"},
       {"phi_deg", &PatchLabels::phi_deg, "degree", "orientation of layer 0 (data_schema/structures.md)"},
       {"vacancy", &PatchLabels::vacancy, "fraction", "chalcogen single-vacancy fraction"},
       {"dose", &PatchLabels::dose, "e/A^2", "electron dose (0: noise-free)"},
@@ -29,6 +30,20 @@ const std::vector<PatchLabels::Field>& PatchLabels::fields() {
       {"contamination", &PatchLabels::contamination, "atoms/A^2", "amorphous carbon density"},
   };
   return f;
+}
+
+std::vector<std::string> materials_of(const TrainsetSpec& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s.material + ",") {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  }
+  return out;
 }
 
 void validate(const TrainsetSpec& s) {
@@ -42,7 +57,8 @@ void validate(const TrainsetSpec& s) {
   if (s.vacancy.max > 1) throw ConfigError("vacancy-range: expected fractions <= 1");
   if (s.heatmap_sigma_A < 0 || s.heatmap_sigma_A > 5)
     throw ConfigError("heatmap-sigma-A: expected 0 (no heat maps) to 5 Angstrom, found " + std::to_string(s.heatmap_sigma_A));
-  material(s.material);
+  if (materials_of(s).empty()) throw ConfigError("material: expected a compound or a list A,B, found '" + s.material + "'");
+  for (const auto& m : materials_of(s)) material(m);
   AdfSpec a;
   a.probe.voltage_kV = s.voltage_kV;
   a.probe.convergence_mrad = s.convergence_mrad;
@@ -108,6 +124,9 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
   L.jitter_A = draw(s.jitter_A);
   L.contamination = draw(s.contamination);
   if (s.layers < 2) L.slip_a = L.slip_b = L.twist_deg = 0;
+  // Drawn last, and only for a list, so that one material keeps the patches it always gave.
+  const auto materials = materials_of(s);
+  if (materials.size() > 1) L.material_index = std::min(double(materials.size() - 1), std::floor(g.uniform() * double(materials.size())));
 
   AdfSpec a;
   a.probe.voltage_kV = s.voltage_kV;
@@ -128,7 +147,7 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
   AdfSimulator sim(a);
 
   StackSpec k;
-  k.material = s.material;
+  k.material = materials[std::size_t(L.material_index)];
   k.layers = s.layers;
   k.stacking = s.stacking;
   k.phi_deg = L.phi_deg;

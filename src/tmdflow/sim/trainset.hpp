@@ -17,7 +17,7 @@ struct TrainsetSpec {
   std::int64_t count = 1000;
   int patch_px = 64;
   double pixel_A = 0.2;
-  std::string material = "MoS2";
+  std::string material = "MoS2";      // one compound, or several "MoS2,WSe2": drawn per patch
   int layers = 2;
   std::string stacking = "2H";
   Range slip{0, 1}, twist_deg{-1, 1}, phi_deg{0, 120}, vacancy{0, 0.02};
@@ -32,6 +32,9 @@ struct TrainsetSpec {
 /// Channels of the column heat maps: 0 metal columns, 1 chalcogen columns.
 constexpr int kHeatmapChannels = 2;
 
+/// The compounds of spec.material ("MoS2" or "MoS2,WSe2").
+std::vector<std::string> materials_of(const TrainsetSpec& spec);
+
 /// Throws ConfigError naming the first bad parameter.
 void validate(const TrainsetSpec& spec);
 
@@ -40,6 +43,7 @@ struct PatchLabels {
   double slip_a = 0, slip_b = 0;           // layer 1 relative to layer 0 (fractions of a1, a2)
   double slip_a2 = 0, slip_b2 = 0;         // layer 2 (trilayers; 0 otherwise)
   double twist_deg = 0, twist2_deg = 0;
+  double material_index = 0;               // into the spec's material list (0 for one material)
   double phi_deg = 0, vacancy = 0, dose = 0, defocus_A = 0, source_size_A = 0, jitter_A = 0, contamination = 0;
   struct Field {
     const char* name;
