@@ -44,8 +44,11 @@ class Ingest : public Stage {
   // Decided by validate(): 4D-STEM input or images (one stack, or one per file).
   std::string product_schema() const override { return schema_; }
   std::string default_group() const override { return "/datacube_root"; }
+  // Called after the options are parsed: the 4D-STEM options (--scan folding a 3-D .npy) choose the datacube.
   std::string default_group_for(const std::string& input) const override {
-    return !input.empty() && input.find(":/") == std::string::npos && io::is_image_input(input) ? "/image_stack" : default_group();
+    const bool datacube_options = !scan_.empty() || !shape_.empty() || !dataset_.empty();
+    return !datacube_options && !input.empty() && input.find(":/") == std::string::npos && io::is_image_input(input) ? "/image_stack"
+                                                                                                                    : default_group();
   }
 
   void declare(Options& o) override {
@@ -96,8 +99,7 @@ class Ingest : public Stage {
 
   void validate(const StageContext& ctx) override {
     static const std::set<std::string> image_formats = {"tiff", "tif", "png", "dm", "velox", "mrc", "tia", "emd"};
-    const bool datacube_options = ctx.given("scan") || ctx.given("shape") || ctx.given("dataset");
-    if (image_formats.count(format_) || (format_ == "auto" && !datacube_options && default_group_for(ctx.input) == "/image_stack"))
+    if (image_formats.count(format_) || (format_ == "auto" && default_group_for(ctx.input) == "/image_stack"))
       return validate_images(ctx);
     for (const char* image_only : {"pixel-size-A", "signal", "frame-time-s"})
       if (ctx.given(image_only)) throw ConfigError(std::string(image_only) + ": applies to image input, and " + ctx.input + " is 4D-STEM data");

@@ -232,7 +232,8 @@ class TiffImage : public ImageSource {
       if (++page > kMaxPages) fail("", "at most " + std::to_string(kMaxPages) + " pages", "more");
       last_tiff_error.clear();
     } while (TIFFReadDirectory(tif_));
-    if (!last_tiff_error.empty() && pages_.empty()) fail("", "a readable TIFF directory", last_tiff_error);
+    // The chain of directories ended in an error (a truncated or damaged file), not at its end.
+    if (!last_tiff_error.empty()) fail("page " + std::to_string(page), "a readable TIFF directory", last_tiff_error);
     if (pages_.empty()) fail("", "at least one full-resolution page", "none");
   }
 
