@@ -49,6 +49,10 @@ done
 rm -f "$DIR/ingest.h5"
 echo
 
+echo "== ingest: a campaign of 150 TIFF images (1024 x 1024 uint16) into one image stack =="
+sh benchmarks/bench_ingest_images.sh "$BIN" "$DIR"
+echo
+
 echo "== patch inference: small CNN over sliding windows, runner vs the model alone =="
 if [ -x "$BIN/tmdflow_bench_patch_inference" ]; then
   "$BIN/tmdflow_bench_patch_inference" 512 512 32 8 256 2 "$DIR"

@@ -14,6 +14,7 @@
 #include "tmdflow/core/progress.hpp"
 #include "tmdflow/core/timer.hpp"
 #include "tmdflow/io/h5.hpp"
+#include "tmdflow/io/image_ingest.hpp"
 #include "tmdflow/par/failure.hpp"
 
 namespace fs = std::filesystem;
@@ -97,7 +98,7 @@ void parse(const StageRequest& req, Prepared& p) {
     throw UsageError(prefix(req) + "stage '" + req.stage + "' takes no --input, found '" + req.input + "'");
   if (req.output.empty()) throw UsageError(prefix(req) + "no output given: expected --output FILE.h5[:/group]");
   try {
-    p.target = io::parse_target(req.output, p.stage->default_group());
+    p.target = io::parse_target(req.output, p.stage->default_group_for(req.input));
   } catch (const UsageError& e) {
     throw UsageError(prefix(req) + "output " + e.what());
   }
@@ -106,7 +107,8 @@ void parse(const StageRequest& req, Prepared& p) {
 void check_input_exists(const StageRequest& req, const Prepared& p) {
   if (!p.stage->takes_input()) return;
   io::Target in = io::parse_target(req.input, "/");
-  if (!fs::exists(in.file)) throw IoError(in.file + ": no such file (the input of " + who(req) + ")");
+  // A quoted glob ('dir/*.tif') names files by a pattern: the stage says when nothing matches.
+  if (!fs::exists(in.file) && !io::is_glob(in.file)) throw IoError(in.file + ": no such file (the input of " + who(req) + ")");
 }
 
 void validate(const StageContext& ctx, const StageRequest& req, Prepared& p) {
@@ -166,7 +168,7 @@ void check_output(const StageContext& ctx, const StageRequest& req, const Prepar
       if (inside_or_equal(out.group, scope) || inside_or_equal(scope, out.group))
         throw ConfigError(prefix(req) + "output " + out.str() + " overlaps what this stage reads (" + in.file + ":" + scope +
                           "): refusing to write over its own input; name another group, e.g. " + out.file + ":" +
-                          p.stage->default_group());
+                          p.stage->default_group_for(req.input));
     }
   }
   if (req.replace && !announce) return;

@@ -99,6 +99,9 @@ class Stage {
   virtual std::string product_schema() const = 0;
   /// Product group when --output names only a file.
   virtual std::string default_group() const = 0;
+  /// The same for a given main input, when the product depends on it (ingest: images or 4D-STEM);
+  /// called after the options are parsed into the stage's fields.
+  virtual std::string default_group_for(const std::string& input) const { return default_group(); }
   virtual bool takes_input() const { return true; }
 
   /// Declares the options (bound to the stage's parameters).

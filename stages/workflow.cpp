@@ -10,6 +10,7 @@
 #include "tmdflow/core/progress.hpp"
 #include "tmdflow/core/timer.hpp"
 #include "tmdflow/io/datacube.hpp"
+#include "tmdflow/io/image_ingest.hpp"
 #include "tmdflow/par/failure.hpp"
 
 namespace fs = std::filesystem;
@@ -196,7 +197,7 @@ void check_workflow(const par::Comm& comm, const Workflow& wf, const RunOptions&
     req.replace = opts.force;
     const io::Target in = io::parse_target(req.input.empty() ? std::string(".") : req.input, "/");
     const bool ready = !req.input.empty() && req.input.rfind("builtin:", 0) != 0 && !written.count(in.file);
-    if (ready && !fs::exists(in.file)) throw IoError(in.file + ": no such file (the input of " + req.origin + ")");
+    if (ready && !fs::exists(in.file) && !io::is_glob(in.file)) throw IoError(in.file + ": no such file (the input of " + req.origin + ")");
     try {
       check_stage(comm, req, ready);
     } catch (const Error& e) {

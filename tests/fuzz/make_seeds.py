@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed corpora of the fuzz targets: make_seeds.py OUT_DIR [SHARED_DATA_DIR]
 
-Writes OUT_DIR/<target>/<seed> for the targets mib, npy, raw, hdf5 and workflow: small valid
+Writes OUT_DIR/<target>/<seed> for the targets mib, npy, raw, hdf5, workflow, tiff, png and mrc: small valid
 inputs of each reader, made here (standard library only), and, when the shared data are there,
 the headers and .hdr files of the real Merlin recordings on frames cut to 4x4 pixels (copies made
 at run time, never committed). libFuzzer mutates these into the inputs it tries.
@@ -176,6 +176,28 @@ def workflow_seeds(source_dir):
     return seeds
 
 
+def image_seeds(shared):
+    """Small TIFF, PNG and MRC files (tests/e2e/imagefiles.py) and the small real TIFF fixture."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+    import numpy as np
+    import imagefiles
+    a16 = (np.arange(48, dtype=np.uint16) * 257).reshape(6, 8)
+    f32 = np.linspace(0, 1, 2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5)
+    tiff = {"u16": imagefiles.tiff_bytes(a16),
+            "f32_stack_imagej": imagefiles.tiff_bytes(f32, description="ImageJ=1.51d\nimages=2\nunit=micron\nspacing=2.5\n"),
+            "dm_tags": imagefiles.tiff_bytes(a16.astype(np.int32), dm_scale=(0.5, 0.5, "\u00b5m")),
+            "res_cm": imagefiles.tiff_bytes(a16.astype(np.uint8), resolution_cm=1e7)}
+    zeiss = os.path.join(shared or "", "images", "tiff_Zeiss_AxioVision_uint8.tif")
+    if shared and os.path.exists(zeiss):
+        with open(zeiss, "rb") as f:
+            tiff["zeiss"] = f.read()
+    png = {"grey8": imagefiles.png_bytes(a16.astype(np.uint8)), "grey16": imagefiles.png_bytes(a16),
+           "rgb": imagefiles.png_bytes(np.stack([a16.astype(np.uint8)] * 3, axis=-1))}
+    mrc = {"u16": imagefiles.mrc_bytes(a16, pixel_A=2.0), "f32_stack": imagefiles.mrc_bytes(f32, pixel_A=1.5),
+           "i16": imagefiles.mrc_bytes(a16.astype(np.int16))}
+    return {"tiff": tiff, "png": png, "mrc": mrc}
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -189,6 +211,7 @@ def main():
         "hdf5": {"emd1": b"", "prismatic": b"\x01", "plain": b"\x02"},
         "workflow": workflow_seeds(source_dir),
     }
+    corpora.update(image_seeds(shared))
     for target, seeds in corpora.items():
         os.makedirs(os.path.join(out, target), exist_ok=True)
         for name, data in seeds.items():

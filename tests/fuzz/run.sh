@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the libFuzzer targets of a sanitized build (make fuzz, make fuzz-smoke):
-#   tests/fuzz/run.sh BUILD RUNS [TARGET...]     TARGET: mib raw npy hdf5 workflow (default: all)
+#   tests/fuzz/run.sh BUILD RUNS [TARGET...]     TARGET: mib raw npy hdf5 workflow tiff png mrc (default: all)
 # Each target first replays tests/fuzz/regressions/TARGET/ (inputs that once failed), then mutates
 # a seed corpus (tests/fuzz/make_seeds.py, made in a temporary folder) for RUNS inputs. A crash, a
 # sanitizer report, a leak, an input running over 10 s (a hang) or over the memory limits fails
@@ -14,7 +14,7 @@ fi
 build=$(cd "$1" && pwd)
 runs=$2
 shift 2
-targets=${*:-mib raw npy hdf5 workflow}
+targets=${*:-mib raw npy hdf5 workflow tiff png mrc}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 shared=$(sed -n 's/^TMDFLOW_SHARED_DATA:PATH=//p' "$build/CMakeCache.txt")
 python=/usr/bin/python3

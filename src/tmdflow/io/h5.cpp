@@ -408,6 +408,32 @@ std::string Dataset::read_string() const {
   return s;
 }
 
+std::vector<std::string> Dataset::read_strings() const {
+  Handle type(TMDFLOW_H5(H5Dget_type(id()), where()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING) throw InputError(where() + ": expected a string dataset, found another type");
+  const Shape s = shape();
+  if (s.size() != 1) throw InputError(where() + ": expected a 1-D string dataset, found " + std::to_string(s.size()) + " dimensions");
+  const std::size_t n = std::size_t(s[0]);
+  std::vector<std::string> out(n);
+  if (n == 0) return out;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Handle mem(TMDFLOW_H5(H5Tcopy(H5T_C_S1), where()), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    std::vector<char*> p(n, nullptr);
+    TMDFLOW_H5(H5Dread(id(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()), where());
+    for (std::size_t i = 0; i < n; ++i) out[i] = p[i] ? p[i] : "";
+    Handle space(TMDFLOW_H5(H5Dget_space(id()), where()), H5Sclose);
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, p.data());
+    return out;
+  }
+  const std::size_t len = H5Tget_size(type.get());
+  std::vector<char> buf(n * len + 1, '\0');
+  TMDFLOW_H5(H5Dread(id(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), where());
+  for (std::size_t i = 0; i < n; ++i) out[i] = std::string(buf.data() + i * len, strnlen(buf.data() + i * len, len));
+  return out;
+}
+
 // ---- Group ---------------------------------------------------------------------------------
 
 std::string Group::child_path(const std::string& name) const { return join_path(path_, name); }
@@ -518,6 +544,26 @@ Dataset Group::write_scalar_string(const std::string& name, const std::string& v
     const char* p = value.c_str();
     ds.write_whole_raw(t.get(), &p);
   }
+  return ds;
+}
+
+Dataset Group::write_strings(const std::string& name, const std::vector<std::string>& values) const {
+  const std::string w = file_ + ":" + child_path(name);
+  std::size_t len = 1;
+  for (const auto& v : values) len = std::max(len, v.size() + 1);
+  Handle t(TMDFLOW_H5(H5Tcopy(H5T_C_S1), w), H5Tclose);
+  TMDFLOW_H5(H5Tset_size(t.get(), len), w);
+  TMDFLOW_H5(H5Tset_strpad(t.get(), H5T_STR_NULLTERM), w);
+  TMDFLOW_H5(H5Tset_cset(t.get(), H5T_CSET_UTF8), w);
+  const hsize_t dims[1] = {hsize_t(values.size())};
+  Handle space(TMDFLOW_H5(H5Screate_simple(1, dims, nullptr), w), H5Sclose);
+  Handle dcpl(TMDFLOW_H5(H5Pcreate(H5P_DATASET_CREATE), w), H5Pclose);
+  if (parallel()) TMDFLOW_H5(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), w);
+  Handle d(TMDFLOW_H5(H5Dcreate2(id(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), w), H5Dclose);
+  Dataset ds(std::move(d), child_path(name), file_, io_rank_);
+  std::vector<char> buf(values.size() * len, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(buf.data() + i * len, values[i].data(), values[i].size());
+  if (!values.empty()) ds.write_whole_raw(t.get(), buf.data());
   return ds;
 }
 

@@ -200,6 +200,8 @@ class Dataset : public Object {
   std::int64_t element_count() const;
   /// Scalar or 1-element string dataset.
   std::string read_string() const;
+  /// Every element of a 1-D string dataset (fixed or variable length); rank-local.
+  std::vector<std::string> read_strings() const;
 
  private:
   friend class Group;
@@ -234,6 +236,9 @@ class Group : public Object {
   Dataset write_scalar_int(const std::string& name, std::int64_t value) const;
   Dataset write_scalar_bool(const std::string& name, bool value) const;
   Dataset write_scalar_string(const std::string& name, const std::string& value) const;
+  /// A 1-D dataset of fixed-length UTF-8 strings (fixed length: written collectively like
+  /// numbers, unlike variable-length ones); every rank passes the same values.
+  Dataset write_strings(const std::string& name, const std::vector<std::string>& values) const;
 
   /// Kind of the object at relative path `name` (following links); `missing` when absent.
   LinkKind kind(const std::string& name) const;

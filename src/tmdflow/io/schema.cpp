@@ -326,7 +326,7 @@ ValidationReport validate_file(const std::string& path) {
           if (line.empty() || line[0] == '#') continue;
           ck.line(line);
         }
-        continue;
+        // A product may hold products (image_stacks/1: one image_stack/1 per file): check them too.
       }
       walk(c, depth + 1);
     }
