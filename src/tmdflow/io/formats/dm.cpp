@@ -307,7 +307,8 @@ class DmSource : public ImageSource {
     std::set<long long> thumbnails;
     if (const Tag* th = root_.group("Thumbnails"))
       for (const Tag& t : th->children)
-        if (const Tag* index = t.kind == Kind::group ? t.child("ImageIndex") : nullptr; index && index->kind == Kind::number)
+        if (const Tag* index = t.kind == Kind::group ? t.child("ImageIndex") : nullptr;
+            index && index->kind == Kind::number && index->number >= 0 && index->number < 1e9)
           thumbnails.insert(static_cast<long long>(index->number));
     std::vector<std::string> refused;
     for (std::size_t i = 0; i < list->children.size(); ++i) {
@@ -379,14 +380,16 @@ class DmSource : public ImageSource {
     s.width = xyz[0];
     s.height = xyz[1];
     s.frames = xyz.size() == 3 ? xyz[2] : 1;
-    // Each extent is at most the element count, so the products below cannot overflow.
-    const std::uint64_t pixels = std::uint64_t(s.width) * std::uint64_t(s.height);
-    if (pixels > data->count || std::uint64_t(s.frames) > data->count / pixels ||
-        pixels * std::uint64_t(s.frames) * dtype_size(s.dtype) != data->count * element)
+    // Each extent is at most the element count (itself bounded by the file's length); the
+    // products are checked by division before they are formed.
+    const std::uint64_t count = data->count;
+    const bool fits = std::uint64_t(s.width) <= count / std::uint64_t(s.height) &&
+                      std::uint64_t(s.frames) <= count / (std::uint64_t(s.width) * std::uint64_t(s.height));
+    if (!fits || std::uint64_t(s.width) * std::uint64_t(s.height) * std::uint64_t(s.frames) * dtype_size(s.dtype) != count * element)
       throw InputError::at(file_.path(), dpath + "/Data", "size",
-                           std::to_string(s.frames * s.height * s.width) + " values of " + dtype_name(s.dtype) +
-                               " (Dimensions)",
-                           std::to_string(data->count) + " values of " + std::to_string(element) + " bytes");
+                           std::to_string(s.width) + " x " + std::to_string(s.height) + " x " + std::to_string(s.frames) +
+                               " values of " + dtype_name(s.dtype) + " (Dimensions)",
+                           std::to_string(count) + " values of " + std::to_string(element) + " bytes");
 
     calibrate(s, data_group, int(xyz.size()));
     s.title = text(image.child("Name"));
@@ -398,7 +401,8 @@ class DmSource : public ImageSource {
   }
 
   Dtype dm_dtype(double type, std::uint64_t element_type, const std::string& where) const {
-    switch (int(type)) {
+    // A value far outside the codes must not reach the conversion to int (undefined there).
+    switch (type >= 0 && type < 1000 ? int(type) : -1) {
       case 1: return Dtype::i16;
       case 2: return Dtype::f32;
       case 6: return Dtype::u8;
