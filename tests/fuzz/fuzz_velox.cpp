@@ -118,7 +118,7 @@ class Builder {
       return;
     }
     text.push_back('\0');
-    const hsize_t mdims[2] = {hsize_t(text.size()), m == 3 ? 0 : 1};
+    const hsize_t mdims[2] = {hsize_t(text.size()), hsize_t(m == 3 ? 0 : 1)};
     Handle space = must(H5Screate_simple(m == 4 ? 1 : 2, mdims, nullptr), H5Sclose, "space");
     Handle d = must(H5Dcreate2(g.get(), "Metadata", H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
                     "H5Dcreate2");

@@ -236,7 +236,7 @@ def dm_seeds(shared):
 
 
 def ser(version=0x210, frames=2, width=4, height=3, dtype=2):
-    """A TIA .ser of `frames` images (uint16 by default), with a time tag per element."""
+    """A TIA .ser of `frames` images (uint16, or float32 with dtype 7), with a time tag per element."""
     wide = version == 0x220
     off = "<Q" if wide else "<I"
     dim_units = b"s"
@@ -246,14 +246,15 @@ def ser(version=0x210, frames=2, width=4, height=3, dtype=2):
     head_len = len(header) + (8 if wide else 4) + len(dims) + len(dim)
     offsets_at = head_len
     elements_at = offsets_at + 2 * frames * (8 if wide else 4)
-    element = 50 + width * height * 2
+    code = {2: "H", 7: "f"}[dtype]
+    element = 50 + width * height * struct.calcsize(code)
     data_offsets = [elements_at + i * element for i in range(frames)]
     tag_offsets = [elements_at + frames * element + 8 * i for i in range(frames)]
     out = header + struct.pack(off, offsets_at) + dims + dim
     out += b"".join(struct.pack(off, v) for v in data_offsets + tag_offsets)
     for i in range(frames):
         out += struct.pack("<ddiddiHII", 0.0, 1e-10, 0, 0.0, 1e-10, 0, dtype, width, height)
-        out += struct.pack("<%dH" % (width * height), *[(i * 7 + k) % 65536 for k in range(width * height)])
+        out += struct.pack("<%d%s" % (width * height, code), *[(i * 7 + k) % 65536 for k in range(width * height)])
     for i in range(frames):
         out += struct.pack("<HHI", 0x4152, 0, 1000 + i)
     return out
