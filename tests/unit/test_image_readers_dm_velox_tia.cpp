@@ -244,6 +244,10 @@ TEST(ImageReadersDmVeloxTia, HostileDigitalMicrograph) {
   write_bytes(big, dm3_header() + dm3_group(1) + dm3_tag_name(21, "Data") + "%%%%" + be(3, 4) + be(20, 4) + be(7, 4) +
                        be(0xFFFFFFFFu, 4) + std::string(40, '\0'));
   expect_input_error([&] { io::open_dm_image(big); }, {big, "Data", "array of 4294967295 values"});
+  // A tag name with a line break, in a message (found by fuzz_dm): the message stays one line.
+  const std::string newline = dir.file("newline.dm3");
+  write_bytes(newline, dm3_header() + dm3_group(1) + dm3_tag_name(21, "a\nb") + "%%%");
+  expect_input_error([&] { io::open_dm_image(newline); }, {newline, "a?b", "data tag delimiter"});
   // Groups nested 100 deep.
   std::string deep = dm3_header() + dm3_group(1);
   for (int i = 0; i < 100; ++i) deep += dm3_tag_name(20, "g") + dm3_group(1);

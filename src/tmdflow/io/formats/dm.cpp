@@ -135,6 +135,8 @@ class TreeParser {
       const std::uint64_t name_length = c_.big(2, path, "tag name length");
       t.name.resize(std::size_t(name_length));
       c_.read(t.name.data(), name_length, path, "tag name");
+      // Names go into one-line messages: control characters become '?' (no real tag has them).
+      std::replace_if(t.name.begin(), t.name.end(), [](char ch) { return (unsigned char)ch < 32 || ch == 127; }, '?');
       if (t.name.empty()) t.name = "TagGroup" + std::to_string(unnamed++);  // as DM's own tools name them
       const std::string tpath = path.empty() ? t.name : path + "/" + t.name;
       if (width_ == 8) c_.skip(8, tpath, "tag size");
