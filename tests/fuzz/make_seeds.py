@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Seed corpora of the fuzz targets: make_seeds.py OUT_DIR [SHARED_DATA_DIR]
 
-Writes OUT_DIR/<target>/<seed> for the targets mib, npy, raw, hdf5, workflow, tiff, png and mrc: small valid
+Writes OUT_DIR/<target>/<seed> for the targets mib, npy, raw, hdf5, workflow, tiff, png, mrc, dm, velox and tia: small valid
 inputs of each reader, made here (standard library only), and, when the shared data are there,
 the headers and .hdr files of the real Merlin recordings on frames cut to 4x4 pixels (copies made
 at run time, never committed). libFuzzer mutates these into the inputs it tries.
 """
 import os
 import re
+import struct
 import sys
 import zipfile
 
@@ -197,6 +198,108 @@ def image_seeds(shared):
            "i16": imagefiles.mrc_bytes(a16.astype(np.int16))}
     return {"tiff": tiff, "png": png, "mrc": mrc}
 
+def dm_tree(version, little=True):
+    """A small DigitalMicrograph file: a thumbnail and a 2-frame 4x3 int16 stack, calibrated."""
+    w = 8 if version == 4 else 4
+    o = "<" if little else ">"
+
+    def size(v):
+        return v.to_bytes(w, "big")
+
+    def name(kind, n):
+        b = bytes([kind]) + len(n).to_bytes(2, "big") + n.encode()
+        return b
+
+    def group(n, tags):
+        body = b"\0\0" + size(len(tags)) + b"".join(tags)
+        return name(20, n) + (size(len(body)) if version == 4 else b"") + body
+
+    def data(n, info, payload):
+        body = b"%%%%" + size(len(info)) + b"".join(size(i) for i in info) + payload
+        return name(21, n) + (size(len(body)) if version == 4 else b"") + body
+
+    def num(n, typ, fmt, v):
+        return data(n, [typ], struct.pack(o + fmt, v))
+
+    def text(n, t):
+        return data(n, [20, 4, len(t)], struct.pack(o + "%dH" % len(t), *map(ord, t)))
+
+    def image(width, height, frames, dtype_code):
+        values = list(range(width * height * frames))
+        dims = [width, height] + ([frames] if frames > 1 else [])
+        cal = [group("", [num("Origin", 6, "f", 1.0), num("Scale", 6, "f", 0.25), text("Units", "nm")]) for _ in dims]
+        return group("", [
+            group("ImageData", [
+                group("Calibrations", [group("Dimension", cal)]),
+                data("Data", [20, 2, len(values)], struct.pack(o + "%dh" % len(values), *values)),
+                num("DataType", 3, "i", dtype_code),
+                group("Dimensions", [num("", 5, "I", d) for d in dims]),
+            ]),
+            group("ImageTags", [group("Microscope Info", [num("Voltage", 7, "d", 200000.0),
+                                                          num("Indicated Magnification", 6, "f", 1e6)])]),
+            text("Name", "seed"),
+        ])
+
+    root_tags = [group("ImageList", [image(2, 2, 1, 1), image(4, 3, 2, 1)]),
+                 group("Thumbnails", [group("", [num("ImageIndex", 5, "I", 0)])])]
+    root = b"\0\0" + size(len(root_tags)) + b"".join(root_tags)
+    return version.to_bytes(4, "big") + size(len(root)) + (1 if little else 0).to_bytes(4, "big") + root + bytes(8)
+
+
+def dm_seeds(shared):
+    seeds = {"dm3_le": dm_tree(3), "dm4_le": dm_tree(4), "dm3_be": dm_tree(3, little=False)}
+    images = os.path.join(shared, "images") if shared else ""
+    for name in sorted(os.listdir(images)) if images and os.path.isdir(images) else []:
+        if name.endswith((".dm3", ".dm4")):
+            with open(os.path.join(images, name), "rb") as f:
+                seeds[name] = f.read(16384)  # the start of the tag tree (run.sh's -max_len)
+    return seeds
+
+
+def ser(version=0x210, frames=2, width=4, height=3, dtype=2):
+    """A TIA .ser of `frames` images (uint16, or float32 with dtype 7), with a time tag per element."""
+    wide = version == 0x220
+    off = "<Q" if wide else "<I"
+    dim_units = b"s"
+    header = struct.pack("<HHHIIII", 0x4949, 0x0197, version, 0x4122, 0x4152, frames, frames)
+    dims = struct.pack("<I", 1)
+    dim = struct.pack("<Iddi", frames, 0.0, 0.5, 0) + struct.pack("<I", 4) + b"time" + struct.pack("<I", len(dim_units)) + dim_units
+    head_len = len(header) + (8 if wide else 4) + len(dims) + len(dim)
+    offsets_at = head_len
+    elements_at = offsets_at + 2 * frames * (8 if wide else 4)
+    code = {2: "H", 7: "f"}[dtype]
+    element = 50 + width * height * struct.calcsize(code)
+    data_offsets = [elements_at + i * element for i in range(frames)]
+    tag_offsets = [elements_at + frames * element + 8 * i for i in range(frames)]
+    out = header + struct.pack(off, offsets_at) + dims + dim
+    out += b"".join(struct.pack(off, v) for v in data_offsets + tag_offsets)
+    for i in range(frames):
+        out += struct.pack("<ddiddiHII", 0.0, 1e-10, 0, 0.0, 1e-10, 0, dtype, width, height)
+        out += struct.pack("<%d%s" % (width * height, code), *[(i * 7 + k) % 65536 for k in range(width * height)])
+    for i in range(frames):
+        out += struct.pack("<HHI", 0x4152, 0, 1000 + i)
+    return out
+
+
+EMI = (b"<ObjectInfo><ExperimentalConditions><MicroscopeConditions><AcceleratingVoltage>200000"
+       b"</AcceleratingVoltage></MicroscopeConditions></ExperimentalConditions><ExperimentalDescription><Root>"
+       b"<Data><Label>High tension</Label><Value>200</Value><Unit>kV</Unit></Data>"
+       b"<Data><Label>Mode</Label><Value> TEM uP SA Zoom Image</Value><Unit></Unit></Data>"
+       b"<Data><Label>Magnification</Label><Value>19500</Value><Unit>x</Unit></Data></Root></ExperimentalDescription>"
+       b"<AcquireInfo><DwellTimePath>0.0625</DwellTimePath><CameraNamePath>Orius</CameraNamePath></AcquireInfo>"
+       b"</ObjectInfo>")
+
+
+def tia_seeds(shared):
+    seeds = {"ser_v210": ser(), "ser_v220": ser(0x220, frames=3), "ser_one_f32": ser(frames=1, dtype=7),
+             "pair": ser() + b"#EMI#" + EMI, "pair_stem": ser() + b"#EMI#" + EMI.replace(b" TEM uP", b" STEM")}
+    images = os.path.join(shared, "images") if shared else ""
+    for name in sorted(os.listdir(images)) if images and os.path.isdir(images) else []:
+        if name.endswith(".ser"):
+            with open(os.path.join(images, name), "rb") as f:
+                seeds[name] = f.read(16384)
+    return seeds
+
 
 def main():
     if len(sys.argv) < 2:
@@ -210,6 +313,11 @@ def main():
         # fuzz_hdf5.cpp reads its choices from the end, 0 meaning "valid": the first is the tree.
         "hdf5": {"emd1": b"", "prismatic": b"\x01", "plain": b"\x02"},
         "workflow": workflow_seeds(source_dir),
+        "dm": dm_seeds(shared),
+        # fuzz_velox.cpp reads its choices from the end, 0 meaning "valid": the empty input is a
+        # valid HAADF stack; the others vary the first choices (signals, rank, element type).
+        "velox": {"valid": b"", "two": b"\x01", "float": b"\x00\x00\x01\x00", "complex": b"\x00\x03\x00\x00"},
+        "tia": tia_seeds(shared),
     }
     corpora.update(image_seeds(shared))
     for target, seeds in corpora.items():

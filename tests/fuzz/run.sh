@@ -14,7 +14,7 @@ fi
 build=$(cd "$1" && pwd)
 runs=$2
 shift 2
-targets=${*:-mib raw npy hdf5 workflow tiff png mrc}
+targets=${*:-mib raw npy hdf5 workflow tiff png mrc dm velox tia}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 shared=$(sed -n 's/^TMDFLOW_SHARED_DATA:PATH=//p' "$build/CMakeCache.txt")
 python=/usr/bin/python3
@@ -47,9 +47,10 @@ for t in $targets; do
   fi
   dict=""
   [ -f "$src/tests/fuzz/dict/$t.dict" ] && dict="-dict=$src/tests/fuzz/dict/$t.dict"
-  # Merlin seeds hold whole (small) frames; the other inputs are headers, texts or choices.
+  # Merlin, DigitalMicrograph and TIA seeds hold whole (small) files; the other inputs are
+  # headers, texts or choices.
   max_len=4096
-  [ "$t" = mib ] && max_len=16384
+  case $t in mib | dm | tia) max_len=16384 ;; esac
 
   regressions="$src/tests/fuzz/regressions/$t"
   if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then

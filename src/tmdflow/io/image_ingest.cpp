@@ -77,8 +77,22 @@ std::vector<std::string> expand_image_inputs(const std::string& input) {
     if (!fs::exists(input, ec)) throw IoError(input + ": no such file");
     files.push_back(input);
   }
-  // A TIA series is one .emi with its .ser files: keep the .emi, which names them.
-  return files;
+  // A TIA series is one .emi with its .ser files (STEM_1.ser, STEM_2.ser): keep the .emi, which
+  // names them, and drop the .ser files of an .emi that is in the list.
+  std::set<std::string> emis;
+  for (const auto& f : files)
+    if (str::lower(fs::path(f).extension().string()) == ".emi") emis.insert((fs::path(f).parent_path() / fs::path(f).stem()).string());
+  std::vector<std::string> kept;
+  for (const auto& f : files) {
+    const fs::path p(f);
+    if (str::lower(p.extension().string()) == ".ser") {
+      const std::string stem = p.stem().string();
+      const auto us = stem.rfind('_');
+      if (us != std::string::npos && emis.count((p.parent_path() / stem.substr(0, us)).string())) continue;
+    }
+    kept.push_back(f);
+  }
+  return kept;
 }
 
 std::uint64_t ImageIngestPlan::total_bytes() const {

@@ -8,12 +8,15 @@
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/formats/binary_file.hpp"
+#include "tmdflow/io/formats/dm.hpp"
 #include "tmdflow/io/formats/emd_image.hpp"
 #include "tmdflow/io/formats/mrc.hpp"
 #include "tmdflow/io/formats/npy.hpp"
 #include "tmdflow/io/formats/npy_image.hpp"
 #include "tmdflow/io/formats/png.hpp"
+#include "tmdflow/io/formats/tia.hpp"
 #include "tmdflow/io/formats/tiff.hpp"
+#include "tmdflow/io/formats/velox.hpp"
 #include "tmdflow/io/h5.hpp"
 #include "tmdflow/io/product.hpp"
 
@@ -140,12 +143,9 @@ std::unique_ptr<ImageSource> open_image_source(const std::string& path, ImageFor
     case ImageFormat::mrc: return open_mrc_image(path);
     case ImageFormat::npy: return open_npy_image(path);
     case ImageFormat::emd: return open_emd_image(path);
-    // ---- TO WIRE AT MERGE: the DM, Velox and TIA readers come from another branch (dm.hpp:
-    // open_dm_image, velox.hpp: open_velox_image, tia.hpp: open_tia_image).
-    case ImageFormat::dm: throw InputError(path + ": DigitalMicrograph reader not built yet");
-    case ImageFormat::velox: throw InputError(path + ": Velox EMD reader not built yet");
-    case ImageFormat::tia: throw InputError(path + ": TIA reader not built yet");
-    // ---- end of the part to wire
+    case ImageFormat::dm: return open_dm_image(path);
+    case ImageFormat::velox: return open_velox_image(path);
+    case ImageFormat::tia: return open_tia_image(path);
     case ImageFormat::automatic: break;
   }
   throw InputError(path + ": no reader for its format");

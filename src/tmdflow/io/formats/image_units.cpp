@@ -1,10 +1,25 @@
 #include "tmdflow/io/formats/image_units.hpp"
 
+#include <cmath>
+#include <iterator>
 #include <map>
 
 #include "tmdflow/core/strings.hpp"
 
 namespace tmdflow::io {
+
+namespace {
+
+struct Prefix {
+  int power;
+  const char* symbol;
+};
+// pint's SI prefixes, as its abbreviated format writes them ("µ" is U+00B5, the micro sign).
+constexpr Prefix kPrefixes[] = {{-24, "y"}, {-21, "z"}, {-18, "a"}, {-15, "f"}, {-12, "p"}, {-9, "n"},
+                                {-6, "\u00b5"}, {-3, "m"}, {0, ""},  {3, "k"},   {6, "M"},   {9, "G"},
+                                {12, "T"},  {15, "P"},  {18, "E"},  {21, "Z"},  {24, "Y"}};
+
+}  // namespace
 
 std::string units_utf8(const std::string& units) {
   std::string out;
@@ -19,7 +34,7 @@ std::string units_utf8(const std::string& units) {
 
 double length_unit_in_A(const std::string& units) {
   static const std::map<std::string, double> table = {
-      {"m", 1e10},   {"meter", 1e10},      {"cm", 1e8},         {"mm", 1e7},
+      {"m", 1e10},   {"meter", 1e10},  {"meters", 1e10},      {"cm", 1e8},         {"mm", 1e7},
       {"\xC2\xB5m", 1e4}, {"\xCE\xBCm", 1e4}, {"um", 1e4},     {"micron", 1e4}, {"microns", 1e4},
       {"micrometer", 1e4}, {"nm", 10},    {"nanometer", 10},   {"\xC3\x85", 1}, {"\xE2\x84\xAB", 1},
       {"a", 1},      {"angstrom", 1},     {"pm", 0.01}};
@@ -35,6 +50,26 @@ double time_unit_in_s(const std::string& units) {
                                                       {"ns", 1e-9},      {"min", 60}};
   auto it = table.find(str::trim(units_utf8(units)));
   return it == table.end() ? 0.0 : it->second;
+}
+
+PrefixedValue with_si_prefix(double value, const std::string& base, double size) {
+  const double half = value * size / 2;
+  if (!(std::isfinite(half)) || half == 0) return {value, base};
+  const int power = int(std::floor(std::log10(std::fabs(half)) / 3)) * 3;
+  // The smallest prefix at or above `power`, the largest one beyond the table (as pint does).
+  const Prefix* chosen = std::end(kPrefixes) - 1;
+  for (const Prefix& p : kPrefixes)
+    if (p.power >= power) {
+      chosen = &p;
+      break;
+    }
+  return {value / std::pow(10.0, chosen->power), std::string(chosen->symbol) + base};
+}
+
+double in_prefixed_unit(double value, const std::string& base, const std::string& prefixed) {
+  for (const Prefix& p : kPrefixes)
+    if (std::string(p.symbol) + base == prefixed) return value / std::pow(10.0, p.power);
+  return value;
 }
 
 }  // namespace tmdflow::io

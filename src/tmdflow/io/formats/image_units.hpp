@@ -1,6 +1,7 @@
 #pragma once
 // Units that image files write on their axes, converted to tmdflow's: lengths to Angstrom, times to
 // seconds. Files spell units many ways ("µm" in UTF-8 or Latin-1, "um", "micron", "nm", "Å", "A").
+// Also the SI-prefix choice RosettaSciIO makes for Velox axes (pint's to_compact).
 #include <string>
 
 namespace tmdflow::io {
@@ -11,5 +12,19 @@ double length_unit_in_A(const std::string& units);
 double time_unit_in_s(const std::string& units);
 /// The units in UTF-8: a Latin-1 micro sign (0xB5, as DigitalMicrograph writes it) becomes "µ".
 std::string units_utf8(const std::string& units);
+
+struct PrefixedValue {
+  double value = 0;
+  std::string units;
+};
+
+/// `value` in the SI base unit `base` ("m", "s") written with the SI prefix that puts
+/// value * size / 2 in [1, 1000) (the half width of an axis of `size` steps), as RosettaSciIO
+/// chooses units for Velox axes: 8.17e-12 m over 3 pixels is 8.17 pm. Zero and non-finite values
+/// keep the base unit.
+PrefixedValue with_si_prefix(double value, const std::string& base, double size);
+
+/// `value` in `base` expressed in `prefixed`, a unit that with_si_prefix returned for `base`.
+double in_prefixed_unit(double value, const std::string& base, const std::string& prefixed);
 
 }  // namespace tmdflow::io
