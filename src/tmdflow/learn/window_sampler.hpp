@@ -20,7 +20,9 @@
 // with o the windows' offsets of window_grid.hpp (0 without padding). The fine windows of the
 // selected cells are evaluated, and written in full resolution to fine_maps (N, C, nyf, nxf):
 // NaN where a window was not refined. `refined` (N, ny, nx) uint8 marks the selected cells.
-// The fine windows of a coarse row go to the rank that holds the coarse row.
+// The fine windows of a coarse row go to the rank that holds the coarse row. With a fine pass each
+// rank keeps its coarse rows in memory (C * nx floats per window row, 1/(sy sx) of its pixels per
+// channel) and gets the rows just outside its range from the other ranks (one small allreduce).
 #include <algorithm>
 #include <cstdint>
 #include <functional>
