@@ -62,6 +62,15 @@ else
 fi
 
 echo
+echo "== window sampler: small CNN, 1024 x 1024 image, 64 x 64 windows, stride 16, vs its bare forward pass =="
+if [ -x "$BIN/tmdflow_bench_window_sampler" ]; then
+  "$BIN/tmdflow_bench_window_sampler" 1024 64 16 64 2 "$DIR"
+  "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_window_sampler" 1024 64 16 64 2 "$DIR"
+else
+  echo "  skipped: built without LibTorch (TMDFLOW_WITH_TORCH)"
+fi
+
+echo
 echo "== ADF image: 1024 x 1024 of a ~3,000-atom MoS2 bilayer, incoherent model, vs its FFT pair =="
 "$BIN/tmdflow_bench_adf" 1024 0.07 15 | tee "$DIR/adf_1.txt"
 "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_adf" 1024 0.07 15 | tee "$DIR/adf_2.txt"

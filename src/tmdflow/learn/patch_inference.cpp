@@ -20,67 +20,108 @@ std::string range_string(const par::Range& r) {
   return "[" + std::to_string(r.begin) + ", " + std::to_string(r.end) + ")";
 }
 
+/// Cuts window (i, j) of `grid` into dst (wy x wx, row-major). Rows are copied whole where the
+/// window lies inside the image horizontally (the common case: one memcpy-like copy per row),
+/// pixel by pixel through the reflection otherwise.
+void cut_window(const WindowGrid& grid, std::int64_t i, std::int64_t j, const ImageRows& image, float* dst) {
+  const std::int64_t wy = grid.windows().window_y, wx = grid.windows().window_x, x0 = grid.first_col(j);
+  const bool inside_x = x0 >= 0 && x0 + wx <= image.width;
+  for (std::int64_t dy = 0; dy < wy; ++dy, dst += wx) {
+    const std::int64_t row = grid.image_row(i, dy) - image.first_row;
+    // A caller's bug, not a data error: the runners always hand in the rows the windows need.
+    if (row < 0 || row >= image.rows)
+      throw Error("patch inference: window (" + std::to_string(i) + ", " + std::to_string(j) + ") of " + grid.describe() +
+                      " reads image row " + std::to_string(row + image.first_row) + ", outside the rows held " +
+                      range_string({image.first_row, image.first_row + image.rows}),
+                  ExitCode::failure);
+    const float* src = image.data + row * image.width;
+    if (inside_x)
+      std::copy(src + x0, src + x0 + wx, dst);
+    else
+      for (std::int64_t dx = 0; dx < wx; ++dx) dst[dx] = src[grid.image_col(j, dx)];
+  }
+}
+
+/// Runs the model over `count` windows, window k at position(k) -> WindowIndex, batch by batch,
+/// and hands sink(k, values of window k) the output. One buffer per call, reused by every batch.
+template <class Position, class Sink>
+void run_windows(PatchModel& model, const WindowGrid& grid, std::int64_t count, Position&& position, const ImageRows& image,
+                 std::int64_t channels, const PatchInferenceOptions& options, Sink&& sink,
+                 const std::function<void(std::int64_t)>& on_batch) {
+  if (count <= 0) return;
+  if (image.width != grid.image_width())
+    throw Error("patch inference: image rows of width " + std::to_string(image.width) + " for " + grid.describe(),
+                ExitCode::failure);
+  const SampleShape sample = window_sample(grid);
+  const std::int64_t batch_size = std::max<std::int64_t>(1, std::min(options.batch_size, count));
+  std::vector<float> batch(std::size_t(batch_size * sample.size()));
+  std::vector<float> out(std::size_t(batch_size * channels));
+  for (std::int64_t start = 0; start < count; start += batch_size) {
+    const std::int64_t n = std::min(batch_size, count - start);
+    // The windows of this batch as one contiguous (n, 1, wy, wx) buffer.
+    for (std::int64_t k = 0; k < n; ++k) {
+      const WindowIndex w = position(start + k);
+      cut_window(grid, w.row, w.col, image, batch.data() + k * sample.size());
+    }
+    run_checked(model, batch.data(), n, sample, channels, out.data());
+    for (std::int64_t k = 0; k < n; ++k) sink(start + k, out.data() + k * channels);
+    if (on_batch) on_batch(n);
+  }
+}
+
 }  // namespace
 
 PatchMaps infer_window_rows(PatchModel& model, const WindowGrid& grid, const par::Range& window_rows, const ImageRows& image,
                             std::int64_t channels, const PatchInferenceOptions& options,
                             const std::function<void(std::int64_t)>& on_batch) {
-  const SampleShape sample = window_sample(grid);
-  if (channels <= 0) channels = model.output_channels(sample);
-  const std::int64_t nx = grid.map_cols(), wy = sample.height, wx = sample.width;
+  if (channels <= 0) channels = model.output_channels(window_sample(grid));
+  const std::int64_t nx = grid.map_cols();
   PatchMaps maps;
   maps.channels = channels;
-  maps.rows = window_rows.size();
+  maps.rows = std::max<std::int64_t>(0, window_rows.size());
   maps.cols = nx;
   maps.first_row = window_rows.begin;
   maps.values.assign(std::size_t(channels * maps.rows * nx), 0.f);
-  if (maps.rows <= 0) return maps;
-
-  // A caller's bug, not a data error: the runner always hands in the rows the windows need.
-  const par::Range need = grid.image_rows_for(window_rows);
-  if (image.width != grid.image_width() || need.begin < image.first_row || need.end > image.first_row + image.rows)
-    throw Error("infer_window_rows: window rows " + range_string(window_rows) + " of " + grid.describe() +
-                    " need image rows " + range_string(need) + " of width " + std::to_string(grid.image_width()) +
-                    ", found rows " + range_string({image.first_row, image.first_row + image.rows}) + " of width " +
-                    std::to_string(image.width),
-                ExitCode::failure);
-
-  // Image column of each (window column, dx): the same for every window row.
-  std::vector<std::int64_t> source_col(std::size_t(nx * wx));
-  for (std::int64_t j = 0; j < nx; ++j)
-    for (std::int64_t dx = 0; dx < wx; ++dx) source_col[std::size_t(j * wx + dx)] = grid.image_col(j, dx);
-
-  const std::int64_t batch_size = std::max<std::int64_t>(1, options.batch_size);
-  std::vector<float> batch(std::size_t(batch_size * sample.size()));
-  std::vector<float> out(std::size_t(batch_size * channels));
-  const std::int64_t total = maps.rows * nx;
-  for (std::int64_t start = 0; start < total; start += batch_size) {
-    const std::int64_t n = std::min(batch_size, total - start);
-    // Cut the windows of this batch into one contiguous (n, 1, wy, wx) buffer.
-    for (std::int64_t k = 0; k < n; ++k) {
-      const std::int64_t i = window_rows.begin + (start + k) / nx, j = (start + k) % nx;
-      float* dst = batch.data() + k * sample.size();
-      const std::int64_t* cols = source_col.data() + j * wx;
-      for (std::int64_t dy = 0; dy < wy; ++dy) {
-        const float* src = image.data + (grid.image_row(i, dy) - image.first_row) * image.width;
-        for (std::int64_t dx = 0; dx < wx; ++dx) dst[dy * wx + dx] = src[cols[dx]];
-      }
-    }
-    run_checked(model, batch.data(), n, sample, channels, out.data());
-    for (std::int64_t k = 0; k < n; ++k) {
-      const std::int64_t li = (start + k) / nx, j = (start + k) % nx;
-      for (std::int64_t c = 0; c < channels; ++c)
-        maps.values[std::size_t((c * maps.rows + li) * nx + j)] = out[std::size_t(k * channels + c)];
-    }
-    if (on_batch) on_batch(n);
-  }
+  run_windows(
+      model, grid, maps.rows * nx, [&](std::int64_t k) { return WindowIndex{window_rows.begin + k / nx, k % nx}; }, image,
+      channels, options,
+      [&](std::int64_t k, const float* v) {
+        const std::int64_t li = k / nx, j = k % nx;
+        for (std::int64_t c = 0; c < channels; ++c) maps.values[std::size_t((c * maps.rows + li) * nx + j)] = v[c];
+      },
+      on_batch);
   return maps;
+}
+
+void infer_windows(PatchModel& model, const WindowGrid& grid, const std::vector<WindowIndex>& windows, const ImageRows& image,
+                   std::int64_t channels, const PatchInferenceOptions& options, float* values,
+                   const std::function<void(std::int64_t)>& on_batch) {
+  run_windows(
+      model, grid, std::int64_t(windows.size()), [&](std::int64_t k) { return windows[std::size_t(k)]; }, image, channels,
+      options, [&](std::int64_t k, const float* v) { std::copy(v, v + channels, values + k * channels); }, on_batch);
 }
 
 PatchMaps infer_image(PatchModel& model, const float* image, std::int64_t height, std::int64_t width,
                       const PatchInferenceOptions& options) {
   const WindowGrid grid(options.windows, height, width);
   return infer_window_rows(model, grid, {0, grid.map_rows()}, ImageRows{image, 0, height, width}, 0, options);
+}
+
+std::int64_t agreed_output_channels(const par::Comm& comm, PatchModel& model, const SampleShape& sample) {
+  std::int64_t channels = 0;
+  par::collectively(comm, [&] {
+    channels = model.output_channels(sample);
+    if (channels <= 0)
+      throw InputError(model.name() + ": expected at least one output value per window " + sample.describe() +
+                       ", found " + std::to_string(channels));
+  });
+  // The maps' shape is declared collectively: a model that answers differently on some rank
+  // (e.g. different weight files) must stop the job, not corrupt the file.
+  const std::int64_t fewest = comm.allreduce(channels, par::Op::min), most = comm.allreduce(channels, par::Op::max);
+  if (fewest != most)
+    throw InputError(model.name() + ": ranks disagree on the number of output values per window (found " +
+                     std::to_string(fewest) + " to " + std::to_string(most) + ")");
+  return channels;
 }
 
 std::vector<std::int64_t> infer_image_dataset(const par::Comm& comm, PatchModel& model, const h5::Dataset& image,
@@ -95,19 +136,7 @@ std::vector<std::int64_t> infer_image_dataset(const par::Comm& comm, PatchModel&
   const std::int64_t width = shape[1], ny = grid.map_rows(), nx = grid.map_cols();
   const SampleShape sample = window_sample(grid);
 
-  std::int64_t channels = 0;
-  par::collectively(comm, [&] {
-    channels = model.output_channels(sample);
-    if (channels <= 0)
-      throw InputError(model.name() + ": expected at least one output value per window " + sample.describe() +
-                       ", found " + std::to_string(channels));
-  });
-  // The maps' shape is declared collectively: a model that answers differently on some rank
-  // (e.g. different weight files) must stop the job, not corrupt the file.
-  const std::int64_t fewest = comm.allreduce(channels, par::Op::min), most = comm.allreduce(channels, par::Op::max);
-  if (fewest != most)
-    throw InputError(model.name() + ": ranks disagree on the number of output values per window (found " +
-                     std::to_string(fewest) + " to " + std::to_string(most) + ")");
+  const std::int64_t channels = agreed_output_channels(comm, model, sample);
 
   const h5::Shape maps_shape{channels, ny, nx};
   h5::Dataset maps = out.create_dataset(name, io::Dtype::f32, maps_shape,

@@ -58,9 +58,25 @@ PatchMaps infer_window_rows(PatchModel& model, const WindowGrid& grid, const par
                             std::int64_t channels, const PatchInferenceOptions& options,
                             const std::function<void(std::int64_t)>& on_batch = {});
 
+/// A window of a WindowGrid: its map row and column.
+struct WindowIndex {
+  std::int64_t row = 0, col = 0;
+};
+
+/// In memory: runs the model on `windows` (any subset of the grid, in any order), cut from image
+/// rows that must include the rows they read; values[k * channels + c] receives output c of
+/// windows[k]. The kernel of infer_window_rows, for samplers that evaluate chosen windows only.
+void infer_windows(PatchModel& model, const WindowGrid& grid, const std::vector<WindowIndex>& windows, const ImageRows& image,
+                   std::int64_t channels, const PatchInferenceOptions& options, float* values,
+                   const std::function<void(std::int64_t)>& on_batch = {});
+
 /// In memory: all maps of an image of height x width floats (row-major). One rank, no MPI.
 PatchMaps infer_image(PatchModel& model, const float* image, std::int64_t height, std::int64_t width,
                       const PatchInferenceOptions& options);
+
+/// Collective: the model's values per window (model.output_channels), checked to be positive
+/// and the same on every rank (InputError otherwise).
+std::int64_t agreed_output_channels(const par::Comm& comm, PatchModel& model, const SampleShape& sample);
 
 /// Collective on comm (the image's file must be open on comm). Reads the 2-D dataset `image`
 /// (any numeric type, converted to float) and writes a new float32 dataset `name` in `out` of

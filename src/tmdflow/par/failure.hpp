@@ -47,7 +47,8 @@ inline void interruption_point(const Comm& comm) { agree(comm, nullptr); }
 
 /// Fault injection for the tests of this policy: when the environment variable
 /// TMDFLOW_INJECT_FAULT is "SITE:RANK" and matches, throws an IoError on that rank only.
-/// Sites: "pattern-read" (after a block read of a pattern pass), "stage-run" (start of a stage's work),
+/// Sites: "pattern-read" (after a block read of a pattern pass), "image-read" (after a tile read of an
+/// image pass), "stage-run" (start of a stage's work),
 /// "block-write" (before each collective block write of the simulation and synthesis stages).
 /// "SITE:RANK:stall" makes that rank wait there instead (up to a minute, or until interrupted).
 void inject_fault(const Comm& comm, const char* site);
