@@ -36,6 +36,13 @@ std::vector<torch::Tensor> float_buffers(const Network& network) {
   return out;
 }
 
+// With one rank an interruption arrives as par::Interrupted; with several, as the CollectiveError
+// of the agreement, carrying the signal's exit code.
+bool is_interruption(const Error& e) {
+  const ExitCode c = e.code();
+  return c == ExitCode::hangup || c == ExitCode::interrupt || c == ExitCode::terminate;
+}
+
 std::string number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4g", v);
@@ -184,7 +191,7 @@ void Trainer::end_epoch(EpochRecord& record) {
   const double eta = record.seconds * double(options_.epochs - record.epoch - 1);
   log::info("epoch ", record.epoch + 1, "/", options_.epochs, ": train loss ", number(record.train_loss),
             std::isnan(record.validation_loss) ? std::string() : ", validation loss " + number(record.validation_loss), ", ",
-            number(record.samples_per_s), " samples/s, lr ", number(record.learning_rate), ", ", format_duration(record.seconds),
+            std::llround(record.samples_per_s), " samples/s, lr ", number(record.learning_rate), ", ", format_duration(record.seconds),
             state_.stopped_early ? std::string(", early stop (best epoch ") + std::to_string(state_.best_epoch + 1) + ")"
                                  : (record.epoch + 1 < options_.epochs ? ", ETA " + format_duration(eta) : std::string()));
 }
@@ -245,7 +252,8 @@ TrainingResult Trainer::run() {
       write_checkpoint();
       if (options_.on_epoch) options_.on_epoch(record);
     }
-  } catch (const par::Interrupted&) {
+  } catch (const Error& e) {
+    if (!is_interruption(e)) throw;
     // Every rank stopped at the same agreement, between two steps: the state is a step boundary.
     // No agreement here (it would throw again): rank 0 writes, the others wait at a barrier.
     if (!options_.checkpoint.empty()) {

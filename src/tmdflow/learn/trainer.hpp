@@ -80,7 +80,9 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  /// Collective. Trains from rank 0's current weights.
+  /// Collective. Trains from rank 0's current weights. An interruption (par/interrupt.hpp) is
+  /// rethrown after the checkpoint is written: par::Interrupted with one rank, a
+  /// par::CollectiveError with the signal's exit code (129, 130, 143) with several.
   TrainingResult fit();
   /// Collective. Loads the checkpoint (every rank reads it) and continues where it stopped;
   /// InputError for a checkpoint of another network, trainset size, global batch or seed.
