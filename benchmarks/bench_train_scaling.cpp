@@ -3,8 +3,10 @@
 // >= 1.8). The whole step is timed: reading the rank's share from an HDF5 trainset, normalising,
 // forward, backward, the gradient allreduce and the optimiser step. Prints the thread, BLAS and
 // oneDNN line. Usage (under mpiexec -n N):
-//   tmdflow_bench_train_scaling [PATCH_PX GLOBAL_BATCH SAMPLES EPOCHS SCRATCH_DIR]
-// The last epoch is timed (the first warms caches and oneDNN's kernels).
+//   tmdflow_bench_train_scaling [PATCH_PX GLOBAL_BATCH SAMPLES EPOCHS SCRATCH_DIR THREADS_PER_RANK]
+// The last epoch is timed (the first warms caches and oneDNN's kernels). THREADS_PER_RANK: torch's
+// intra-op threads (default 1: ranks = cores, so 1 vs 2 ranks is 1 vs 2 cores; 0: configure_threads'
+// choice, the cores each rank owns).
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -79,10 +81,11 @@ int main(int argc, char** argv) {
   const std::int64_t samples = argc > 3 ? std::stoll(argv[3]) : 1536;
   const std::int64_t epochs = argc > 4 ? std::stoll(argv[4]) : 2;
   const std::string dir = argc > 5 ? argv[5] : ".";
+  const int threads_per_rank = argc > 6 ? std::stoi(argv[6]) : 1;
   const std::string file = dir + "/train_scaling_" + std::to_string(px) + "_" + std::to_string(samples) + ".h5";
   make_trainset(comm, file, samples, px);
 
-  const learn::ThreadSettings threads = learn::configure_threads(comm);
+  const learn::ThreadSettings threads = learn::configure_threads(comm, threads_per_rank);
   learn::TrainsetSource source;
   source.file = file;
   source.labels = {"labels/a", "labels/b"};
@@ -102,7 +105,7 @@ int main(int argc, char** argv) {
   const double rate = r.history.back().samples_per_s;
   if (comm.is_root()) {
     std::printf("  %s\n", threads.summary().c_str());
-    std::printf("  small CNN (16-32-64-64 conv, %lld params), %lld x %lld patches, global batch %lld, %lld samples per epoch, "
+    std::printf("  small CNN (16-32-64-64 conv, %lld params), %lld x %lld patches, global batch %lld, %lld samples an epoch, "
                 "%d rank(s): %.1f samples/s (last of %lld epochs)\n",
                 (long long)learn::flatten_tensors(net->parameters()).numel(), (long long)px, (long long)px, (long long)batch,
                 (long long)(data.batches_per_epoch() * batch), comm.size(), rate, (long long)epochs);

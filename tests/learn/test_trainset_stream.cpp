@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "common/testing.hpp"
@@ -175,6 +176,25 @@ TEST_F(TrainsetStreamTest, BadShapesAndOptionsAreRefusedInOneLine) {
     EXPECT_NE(m.find(path_), std::string::npos) << m;
     EXPECT_NE(m.find("patches"), std::string::npos) << m;
     EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+  // A sample holding NaN is refused when read, by its index.
+  TrainsetSpec spec;
+  spec.count = 8;
+  spec.height = spec.width = kSide;
+  spec.labels = {"a", "b"};
+  const std::string bad = scratch_.file("nan.h5");
+  write_trainset(Runtime::world_comm(), bad, spec, [](std::int64_t i, float* p, double* l, float* m) {
+    make_sample(i, p, l, m);
+    if (i == 3) p[5] = std::nanf("");
+  });
+  src = source();
+  src.file = bad;
+  learn::TrainsetStream with_nan(src, options(4), 0, 1);
+  try {
+    with_nan.read({2, 3});
+    FAIL() << "a NaN sample was accepted";
+  } catch (const tmdflow::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("sample 3"), std::string::npos) << e.what();
   }
   src = source();
   src.inputs = "missing";
