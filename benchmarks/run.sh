@@ -71,6 +71,17 @@ else
 fi
 
 echo
+echo "== training: small CNN, 64 x 64 patches from HDF5, global batch 64, 1 vs 2 ranks =="
+if [ -x "$BIN/tmdflow_bench_train_scaling" ]; then
+  "$BIN/tmdflow_bench_train_scaling" 64 64 1536 2 "$DIR" | tee "$DIR/train_1.txt"
+  "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_train_scaling" 64 64 1536 2 "$DIR" | tee "$DIR/train_2.txt"
+  awk -v a="$(value "$DIR/train_1.txt" samples_per_s_total)" -v b="$(value "$DIR/train_2.txt" samples_per_s_total)" \
+    'BEGIN { printf "  2 ranks vs 1 rank: %.1f vs %.1f samples/s = speed-up %.2f\n  goal >= 1.8: %s\n", b, a, b / a, (b / a >= 1.8 ? "PASS" : "MISS") }'
+else
+  echo "  skipped: built without LibTorch (TMDFLOW_WITH_TORCH)"
+fi
+
+echo
 echo "== ADF image: 1024 x 1024 of a ~3,000-atom MoS2 bilayer, incoherent model, vs its FFT pair =="
 "$BIN/tmdflow_bench_adf" 1024 0.07 15 | tee "$DIR/adf_1.txt"
 "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_adf" 1024 0.07 15 | tee "$DIR/adf_2.txt"

@@ -1,0 +1,79 @@
+// Losses against hand computations: class-weighted cross-entropy (a mean over terms, not torch's
+// weighted mean), focal with gamma 0 = cross-entropy, Dice of a perfect and of a wrong
+// prediction, weighted sums, and a task loss: the minimum over symmetry-equivalent labels.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "tmdflow/core/error.hpp"
+#include "tmdflow/learn/losses.hpp"
+#include "tmdflow/learn/optimizer.hpp"
+
+namespace learn = tmdflow::learn;
+
+namespace {
+
+TEST(Losses, CrossEntropyWithClassWeightsIsAMeanOverTerms) {
+  const torch::Tensor logits = torch::tensor({2.0f, 0.0f, 0.0f, 1.0f}).view({2, 2});  // 2 samples, 2 classes
+  const torch::Tensor target = torch::tensor({0.0f, 1.0f});
+  const double l0 = -std::log(std::exp(2.0) / (std::exp(2.0) + 1.0)), l1 = -std::log(std::exp(1.0) / (1.0 + std::exp(1.0)));
+  EXPECT_NEAR(learn::cross_entropy()(logits, target).item<double>(), 0.5 * (l0 + l1), 1e-6);
+  EXPECT_NEAR(learn::cross_entropy({1.0, 3.0})(logits, target).item<double>(), 0.5 * (l0 + 3 * l1), 1e-6);
+  EXPECT_NEAR(learn::focal_loss(0.0)(logits, target).item<double>(), 0.5 * (l0 + l1), 1e-6);
+  EXPECT_LT(learn::focal_loss(2.0)(logits, target).item<double>(), 0.5 * (l0 + l1));
+  // Per pixel: (n, C, H, W) logits against (n, H, W) classes.
+  const torch::Tensor maps = logits.t().reshape({1, 2, 1, 2});
+  EXPECT_NEAR(learn::cross_entropy()(maps, target.view({1, 1, 2})).item<double>(), 0.5 * (l0 + l1), 1e-6);
+}
+
+TEST(Losses, DiceAndSums) {
+  torch::Tensor target = torch::zeros({1, 4, 4});
+  target.index_put_({0, torch::indexing::Slice(0, 2)}, 1.0f);
+  const torch::Tensor perfect = torch::stack({(1 - target) * 50, target * 50}, 1);  // confident logits
+  EXPECT_NEAR(learn::dice_loss(1e-6)(perfect, target).item<double>(), 0.0, 1e-4);
+  EXPECT_NEAR(learn::dice_loss(1e-6)(-perfect, target).item<double>(), 1.0, 1e-4);
+  const torch::Tensor p = torch::tensor({1.0f, 3.0f}), t = torch::tensor({0.0f, 1.0f});
+  EXPECT_NEAR(learn::mse_loss()(p, t).item<double>(), 2.5, 1e-6);
+  EXPECT_NEAR(learn::l1_loss()(p, t).item<double>(), 1.5, 1e-6);
+  EXPECT_NEAR(learn::weighted_sum({{2.0, learn::mse_loss()}, {0.5, learn::l1_loss()}})(p, t).item<double>(), 5.75, 1e-6);
+  EXPECT_THROW(learn::loss_by_name("hinge"), tmdflow::ConfigError);
+}
+
+// A task whose label is defined up to sign (an axis, not a direction): the loss is the minimum
+// of the squared error to +t and to -t, per sample.
+learn::Loss axis_loss() {
+  return learn::min_over_equivalents([](const torch::Tensor& t) { return std::vector<torch::Tensor>{t, -t}; },
+                                     [](const torch::Tensor& p, const torch::Tensor& t) { return (p - t).pow(2).sum(1); });
+}
+
+TEST(Losses, MinimumOverSymmetryEquivalentLabels) {
+  const torch::Tensor t = torch::tensor({1.0f, 0.0f, 0.0f, 2.0f}).view({2, 2});
+  const torch::Tensor p = torch::tensor({-1.0f, 0.0f, 0.0f, 1.0f}).view({2, 2});  // sample 0: exactly -t
+  EXPECT_NEAR(axis_loss()(p, t).item<double>(), 0.5 * (0.0 + 1.0), 1e-6);
+  // The gradient flows through the chosen equivalent only.
+  torch::Tensor q = p.clone().requires_grad_(true);
+  axis_loss()(q, t).backward();
+  EXPECT_NEAR(q.grad()[0][0].item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(q.grad()[1][1].item<double>(), 0.5 * 2 * (1.0 - 2.0), 1e-6);
+}
+
+TEST(Schedules, WarmUpThenLinearOrCosineDecay) {
+  learn::ScheduleOptions s;
+  s.kind = learn::ScheduleKind::warmup_linear;
+  s.warmup_steps = 4;
+  s.final_fraction = 0.1;
+  EXPECT_DOUBLE_EQ(learn::scheduled_rate(s, 1.0, 0, 14), 0.25);
+  EXPECT_DOUBLE_EQ(learn::scheduled_rate(s, 1.0, 3, 14), 1.0);
+  EXPECT_DOUBLE_EQ(learn::scheduled_rate(s, 1.0, 4, 14), 1.0);
+  EXPECT_NEAR(learn::scheduled_rate(s, 1.0, 13, 14), 0.1, 1e-12);
+  s.kind = learn::ScheduleKind::cosine;  // 15 steps: 4 of warm-up, 10 decay intervals
+  EXPECT_NEAR(learn::scheduled_rate(s, 1.0, 14, 15), 0.1, 1e-12);
+  EXPECT_NEAR(learn::scheduled_rate(s, 1.0, 9, 15), 0.55, 1e-12);
+  torch::Tensor w = torch::zeros({2}, torch::requires_grad());
+  auto opt = learn::make_optimizer({w}, {});
+  learn::set_learning_rate(*opt, 0.125);
+  EXPECT_DOUBLE_EQ(opt->param_groups()[0].options().get_lr(), 0.125);
+}
+
+}  // namespace
