@@ -4,10 +4,17 @@
 // Adam step. Inference: eval mode under InferenceMode, the same batch.
 // usage: tmdflow_bench_models SECONDS NAME:SPEC:SIZE:BATCH ...
 //   e.g. tmdflow_bench_models 3 "resnet18q:resnet layout=18 width=16:64:32"
+// Each model runs twice: weights in the default NCHW layout (impl=libtorch-nchw) and channels-last,
+// tmdflow's fast path (impl=libtorch, learn/memory_format.hpp).
 // prints: RESULT impl=libtorch model=NAME train_samples_per_s=X infer_samples_per_s=Y
+//         train_samples_per_cpu_s=X' infer_samples_per_cpu_s=Y' (from the median CPU time of one
+//         step of this process: the per-core rate, robust to other processes on the same cores)
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tmdflow/learn/memory_format.hpp"
 #include "tmdflow/learn/network.hpp"
 
 namespace learn = tmdflow::learn;
@@ -50,19 +58,65 @@ Case parse_case(const std::string& arg) {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-// Runs `step` until `seconds` have passed (at least 3 times, after 2 untimed warm-ups): calls per second.
+// CPU seconds of this process: on cores shared with other work, the cost of a step itself.
+double cpu_now() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+struct Rate {
+  double wall = 0, cpu = 0;  // calls per second of wall time; per second of the median call's CPU time
+};
+
+// Runs `step` until `seconds` have passed (at least 5 times, after 2 untimed warm-ups). The median
+// of the CPU time of the calls stands for the cost of one: robust to other work on the cores.
 template <class F>
-double rate(double seconds, F step) {
+Rate rate(double seconds, F step) {
   for (int i = 0; i < 2; ++i) step();
-  int calls = 0;
+  std::vector<double> cpu;
   const double t0 = now();
   double t = t0;
-  while (calls < 3 || t - t0 < seconds) {
+  while (cpu.size() < 5 || t - t0 < seconds) {
+    const double c0 = cpu_now();
     step();
-    ++calls;
+    cpu.push_back(cpu_now() - c0);
     t = now();
   }
-  return calls / (t - t0);
+  std::nth_element(cpu.begin(), cpu.begin() + std::ptrdiff_t(cpu.size() / 2), cpu.end());
+  return {double(cpu.size()) / (t - t0), 1 / cpu[cpu.size() / 2]};
+}
+
+void measure(const Case& c, bool channels_last, double seconds) {
+  torch::manual_seed(0);
+  auto net = learn::make_network(c.spec);
+  const std::int64_t channels = std::stoll(net->spec().params.at("in_channels"));
+  if (channels_last) learn::use_channels_last(*net);  // the input stays NCHW, as a data loader gives it
+  const torch::Tensor x = torch::randn({c.batch, channels, c.size, c.size});
+  torch::Tensor target;
+  {
+    torch::NoGradGuard no_grad;
+    net->eval();
+    target = torch::randn_like(net->forward(x));
+  }
+  net->train();
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  const Rate train = rate(seconds, [&] {
+    adam.zero_grad();
+    torch::mse_loss(net->forward(x), target).backward();
+    adam.step();
+  });
+  net->eval();
+  const Rate infer = rate(seconds, [&] {
+    c10::InferenceMode no_autograd;
+    net->forward(x);
+  });
+  const double b = double(c.batch);
+  std::printf("RESULT impl=%s model=%s train_samples_per_s=%.2f infer_samples_per_s=%.2f "
+              "train_samples_per_cpu_s=%.2f infer_samples_per_cpu_s=%.2f\n",
+              channels_last ? "libtorch" : "libtorch-nchw", c.name.c_str(), train.wall * b, infer.wall * b,
+              train.cpu * b, infer.cpu * b);
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -76,31 +130,7 @@ int main(int argc, char** argv) {
   const double seconds = std::atof(argv[1]);
   for (int i = 2; i < argc; ++i) {
     const Case c = parse_case(argv[i]);
-    torch::manual_seed(0);
-    auto net = learn::make_network(c.spec);
-    const std::int64_t channels = std::stoll(net->spec().params.at("in_channels"));
-    const torch::Tensor x = torch::randn({c.batch, channels, c.size, c.size});
-    torch::Tensor target;
-    {
-      torch::NoGradGuard no_grad;
-      net->eval();
-      target = torch::randn_like(net->forward(x));
-    }
-    net->train();
-    torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
-    const double train = rate(seconds, [&] {
-      adam.zero_grad();
-      torch::mse_loss(net->forward(x), target).backward();
-      adam.step();
-    });
-    net->eval();
-    const double infer = rate(seconds, [&] {
-      c10::InferenceMode no_autograd;
-      net->forward(x);
-    });
-    std::printf("RESULT impl=libtorch model=%s train_samples_per_s=%.2f infer_samples_per_s=%.2f\n", c.name.c_str(),
-                train * double(c.batch), infer * double(c.batch));
-    std::fflush(stdout);
+    for (const bool channels_last : {false, true}) measure(c, channels_last, seconds);
   }
   return 0;
 }

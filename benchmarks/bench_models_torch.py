@@ -2,6 +2,7 @@
 families), the same batches, one thread, the same training step (forward, MSE, backward, Adam).
 usage: bench_models_torch.py SECONDS NAME:SPEC:SIZE:BATCH ...
 prints: RESULT impl=pytorch model=NAME train_samples_per_s=X infer_samples_per_s=Y
+        train_samples_per_cpu_s=X' infer_samples_per_cpu_s=Y' (from the median CPU time of one step)
 """
 import os
 import sys
@@ -14,15 +15,17 @@ import torch_models  # noqa: E402
 
 
 def rate(seconds, step):
+    """(calls per second of wall time, 1 / median CPU time of a call), at least 5 calls after 2 warm-ups."""
     for _ in range(2):
         step()
-    calls, t0 = 0, time.perf_counter()
+    cpu, t0 = [], time.perf_counter()
     t = t0
-    while calls < 3 or t - t0 < seconds:
+    while len(cpu) < 5 or t - t0 < seconds:
+        c0 = time.process_time()
         step()
-        calls += 1
+        cpu.append(time.process_time() - c0)
         t = time.perf_counter()
-    return calls / (t - t0)
+    return len(cpu) / (t - t0), 1 / sorted(cpu)[len(cpu) // 2]
 
 
 def main():
@@ -55,8 +58,9 @@ def main():
                 net(x)
 
         infer = rate(seconds, infer_step)
-        print(f"RESULT impl=pytorch model={name} train_samples_per_s={train * batch:.2f} "
-              f"infer_samples_per_s={infer * batch:.2f}", flush=True)
+        print(f"RESULT impl=pytorch model={name} train_samples_per_s={train[0] * batch:.2f} "
+              f"infer_samples_per_s={infer[0] * batch:.2f} train_samples_per_cpu_s={train[1] * batch:.2f} "
+              f"infer_samples_per_cpu_s={infer[1] * batch:.2f}", flush=True)
 
 
 if __name__ == "__main__":

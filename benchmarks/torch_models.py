@@ -2,7 +2,7 @@
 
 Same layers, same order, same names: a state dict exported by tmdflow (learn::export_state_dict)
 loads into build(family, params) with load_state_dict(strict=True) and gives the same outputs.
-Used by the interop test (tests/learn/test_models_pytorch.cpp) and the side-by-side benchmark
+Used by the interop test (tests/learn/test_model_file.cpp, check_pytorch_twins.py) and the side-by-side benchmark
 (benchmarks/bench_models_torch.py). params: the NetworkSpec's key = value text, defaults as in C++.
 """
 import math

@@ -8,6 +8,7 @@
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/sha256.hpp"
+#include "tmdflow/learn/memory_format.hpp"
 
 namespace tmdflow::learn {
 namespace fs = std::filesystem;
@@ -178,6 +179,7 @@ LoadedModel load_model(const std::string& name_or_path) {
 std::string LoadedModel::label() const { return manifest.name + " (sha256 " + sha256.substr(0, 12) + ")"; }
 
 std::unique_ptr<TorchModel> as_patch_model(const LoadedModel& model, TorchModelOptions options) {
+  use_channels_last(*model.network);  // the CPU fast path (memory_format.hpp); same values
   return TorchModel::from_module(model.network, "model " + model.label(), std::move(options));
 }
 

@@ -45,6 +45,7 @@ io::ModelLocation resolve_model(const std::string& name_or_path);
 LoadedModel load_model(const std::string& name_or_path);
 
 /// The loaded network as a PatchModel, to run through patch inference (learn/patch_inference.hpp).
+/// Its weights are made channels-last (learn/memory_format.hpp), the faster layout on CPU.
 std::unique_ptr<TorchModel> as_patch_model(const LoadedModel& model, TorchModelOptions options = {});
 
 /// Writes the weights as a PyTorch state dict (torch.load(path) in Python gives a dict of
