@@ -62,6 +62,14 @@ std::string command_help(const std::string& command) {
            "calibration (py4DSTEM's R and Q pixel sizes, the Rx/Ry/Qx/Qy axes: positive and finite), and prints\n"
            "what was checked and every problem found. Exit code 0 when every file is valid, 4 when one has a\n"
            "problem, 5 when one cannot be read (the others are still checked).\n";
+  if (command == "models")
+    return "usage: tmdflow models\n"
+           "\n"
+           "Lists the trained models that --model NAME finds: each folder NAME/ with a manifest.json in the\n"
+           "folders of $TMDFLOW_MODELS (':'-separated), then the shipped models (models/ of the source tree,\n"
+           "<prefix>/share/tmdflow/models). For each: task, architecture, input size and pixel size, the\n"
+           "conditions it was trained for and its test metrics, and whether the model file's sha256 matches\n"
+           "its manifest. Exit code 0 when every model is intact, 4 when one is not (models/README.md).\n";
   if (command == "help")
     return "usage: tmdflow help [COMMAND]    (or tmdflow COMMAND --help)\n"
            "\n"

@@ -38,7 +38,6 @@ bool needs_learn(const std::vector<std::string>& all) {
     if (a != "--quiet" && a != "--verbose" && a.rfind("--progress", 0) != 0) args.push_back(a);
   if (args.empty()) return false;
   const std::string& cmd = args[0];
-  if (cmd == "models") return true;
   if ((cmd == "stage" || cmd == "help") && args.size() > 1) {
     // tmdflow stage NAME ..., tmdflow help stage NAME
     const std::string& name = cmd == "help" && args[1] == "stage" && args.size() > 2 ? args[2] : args[1];

@@ -1,5 +1,5 @@
 #pragma once
-// tmdflow hands commands that need LibTorch (a learn stage, a workflow with one, `models`) to its
+// tmdflow hands commands that need LibTorch (a learn stage, a workflow with one) to its
 // sibling executable tmdflow-learn, before MPI starts: each rank replaces itself (execv) with the
 // same arguments, so launchers, ranks and signals are unaffected. See stages/stage_list.hpp.
 #include <string>

@@ -82,6 +82,22 @@ else
 fi
 
 echo
+echo "== models: training and inference samples/s per core (1 thread), LibTorch C++ vs the same model in PyTorch =="
+if [ -x "$BIN/tmdflow_bench_models" ]; then
+  # Best of two interleaved runs of each side; rates from the median CPU time of a step (shared cores).
+  set -- "resnet18q:resnet layout=18 width=16 outputs=2:64:32" "unet4x16:unet levels=4 base=16 classes=2:128:8" \
+         "autoencoder:autoencoder size=64 base=16 levels=3 latent=32:64:32" "detector:detector base=16 depth=4 classes=2:128:16"
+  rm -f "$DIR/models.txt"
+  for round in 1 2; do
+    OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 "$PY" benchmarks/bench_models_torch.py 2 "$@" | tee -a "$DIR/models.txt"
+    OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 "$BIN/tmdflow_bench_models" 2 "$@" | tee -a "$DIR/models.txt"
+  done
+  awk -f benchmarks/models_ratio.awk "$DIR/models.txt"
+else
+  echo "  skipped: built without LibTorch (TMDFLOW_WITH_TORCH)"
+fi
+
+echo
 echo "== ADF image: 1024 x 1024 of a ~3,000-atom MoS2 bilayer, incoherent model, vs its FFT pair =="
 "$BIN/tmdflow_bench_adf" 1024 0.07 15 | tee "$DIR/adf_1.txt"
 "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_adf" 1024 0.07 15 | tee "$DIR/adf_2.txt"

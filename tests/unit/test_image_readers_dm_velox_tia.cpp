@@ -15,7 +15,7 @@
 
 #include "common/testing.hpp"
 #include "tmdflow/core/error.hpp"
-#include "tmdflow/core/hash.hpp"
+#include "tmdflow/core/sha256.hpp"
 #include "tmdflow/io/formats/dm.hpp"
 #include "tmdflow/io/formats/image_units.hpp"
 #include "tmdflow/io/formats/tia.hpp"

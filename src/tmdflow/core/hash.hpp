@@ -19,8 +19,4 @@ class ConfigHasher {
   std::uint64_t h_ = 1469598103934665603ull;
 };
 
-/// SHA-256 (FIPS 180-4) of `bytes` as 64 lowercase hex digits: checksums of arrays compared with
-/// other readers' (tests) and of files named in manifests.
-std::string sha256_hex(std::string_view bytes);
-
 }  // namespace tmdflow
