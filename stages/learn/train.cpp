@@ -60,6 +60,10 @@ class Train : public Stage {
                 ctx.comm.size(), " rank(s)");
     learn::TrainerOptions options = plan_.trainer;
     options.metrics = plan_.metrics;
+    // The model folder holds the checkpoint while training runs (it survives a failure, for --resume).
+    par::collectively(ctx.comm, [&] {
+      if (ctx.comm.is_root()) fs::create_directories(plan_.model_dir);
+    });
     learn::Trainer trainer(ctx.comm, network, data, plan_.loss, options);
     const bool resume = cfg_.resume && fs::exists(plan_.trainer.checkpoint);
     if (resume && ctx.comm.is_root()) log::info("train: resuming from ", plan_.trainer.checkpoint);
@@ -80,6 +84,10 @@ class Train : public Stage {
     write_training_log(out, plan_, result, manifest.name, plan_.model_dir, sha, threads.summary(), ctx.comm.size());
     par::collectively(ctx.comm, [&] {
       if (ctx.comm.is_root()) write_training_figure(ctx.output.file, manifest.name, result, plan_);
+    });
+    // The run is complete: its checkpoint has served (a rerun starts afresh, or is skipped).
+    par::collectively(ctx.comm, [&] {
+      if (ctx.comm.is_root()) fs::remove(plan_.trainer.checkpoint);
     });
     if (ctx.comm.is_root())
       log::info("train: model ", manifest.name, " written to ", plan_.model_dir, " (sha256 ", sha.substr(0, 12), ")");

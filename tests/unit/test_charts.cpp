@@ -24,11 +24,11 @@ bool colour_near(const tmdflow::io::RgbImage& img, double x, double y, const tmd
 }  // namespace
 
 TEST(Charts, PointsLandWhereTheAxesSay) {
-  Chart loss{"loss", "epoch", "loss", true, {}};
+  Chart loss{"loss", "epoch", "loss", true, true, {}};
   Series s{"train", {}, {}, series_colour(0)};
   for (int e = 1; e <= 20; ++e) s.x.push_back(e), s.y.push_back(std::pow(10.0, -0.2 * e));  // straight in log y
   loss.series.push_back(s);
-  Chart acc{"accuracy", "epoch", "fraction", false, {}};
+  Chart acc{"accuracy", "epoch", "fraction", false, false, {}};
   Series a{"val", {1, 10, 20}, {0.2, 0.6, 0.8}, series_colour(1)};
   acc.series.push_back(a);
   const RenderedCharts r = render_charts({loss, acc}, "training");
@@ -57,7 +57,7 @@ TEST(Charts, PointsLandWhereTheAxesSay) {
 }
 
 TEST(Charts, RefusesChartsWithoutData) {
-  Chart empty{"loss", "epoch", "loss", true, {}};
+  Chart empty{"loss", "epoch", "loss", true, false, {}};
   empty.series.push_back(Series{"train", {1, 2}, {-1, 0}, series_colour(0)});  // nothing positive on a log axis
   EXPECT_THROW(render_charts({empty}), tmdflow::IoError);
   EXPECT_THROW(render_charts({}), tmdflow::IoError);

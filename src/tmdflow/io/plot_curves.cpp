@@ -38,6 +38,8 @@ void data_range(const Chart& c, Range& x, Range& y) {
     }
   if (!any) throw IoError("chart '" + c.title + "': expected at least one finite point, found none");
   if (x.hi == x.lo) x.lo -= 0.5, x.hi += 0.5;
+  const double xm = 0.03 * (x.hi - x.lo);  // room for the markers of the first and last points
+  x.lo -= xm, x.hi += xm;
   if (y.hi == y.lo) y.lo -= c.log_y ? 0.5 : std::max(0.5, std::fabs(y.lo) * 0.1), y.hi += c.log_y ? 0.5 : std::max(0.5, std::fabs(y.hi) * 0.1);
   const double margin = 0.05 * (y.hi - y.lo);
   y.lo -= margin, y.hi += margin;
@@ -48,8 +50,13 @@ struct Tick {
   std::string label;
 };
 
-std::vector<Tick> ticks_of(const Range& r, bool log) {
+std::vector<Tick> ticks_of(const Range& r, bool log, bool integer = false) {
   std::vector<Tick> out;
+  if (integer) {
+    const double step = std::max(1.0, nice_step(r.lo, r.hi));
+    for (double v = std::ceil(r.lo / step) * step; v <= r.hi + 1e-9; v += step) out.push_back({v, tick_label(v, step)});
+    if (!out.empty()) return out;
+  }
   if (log) {
     for (const auto& t : log_ticks(std::pow(10.0, r.lo), std::pow(10.0, r.hi))) out.push_back({std::log10(t.value), t.label});
     if (!out.empty()) return out;
@@ -64,7 +71,7 @@ void set(cairo_t* cr, const Rgb& c) { cairo_set_source_rgb(cr, c[0] / 255.0, c[1
 ChartLayout draw_chart(cairo_t* cr, const Chart& c, int ox, int oy, int w, int h) {
   Range xr, yr;
   data_range(c, xr, yr);
-  const auto xt = ticks_of(xr, false), yt = ticks_of(yr, c.log_y);
+  const auto xt = ticks_of(xr, false, c.integer_x), yt = ticks_of(yr, c.log_y);
   double ytw = 0;
   for (const auto& t : yt) ytw = std::max(ytw, draw::text_width(cr, draw::tick_font, t.label));
   const double lh = draw::line_height(cr, draw::label_font), th = draw::line_height(cr, draw::title_font),

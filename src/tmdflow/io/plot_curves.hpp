@@ -23,6 +23,7 @@ struct Chart {
   std::string title;
   std::string x_label, y_label;  // with units, e.g. "epoch", "loss (MSE)"
   bool log_y = false;            // non-positive values are left out
+  bool integer_x = false;        // x ticks at whole numbers only (epochs)
   std::vector<Series> series;
   /// A vertical marker (e.g. the best epoch); NaN: none.
   double marker_x = std::numeric_limits<double>::quiet_NaN();

@@ -175,7 +175,7 @@ void augment(Sample& s, const AugmentOptions& o, std::uint64_t seed, std::int64_
     s.input = apply_dihedral(d, s.input, s.channels, h, w);
     if (map) {
       std::int64_t mh = s.height, mw = s.width;
-      s.target = apply_dihedral(d, s.target, 1, mh, mw);
+      s.target = apply_dihedral(d, s.target, s.target_channels, mh, mw);
     } else if (o.transform_target) {
       o.transform_target(d, s.target);
     }
@@ -185,7 +185,7 @@ void augment(Sample& s, const AugmentOptions& o, std::uint64_t seed, std::int64_
   if (o.scale_min != 1.0 || o.scale_max != 1.0) {
     const double f = std::exp(uniform_in(r, std::log(o.scale_min), std::log(o.scale_max)));  // log-uniform: zoom in and out alike
     scale_planes(s.input, s.channels, s.height, s.width, f, false);
-    if (map) scale_planes(s.target, 1, s.height, s.width, f, true);
+    if (map) scale_planes(s.target, s.target_channels, s.height, s.width, f, true);
   }
   if (o.crop_px > 0) {
     if (o.crop_px > s.height || o.crop_px > s.width)
@@ -194,7 +194,7 @@ void augment(Sample& s, const AugmentOptions& o, std::uint64_t seed, std::int64_
     const std::int64_t y0 = std::int64_t(r() % std::uint64_t(s.height - o.crop_px + 1));
     const std::int64_t x0 = std::int64_t(r() % std::uint64_t(s.width - o.crop_px + 1));
     s.input = crop_planes(s.input, s.channels, s.height, s.width, y0, x0, o.crop_px);
-    if (map) s.target = crop_planes(s.target, 1, s.height, s.width, y0, x0, o.crop_px);
+    if (map) s.target = crop_planes(s.target, s.target_channels, s.height, s.width, y0, x0, o.crop_px);
     s.height = s.width = o.crop_px;
   }
 

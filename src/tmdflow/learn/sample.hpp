@@ -15,17 +15,19 @@ struct Sample {
   std::int64_t channels = 1, height = 0, width = 0;
   std::vector<float> input;   // (channels, height, width)
   TargetKind target_kind = TargetKind::values;
-  std::vector<float> target;  // K values, or (height, width)
+  std::int64_t target_channels = 1;  // planes of a map target: 1 (class indices or one map), or C maps
+  std::vector<float> target;  // K values, or (target_channels, height, width)
 };
 
 /// This rank's part of one global batch. Inputs (count, channels, height, width); targets
-/// (count, K) or (count, height, width).
+/// (count, K), (count, height, width) or (count, C, height, width).
 struct Batch {
   std::int64_t count = 0;         // samples on this rank (may be 0)
   std::int64_t global_count = 0;  // samples of the whole batch over all ranks
   std::int64_t channels = 1, height = 0, width = 0;
   TargetKind target_kind = TargetKind::values;
-  std::int64_t target_values = 0;  // K for values; height * width for maps
+  std::int64_t target_channels = 1;  // planes of map targets
+  std::int64_t target_values = 0;  // K for values; target_channels * height * width for maps
   std::vector<float> inputs;
   std::vector<float> targets;
   std::vector<std::int64_t> indices;  // global trainset index of each sample

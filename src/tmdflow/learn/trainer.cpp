@@ -56,6 +56,8 @@ torch::Tensor batch_inputs(const Batch& b) {
 }
 
 torch::Tensor batch_targets(const Batch& b) {
+  if (b.target_kind == TargetKind::map && b.target_channels > 1)
+    return torch::from_blob(const_cast<float*>(b.targets.data()), {b.count, b.target_channels, b.height, b.width}, torch::kFloat);
   if (b.target_kind == TargetKind::map)
     return torch::from_blob(const_cast<float*>(b.targets.data()), {b.count, b.height, b.width}, torch::kFloat);
   return torch::from_blob(const_cast<float*>(b.targets.data()), {b.count, b.target_values}, torch::kFloat);

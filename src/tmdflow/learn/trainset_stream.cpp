@@ -63,7 +63,7 @@ void centre_crop(Sample& s, std::int64_t size) {
     return out;
   };
   s.input = crop(s.input, s.channels);
-  if (s.target_kind == TargetKind::map) s.target = crop(s.target, 1);
+  if (s.target_kind == TargetKind::map) s.target = crop(s.target, s.target_channels);
   s.height = s.width = size;
 }
 
@@ -91,6 +91,7 @@ struct TrainsetStream::Impl {
   h5::Dataset map;
   std::int64_t n = 0, channels = 1, height = 0, width = 0;
   TargetKind kind = TargetKind::values;
+  std::int64_t target_channels = 1;  // planes of the map targets
   std::vector<std::int64_t> train, validation;
   std::int64_t cached_epoch = -1;
   std::vector<std::int64_t> epoch_order;  // positions in `train`
@@ -131,8 +132,11 @@ struct TrainsetStream::Impl {
     if (!source.target_map.empty()) {
       kind = TargetKind::map;
       map = open_data(g, source.target_map);
-      if (map.shape() != h5::Shape{n, height, width})
-        throw InputError::at(source.file, map.path(), "target map", "shape " + shape_text({n, height, width}), shape_text(map.shape()));
+      const h5::Shape ms = map.shape();
+      if (ms.size() == 4 && ms[1] >= 1) target_channels = ms[1];
+      if (ms != h5::Shape{n, height, width} && ms != h5::Shape{n, target_channels, height, width})
+        throw InputError::at(source.file, map.path(), "target map", "shape " + shape_text({n, height, width}) + " or (N, C, H, W)",
+                             shape_text(ms));
     }
   }
 
@@ -171,7 +175,7 @@ struct TrainsetStream::Impl {
     std::vector<std::int64_t> sorted = indices;
     std::sort(sorted.begin(), sorted.end());
     const std::size_t plane = std::size_t(channels * height * width);
-    const std::size_t tv = kind == TargetKind::map ? std::size_t(height * width) : labels.size();
+    const std::size_t tv = kind == TargetKind::map ? std::size_t(target_channels * height * width) : labels.size();
     std::vector<float> in(sorted.size() * plane), tg(sorted.size() * tv);
     std::size_t at = 0;
     for (const auto& [first, len] : runs_of(sorted)) {
@@ -180,7 +184,10 @@ struct TrainsetStream::Impl {
       cnt[0] = len;
       inputs.read<float>(off, cnt, in.data() + at * plane, h5::Xfer::independent);
       if (kind == TargetKind::map) {
-        map.read<float>({first, 0, 0}, {len, height, width}, tg.data() + at * tv, h5::Xfer::independent);
+        if (map.shape().size() == 4)
+          map.read<float>({first, 0, 0, 0}, {len, target_channels, height, width}, tg.data() + at * tv, h5::Xfer::independent);
+        else
+          map.read<float>({first, 0, 0}, {len, height, width}, tg.data() + at * tv, h5::Xfer::independent);
       } else {
         std::vector<double> v(static_cast<std::size_t>(len));
         for (std::size_t k = 0; k < labels.size(); ++k) {
@@ -200,6 +207,7 @@ struct TrainsetStream::Impl {
       s.width = width;
       s.input.assign(in.begin() + pos * plane, in.begin() + (pos + 1) * plane);
       s.target_kind = kind;
+      s.target_channels = target_channels;
       s.target.assign(tg.begin() + pos * tv, tg.begin() + (pos + 1) * tv);
       for (float v : s.input)
         if (!std::isfinite(v))
@@ -216,10 +224,11 @@ struct TrainsetStream::Impl {
     b.height = height;
     b.width = width;
     b.target_kind = kind;
-    b.target_values = kind == TargetKind::map ? height * width : std::int64_t(labels.size());
+    b.target_channels = target_channels;
+    b.target_values = kind == TargetKind::map ? target_channels * height * width : std::int64_t(labels.size());
     const std::int64_t crop = options.augment.crop_px;
     if (crop > 0) b.height = b.width = crop;
-    if (b.target_kind == TargetKind::map) b.target_values = b.height * b.width;
+    if (b.target_kind == TargetKind::map) b.target_values = target_channels * b.height * b.width;
     for (Sample& s : samples) {
       if (epoch) augment(s, options.augment, options.seed, *epoch);
       else if (crop > 0) centre_crop(s, crop);  // validation sees what training sees: the crop size
@@ -284,7 +293,11 @@ std::int64_t TrainsetStream::height() const { return impl_->height; }
 std::int64_t TrainsetStream::width() const { return impl_->width; }
 TargetKind TrainsetStream::target_kind() const { return impl_->kind; }
 std::int64_t TrainsetStream::target_values() const {
-  return impl_->kind == TargetKind::map ? impl_->height * impl_->width : std::int64_t(impl_->labels.size());
+  return impl_->kind == TargetKind::map ? impl_->target_channels * impl_->height * impl_->width : std::int64_t(impl_->labels.size());
+}
+
+std::int64_t TrainsetStream::target_channels() const {
+  return impl_->kind == TargetKind::map ? impl_->target_channels : std::int64_t(impl_->labels.size());
 }
 const std::vector<std::int64_t>& TrainsetStream::training_indices() const { return impl_->train; }
 const std::vector<std::int64_t>& TrainsetStream::validation_indices() const { return impl_->validation; }

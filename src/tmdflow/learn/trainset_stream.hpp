@@ -32,7 +32,8 @@ struct TrainsetSource {
   std::string inputs = "patches";
   /// Regression targets: scalar label datasets (N), e.g. {"labels/slip_a", "labels/slip_b"}: K values.
   std::vector<std::string> labels;
-  /// Or map targets (N, H, W): per-pixel class indices or heat maps. Exactly one of labels / map.
+  /// Or map targets (N, H, W): per-pixel class indices or one map, or (N, C, H, W): C maps (e.g.
+  /// heat maps of C classes). Exactly one of labels / map.
   std::string target_map;
 };
 
@@ -79,7 +80,9 @@ class TrainsetStream {
   std::int64_t height() const;
   std::int64_t width() const;
   TargetKind target_kind() const;
-  std::int64_t target_values() const;  // K, or height * width
+  std::int64_t target_values() const;  // K, or target_channels * height * width
+  /// Planes of a map target (1 for (N, H, W) maps, C for (N, C, H, W)); K for labels.
+  std::int64_t target_channels() const;
 
   /// Global indices of the training set and of the validation set (sorted).
   const std::vector<std::int64_t>& training_indices() const;
