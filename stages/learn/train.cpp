@@ -10,6 +10,7 @@
 #include "train_support.hpp"
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/io/model_catalog.hpp"
+#include "tmdflow/learn/evaluate.hpp"
 #include "tmdflow/learn/losses.hpp"
 #include "tmdflow/learn/model_file.hpp"
 #include "tmdflow/learn/threads.hpp"
@@ -45,8 +46,14 @@ class Train : public Stage {
 
   void validate(const StageContext& ctx) override { plan_ = cfg_.plan(ctx); }
 
-  std::vector<std::string> read_locations(const StageContext& ctx) const override {
-    return {plan_.source.file + ":" + plan_.source.group};
+  std::vector<std::string> read_locations(const StageContext&) const override {
+    std::vector<std::string> out{plan_.source.file + ":" + plan_.source.group};
+    if (plan_.test) out.push_back(plan_.test->file + ":" + plan_.test->group);
+    return out;
+  }
+
+  std::vector<std::string> extra_inputs() const override {
+    return plan_.test ? std::vector<std::string>{plan_.test->file + ":" + plan_.test->group} : std::vector<std::string>{};
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
@@ -72,8 +79,17 @@ class Train : public Stage {
       throw ConfigError("train: stopped after " + std::to_string(result.steps) + " steps (--stop-after-steps) before the last epoch; "
                         "the checkpoint " + plan_.trainer.checkpoint + " holds the run: rerun with --resume true to finish it");
 
-    // The model and its manifest (rank 0), then the log and the figure.
-    io::ModelManifest manifest = make_manifest(ctx, plan_, result, data);
+    // The held-out test set, if any, then the model and its manifest (rank 0), the log and the figure.
+    std::optional<learn::Evaluation> test;
+    if (plan_.test) {
+      learn::StreamOptions o = plan_.stream;
+      o.validation_fraction = 0;
+      o.augment = {};
+      learn::TrainsetStream test_data(*plan_.test, o, ctx.comm.rank(), ctx.comm.size());
+      test = learn::evaluate(ctx.comm, *network, test_data, plan_.loss, plan_.metrics, plan_.stream.global_batch);
+      if (ctx.comm.is_root()) log::info("train: test set of ", test->samples, " samples: loss ", test->loss);
+    }
+    io::ModelManifest manifest = make_manifest(ctx, plan_, result, data, test);
     std::string sha;
     par::collectively(ctx.comm, [&] {
       if (!ctx.comm.is_root()) return;

@@ -88,6 +88,7 @@ void TrainConfig::declare(Options& o) {
       .add<std::int64_t>("augment-contamination", &contamination, 0, "augment with up to this many bright contamination blobs")
       .add<std::int64_t>("augment-vacancies", &vacancies, 0, "augment with up to this many vacancy-like dark spots")
       .add<double>("augment-mask-probability", &mask_probability, 0.0, "probability of a random masked rectangle")
+      .add<std::string>("test-input", &test_input, "", "a held-out test set (FILE.h5[:/group], same datasets): its loss and metrics go to the manifest")
       .add<std::string>("model-name", &model_name, "model", "name of the model (its folder and manifest)")
       .add<std::string>("model-dir", &model_dir, "", "folder of the model (default: models/NAME beside the output file)")
       .add<std::string>("task", &task, "", "what the model predicts, for the manifest (default: from the targets)")
@@ -173,6 +174,20 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
     }
   }
 
+  if (!test_input.empty()) {
+    const io::Target t = io::parse_target(test_input, "/trainset");
+    learn::TrainsetSource ts = p.source;
+    ts.file = t.file;
+    ts.group = t.group;
+    learn::StreamOptions probe_options = s;
+    probe_options.validation_fraction = 0;
+    learn::TrainsetStream test_probe(ts, probe_options, ctx.comm.rank(), ctx.comm.size());
+    if (test_probe.channels() != probe.channels() || test_probe.height() != probe.height() || test_probe.width() != probe.width() ||
+        test_probe.target_values() != probe.target_values())
+      throw InputError(test_input + ": expected test samples shaped like the trainset's, found others");
+    p.test = ts;
+  }
+
   // The network: the trainset gives its input channels and output size unless they are set.
   p.spec.family = network;
   p.spec.params = key_values(network_params, "network-params");
@@ -254,7 +269,7 @@ std::int64_t count_parameters(learn::Network& network) {
 }
 
 io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, const learn::TrainingResult& result,
-                                const learn::TrainsetStream& data) {
+                                const learn::TrainsetStream& data, const std::optional<learn::Evaluation>& test) {
   io::ModelManifest m;
   m.name = plan.model_name;
   const bool values = !plan.label_names.empty();
@@ -295,6 +310,11 @@ io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, 
     if (std::isfinite(best.validation_loss)) metrics["validation_loss"] = best.validation_loss;
     metrics["train_loss"] = best.train_loss;
     for (const auto& [k, v] : best.metrics) metrics[k] = v;
+  }
+  if (test) {
+    json t = {{"samples", test->samples}, {"loss", test->loss}, {"product", plan.test->file + ":" + plan.test->group}};
+    for (const auto& [k, v] : test->metrics) t[k] = v;
+    metrics["test"] = t;
   }
   m.metrics = metrics.dump();
   if (!plan.spec.params.empty()) m.params = plan.spec.params;

@@ -2,11 +2,13 @@
 // The train stage's parts: its options and what they resolve to (the trainset, the network, the
 // loss, the trainer), and what it writes besides the model (training log, figure, manifest).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "stage.hpp"
 #include "tmdflow/io/model_catalog.hpp"
+#include "tmdflow/learn/evaluate.hpp"
 #include "tmdflow/learn/losses.hpp"
 #include "tmdflow/learn/network.hpp"
 #include "tmdflow/learn/trainer.hpp"
@@ -30,13 +32,15 @@ struct TrainPlan {
   std::string data_command, data_hash, material;
   std::vector<std::string> label_names;  // regression targets, in output order
   std::string target_map;
+  /// A held-out test set (--test-input): same datasets as the trainset.
+  std::optional<learn::TrainsetSource> test;
 };
 
 /// The stage's options.
 struct TrainConfig {
   std::string network = "resnet", network_params, inputs = "patches", labels, target_map, loss = "mse", class_weights;
   std::string optimizer = "adamw", schedule = "cosine", normalisation = "per-sample";
-  std::string model_dir, model_name = "model", figures = "auto", task, noise_psnr, scale_range;
+  std::string model_dir, model_name = "model", figures = "auto", task, noise_psnr, scale_range, test_input;
   double learning_rate = 1e-3, weight_decay = 1e-4, final_fraction = 0.01, validation_fraction = 0.1, min_delta = 0;
   double blur_px = 0, mask_probability = 0;
   std::int64_t epochs = 10, batch = 64, warmup_steps = 0, stop_after_steps = 0, crop_px = 0;
@@ -55,7 +59,7 @@ std::int64_t count_parameters(learn::Network& network);
 
 /// The manifest of the trained model (models/README.md); save_model fills the file and sha256.
 io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, const learn::TrainingResult& result,
-                                const learn::TrainsetStream& data);
+                                const learn::TrainsetStream& data, const std::optional<learn::Evaluation>& test);
 
 /// The training_log/1 product (collective).
 void write_training_log(io::ProductWriter& out, const TrainPlan& plan, const learn::TrainingResult& result, const std::string& model_name,
