@@ -2,7 +2,8 @@
 // Convolutional autoencoder: `levels` stride-2 conv-norm-ReLU steps (channels base, 2 base, ...)
 // and a linear map to a latent vector; the decoder mirrors it with 4x4 stride-2 transposed
 // convolutions and a final 3x3 convolution back to the input channels (no activation: it
-// reconstructs normalised images). The input is square, `size` pixels, a multiple of 2^levels.
+// reconstructs normalised images; the transposed convolutions run as 3x3 convolutions + pixel
+// shuffles, autoencoder.cpp). The input is square, `size` pixels, a multiple of 2^levels.
 // forward() returns the reconstruction; encode() the latent vector; decode() maps it back.
 // Spec: family "autoencoder"; size=64 in_channels=1 base=16 levels=3 latent=32 norm=batch|group groups=8.
 #include <memory>
