@@ -51,6 +51,7 @@ class TrainsetStreamTest : public ::testing::Test {
     spec.chunk = 4;
     spec.labels = {"a", "b"};
     spec.maps = true;
+    spec.emd_array = true;  // make-trainset's layout: the stream opens patches/data
     write_trainset(Runtime::world_comm(), path_, spec, make_sample);
   }
   learn::TrainsetSource source() const {

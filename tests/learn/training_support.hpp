@@ -68,12 +68,13 @@ class TinySegmenter : public tmdflow::learn::Network {
 };
 
 /// Writes a trainset on rank 0 (then a barrier): group /trainset with patches (N, H, W) float32
-/// chunked by `chunk` samples, labels/<name> (N) float64, and optionally maps (N, H, W).
+/// (or patches/data) chunked by `chunk` samples, labels/<name> (N) float64, and optionally maps (N, H, W).
 /// fill(i, pixels, labels, map) makes sample i.
 struct TrainsetSpec {
   std::int64_t count = 0, height = 16, width = 16, chunk = 1;
   std::vector<std::string> labels;
   bool maps = false;
+  bool emd_array = false;  // patches as an EMD array group (patches/data), as make-trainset writes it
 };
 using SampleMaker = std::function<void(std::int64_t, float* pixels, double* labels, float* map)>;
 
@@ -89,7 +90,10 @@ inline void write_trainset(const tmdflow::par::Comm& comm, const std::string& pa
       fill(i, pixels.data() + i * plane, one.data(), maps.data() + i * plane);
       for (std::size_t k = 0; k < one.size(); ++k) labels[k][std::size_t(i)] = one[k];
     }
-    h5::Dataset d = g.create_dataset("patches", tmdflow::io::Dtype::f32, {n, s.height, s.width}, {s.chunk, s.height, s.width});
+    h5::Group array;
+    if (s.emd_array) array = g.create_group("patches");
+    const h5::Group& holder = s.emd_array ? array : g;
+    h5::Dataset d = holder.create_dataset(s.emd_array ? "data" : "patches", tmdflow::io::Dtype::f32, {n, s.height, s.width}, {s.chunk, s.height, s.width});
     d.write<float>({0, 0, 0}, {n, s.height, s.width}, pixels.data(), h5::Xfer::independent);
     h5::Group lg = g.create_group("labels");
     for (std::size_t k = 0; k < s.labels.size(); ++k) lg.write_vector(s.labels[k], labels[k]);
