@@ -1,5 +1,7 @@
 #include "tmdflow/learn/trainer.hpp"
 
+#include "tmdflow/learn/memory_format.hpp"
+
 #include <cmath>
 
 #include "tmdflow/core/error.hpp"
@@ -71,6 +73,9 @@ Trainer::Trainer(const par::Comm& comm, std::shared_ptr<Network> network, Trains
   if (options_.epochs <= 0) throw ConfigError("epochs: expected >= 1, found " + std::to_string(options_.epochs));
   if (options_.patience < 0) throw ConfigError("patience: expected >= 0 epochs, found " + std::to_string(options_.patience));
   if (options_.schedule.warmup_steps < 0) throw ConfigError("warm-up: expected >= 0 steps");
+  // Channels-last weights take oneDNN's faster convolutions on CPU (learn/memory_format.hpp); set
+  // before the optimiser sees the parameters.
+  use_channels_last(*network_);
   parameters_ = network_->parameters(true);
   optimizer_ = make_optimizer(parameters_, options_.optimizer);
   sync_ = std::make_unique<GradientSync>(comm_, parameters_);
