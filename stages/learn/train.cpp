@@ -32,7 +32,8 @@ class Train : public Stage {
            "each global batch, gradients averaged over all ranks each step, so the result does not depend on the rank count.\n"
            "Networks (--network, sizes in --network-params k=v,...): resnet (layout=18|34|50, width, head), unet (levels,\n"
            "base, classes), autoencoder (latent), detector (classes). Inputs and outputs sizes default from the trainset.\n"
-           "Writes the model folder (--model-dir, default MODELS/NAME beside the output file, NAME from --model-name) with\n"
+           "Writes the model folder (--model-dir; by default the folder named by --model-name in a folder 'models' beside the\n"
+           "output file) with "
            "model.pt and manifest.json (architecture, input, normalisation, the commands that made the data and the model,\n"
            "metrics on the validation set, sha256), a training_log/1 product (loss, learning rate, metrics per epoch) and\n"
            "figures/NAME_training.png. A checkpoint in the model folder is written every epoch and at an interruption;\n"
@@ -60,6 +61,8 @@ class Train : public Stage {
     const learn::ThreadSettings threads = learn::configure_threads(ctx.comm, cfg_.threads);
     if (ctx.comm.is_root()) log::info("train: ", threads.summary());
     learn::TrainsetStream data(plan_.source, plan_.stream, ctx.comm.rank(), ctx.comm.size());
+    // Initial weights from --seed (rank 0's are broadcast by the trainer): the same run for any rank count.
+    torch::manual_seed(plan_.trainer.seed);
     std::shared_ptr<learn::Network> network = learn::make_network(plan_.spec);
     if (ctx.comm.is_root())
       log::info("train: ", learn::spec_text(plan_.spec), " (", count_parameters(*network), " parameters) on ", data.train_size(),

@@ -90,7 +90,7 @@ void TrainConfig::declare(Options& o) {
       .add<double>("augment-mask-probability", &mask_probability, 0.0, "probability of a random masked rectangle")
       .add<std::string>("test-input", &test_input, "", "a held-out test set (FILE.h5[:/group], same datasets): its loss and metrics go to the manifest")
       .add<std::string>("model-name", &model_name, "model", "name of the model (its folder and manifest)")
-      .add<std::string>("model-dir", &model_dir, "", "folder of the model (default: models/NAME beside the output file)")
+      .add<std::string>("model-dir", &model_dir, "", "folder of the model (default: the --model-name folder in a folder 'models' beside the output file)")
       .add<std::string>("task", &task, "", "what the model predicts, for the manifest (default: from the targets)")
       .add<bool>("half", &half, false, "store the weights as float16 (half the file size)")
       .add<std::string>("figures", &figures, "auto", "folder for the training-curve PNG (auto: figures/ beside the output; empty: none)")
