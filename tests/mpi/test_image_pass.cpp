@@ -52,7 +52,7 @@ class CopyAndCount : public io::TileAnalysis {
   CopyAndCount(std::int64_t halo, io::ImageBorder border) : halo_(halo), border_(border) {}
   std::vector<std::string> pixel_maps() const override { return {"copy", "tile_index"}; }
   std::int64_t halo() const override { return halo_; }
-  void prepare(const io::ImageStackMeta& meta, std::int64_t local_tiles) override {
+  void prepare(const io::ImagePassShape& meta, std::int64_t local_tiles) override {
     meta_ = meta;
     local_tiles_ = local_tiles;
     seen_.assign(std::size_t(meta.images * meta.height * meta.width), 0);
@@ -89,7 +89,7 @@ class CopyAndCount : public io::TileAnalysis {
  private:
   std::int64_t halo_;
   io::ImageBorder border_;
-  io::ImageStackMeta meta_;
+  io::ImagePassShape meta_;
   std::int64_t local_tiles_ = 0, processed_ = 0;
 };
 
@@ -238,7 +238,7 @@ TEST(ImagePass, ShardsByImageWithFewerImagesThanRanks) {
       for (std::int64_t y = 0; y < 9; ++y)
         for (std::int64_t x = 0; x < 11; ++x) ASSERT_EQ(copied[std::size_t((k * 9 + y) * 11 + x)], pixel_value(k, y, x));
     // This rank's tiles are its block of images.
-    EXPECT_EQ(io::image_tiling(io::image_stack_meta(f.root().open_dataset("images")), {}).tiles_of(world().size(), world().rank()), mine);
+    EXPECT_EQ(io::image_tiling(io::image_pass_shape(f.root().open_dataset("images")), {}).tiles_of(world().size(), world().rank()), mine);
     out = h5::Group();
     f.close();
   }
@@ -250,7 +250,7 @@ namespace {
 class FailOnLastTile : public io::TileAnalysis {
  public:
   explicit FailOnLastTile(bool interrupt) : interrupt_(interrupt) {}
-  void prepare(const io::ImageStackMeta& meta, std::int64_t) override { tiles_ = meta.images; }
+  void prepare(const io::ImagePassShape& meta, std::int64_t) override { tiles_ = meta.images; }
   void process(const io::ImageTile& tile, const std::vector<io::TileMap>&) override {
     if (tile.index != tiles_ - 1) return;
     if (interrupt_)

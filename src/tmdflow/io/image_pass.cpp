@@ -21,7 +21,7 @@ constexpr std::int64_t kLargeFrameChunkSide = 1024;
 /// border rule. Every rank calls read() once per step, with an empty selection when it has no tile.
 class TileReader {
  public:
-  TileReader(const h5::Dataset& images, const ImageStackMeta& meta, std::int64_t halo, ImageBorder border)
+  TileReader(const h5::Dataset& images, const ImagePassShape& meta, std::int64_t halo, ImageBorder border)
       : images_(images), meta_(meta), halo_(halo), border_(border) {}
 
   /// Collective. With tile == nullptr this rank reads nothing.
@@ -63,7 +63,7 @@ class TileReader {
   }
 
   const h5::Dataset& images_;
-  ImageStackMeta meta_;
+  ImagePassShape meta_;
   std::int64_t halo_;
   ImageBorder border_;
   std::vector<float> inside_, data_;
@@ -82,7 +82,7 @@ std::vector<std::string> map_names(const std::vector<TileAnalysis*>& analyses) {
   return names;
 }
 
-h5::Shape map_chunks(const ImageStackMeta& meta, const ImagePassOptions& options) {
+h5::Shape map_chunks(const ImagePassShape& meta, const ImagePassOptions& options) {
   std::int64_t side_y = meta.height, side_x = meta.width;
   if (options.sharding == ImageSharding::by_tile) {
     side_y = std::min(side_y, options.tile);
@@ -113,7 +113,7 @@ std::int64_t border_index(std::int64_t i, std::int64_t n, ImageBorder border) {
   return i < n ? i : period - i;
 }
 
-ImageTiling image_tiling(const ImageStackMeta& meta, const ImagePassOptions& options) {
+ImageTiling image_tiling(const ImagePassShape& meta, const ImagePassOptions& options) {
   ImageTiling tiling;
   tiling.meta = meta;
   if (options.sharding == ImageSharding::by_tile) {
@@ -125,12 +125,12 @@ ImageTiling image_tiling(const ImageStackMeta& meta, const ImagePassOptions& opt
   return tiling;
 }
 
-ImageStackMeta image_stack_meta(const h5::Dataset& images) {
+ImagePassShape image_pass_shape(const h5::Dataset& images) {
   const h5::Shape shape = images.shape();
   if (shape.size() != 3 || shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0)
     throw InputError::at(images.file_name(), images.path(), "image stack", "3 axes [N, H, W] with N, H, W > 0",
                          std::to_string(shape.size()) + " axes " + str::shape_string(shape));
-  ImageStackMeta meta;
+  ImagePassShape meta;
   meta.images = shape[0];
   meta.height = shape[1];
   meta.width = shape[2];
@@ -141,7 +141,7 @@ ImageStackMeta image_stack_meta(const h5::Dataset& images) {
 void run_image_pass(const par::Comm& comm, const h5::Dataset& images, const std::vector<TileAnalysis*>& analyses,
                     const h5::Group* maps_out, const ImagePassOptions& options) {
   // Shapes, names and options are the same on every rank: these checks throw on all ranks alike.
-  const ImageStackMeta meta = image_stack_meta(images);
+  const ImagePassShape meta = image_pass_shape(images);
   const ImageTiling tiling = image_tiling(meta, options);
   const std::vector<std::string> names = map_names(analyses);
   if (!names.empty() && !maps_out)

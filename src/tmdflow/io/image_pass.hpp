@@ -34,7 +34,7 @@ std::string to_string(ImageBorder border);
 std::int64_t border_index(std::int64_t i, std::int64_t n, ImageBorder border);
 
 /// Shape of the stack a pass runs over.
-struct ImageStackMeta {
+struct ImagePassShape {
   std::int64_t images = 0, height = 0, width = 0;
   Dtype dtype = Dtype::f32;  // stored type (the pass hands floats)
 };
@@ -75,7 +75,7 @@ class TileAnalysis {
   /// Pixels of halo the analysis needs around each tile (a 3 x 3 filter: 1).
   virtual std::int64_t halo() const { return 0; }
   /// Before the pass, on every rank, with the number of tiles this rank will process.
-  virtual void prepare(const ImageStackMeta& meta, std::int64_t local_tiles) {
+  virtual void prepare(const ImagePassShape& meta, std::int64_t local_tiles) {
     (void)meta;
     (void)local_tiles;
   }
@@ -97,16 +97,16 @@ struct ImagePassOptions {
 
 /// The tiles of the whole stack, in work-list order (image, tile row, tile column).
 struct ImageTiling {
-  ImageStackMeta meta;
+  ImagePassShape meta;
   std::vector<par::Tile> tiles_per_image;  // of one image (tile_grid with halo 0)
   std::int64_t tiles() const { return meta.images * std::int64_t(tiles_per_image.size()); }
   /// The tiles of `rank` among `ranks`: a block partition of the work list.
   par::Range tiles_of(int ranks, int rank) const { return par::block_partition(tiles(), ranks, rank); }
 };
-ImageTiling image_tiling(const ImageStackMeta& meta, const ImagePassOptions& options);
+ImageTiling image_tiling(const ImagePassShape& meta, const ImagePassOptions& options);
 
 /// The stack's shape; InputError naming the dataset unless it is 3-D [N, H, W] with H, W > 0.
-ImageStackMeta image_stack_meta(const h5::Dataset& images);
+ImagePassShape image_pass_shape(const h5::Dataset& images);
 
 /// Runs the analyses over this rank's tiles (collective on comm; the file of `images` open on
 /// comm). The pixel maps of all analyses are created in `maps_out` as float32 [N, H, W] chunked
