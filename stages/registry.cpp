@@ -34,6 +34,7 @@ void register_stage(const std::string& name, StageFactory factory) {
 const std::vector<LearnStageEntry>& learn_stage_catalogue() {
   static const std::vector<LearnStageEntry> entries = {
       {"train", "train a network on a trainset product, data-parallel over the ranks: the model file, its manifest and a training log"},
+      {"predict", "run a trained map model (e.g. the column detector) over every image of an image stack: one map per output channel"},
   };
   return entries;
 }

@@ -4,7 +4,11 @@
 namespace tmdflow::stages {
 
 std::unique_ptr<Stage> make_train_stage();
+std::unique_ptr<Stage> make_predict_stage();
 
-void register_learn_stages() { register_stage("train", make_train_stage); }
+void register_learn_stages() {
+  register_stage("train", make_train_stage);
+  register_stage("predict", make_predict_stage);
+}
 
 }  // namespace tmdflow::stages

@@ -71,6 +71,46 @@ check(code == 0, f"training logs validate: {out}")
 code, out = run(["models"], env={"TMDFLOW_MODELS": os.path.join(tmp, "models")})
 check(code == 0 and "det1" in out and "det2" in out, f"tmdflow models lists the trained models: {out}")
 
+# ---- predict: the detector over an image stack, tile by tile --------------------------------------
+with h5py.File(data, "r") as f:
+    patches = f["testset/patches/data"][()]
+npy = os.path.join(tmp, "patches.npy")
+np.save(npy, patches)
+stack, stack_fine, stack_raw = os.path.join(tmp, "stack.h5"), os.path.join(tmp, "stack_fine.h5"), os.path.join(tmp, "stack_raw.h5")
+run_ok(["stage", "ingest", "--input", npy, "--output", stack, "--pixel-size-A", "0.2"])
+run_ok(["stage", "ingest", "--input", npy, "--output", stack_fine, "--pixel-size-A", "0.1"])
+run_ok(["stage", "ingest", "--input", npy, "--output", stack_raw])
+p1, p2, p3 = (os.path.join(tmp, n) for n in ("p1.h5", "p2.h5", "p3.h5"))
+# BatchNorm (eval mode: running statistics) keeps every output pixel a function of its neighbourhood
+# alone; GroupNorm would normalise over the whole tile.
+bn = ["--network", "detector", "--network-params", "base=8,depth=3", "--target-map", "targets", "--epochs", "2", "--batch", "8"]
+code, out = train(os.path.join(tmp, "lbn.h5"), "detbn", bn)
+check(code == 0, f"train a BatchNorm detector: {out[-500:]}")
+model = os.path.join(tmp, "models", "detbn")
+sha = json.load(open(os.path.join(model, "manifest.json")))["sha256"]
+run_ok(["stage", "predict", "--input", stack, "--model", model, "--output", p1, "--tile-px", "64"])
+run_ok(["stage", "predict", "--input", stack, "--model", model, "--output", p2, "--tile-px", "7"], ranks=2)
+
+
+def maps(path):
+    with h5py.File(path, "r") as f:
+        g = f["predictions"]
+        return [g["maps/map_0"][()], g["maps/map_1"][()]], dict(g.attrs)
+
+
+(m1, pa), (m2, _) = maps(p1), maps(p2)
+check(m1[0].shape == patches.shape and pa["model_sha256"] == sha, f"one map per channel on the images' grid, naming the model: {m1[0].shape}")
+check(np.abs(m1[0] - m2[0]).max() < 1e-4 and np.abs(m1[1] - m2[1]).max() < 1e-4,
+      f"maps independent of the tiling and the rank count: {np.abs(m1[0] - m2[0]).max()}")
+run_ok(["stage", "predict", "--input", stack_fine, "--model", model, "--output", p3], ranks=2)
+(m3, _) = maps(p3)
+check(m3[0].shape == patches.shape and np.isfinite(m3[0]).all(), "an image at another pixel size is resampled to the model's and back")
+code, out = run(["stage", "predict", "--input", stack_raw, "--model", model, "--output", os.path.join(tmp, "p4.h5")])
+check(code != 0 and "--pixel-size-A" in out and not os.path.exists(os.path.join(tmp, "p4.h5")),
+      f"an uncalibrated stack is refused, saying how to calibrate it: {out[-300:]}")
+code, out = run(["validate", p1, p3])
+check(code == 0, f"predictions validate: {out}")
+
 # ---- a ResNet regressing labels -----------------------------------------------------------------
 l3 = os.path.join(tmp, "l3.h5")
 code, out = train(l3, "res", ["--network", "resnet", "--network-params", "layout=18,width=4", "--labels", "defocus_A,source_size_A",
