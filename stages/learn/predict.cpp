@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "stage.hpp"
 #include "stage_list.hpp"
@@ -16,6 +17,9 @@
 #include "tmdflow/io/h5.hpp"
 #include "tmdflow/io/image_pass.hpp"
 #include "tmdflow/io/image_stack.hpp"
+#include "tmdflow/io/plot.hpp"
+#include "tmdflow/io/plot_panels.hpp"
+#include "tmdflow/par/failure.hpp"
 #include "tmdflow/learn/model_file.hpp"
 #include "tmdflow/learn/threads.hpp"
 
@@ -130,7 +134,8 @@ class Predict : public Stage {
     o.add<std::string>("model", &model_, "", "model: a name (tmdflow models) or a model folder or file")
         .add<std::int64_t>("tile-px", &tile_, 256, "owned pixels per tile side [image pixels]")
         .add<std::int64_t>("halo-px", &halo_, 0, "halo around each tile [image pixels] (0: 24 model pixels)")
-        .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)");
+        .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
+        .add<std::string>("figures", &figures_, "auto", "folder for a PNG of the first image and its maps (auto: figures/ beside the output; empty: none)");
   }
 
   void validate(const StageContext& ctx) override {
@@ -200,11 +205,47 @@ class Predict : public Stage {
     g.set_attr("model_task", m.task);
     g.set_attr("source", ctx.input);
     g.set_attr("pixel_size_A", pixel_A_);
+    if (!figures_.empty()) {
+      out.file().flush();
+      std::vector<io::h5::Dataset> map_data;  // opened on every rank; read by rank 0 alone
+      for (std::int64_t c = 0; c < channels; ++c) map_data.push_back(maps.open_dataset("map_" + std::to_string(c)));
+      par::collectively(ctx.comm, [&] {
+        if (ctx.comm.is_root()) write_figure(ctx, images, map_data, m.name);
+      });
+    }
+  }
+
+  // The first image of the stack beside its maps (at most 1024 x 1024 pixels of it: the top left).
+  void write_figure(const StageContext& ctx, const io::h5::Dataset& images, const std::vector<io::h5::Dataset>& maps,
+                    const std::string& model_name) const {
+    const std::int64_t channels = std::int64_t(maps.size());
+    namespace fs = std::filesystem;
+    const std::int64_t h = std::min<std::int64_t>(meta_.height, 1024), w = std::min<std::int64_t>(meta_.width, 1024);
+    std::vector<float> image(std::size_t(h * w));
+    images.read<float>({0, 0, 0}, {1, h, w}, image.data(), io::h5::Xfer::independent);
+    const io::plot::Axes axes = io::plot::scan_axes(pixel_A_ > 0 ? pixel_A_ : 1.0, pixel_A_ > 0 ? "A" : "pixels");
+    io::plot::Figure fig;
+    fig.title = "model " + model_name + " on " + where_;
+    fig.columns = int(std::min<std::int64_t>(channels + 1, 3));
+    fig.panels.push_back(io::plot::intensity_panel("image", image, h, w, axes, "intensity", io::robust_scale(image)));
+    for (std::int64_t c = 0; c < channels; ++c) {
+      std::vector<float> v(image.size());
+      maps[std::size_t(c)].read<float>({0, 0, 0}, {1, h, w}, v.data(), io::h5::Xfer::independent);
+      fig.panels.push_back(io::plot::intensity_panel("map_" + std::to_string(c), v, h, w, axes, "model output",
+                                                     io::robust_scale(v, 0.005, 0.995, io::Ramp::heat)));
+    }
+    const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+    fs::create_directories(dir);
+    const std::string stem = fs::path(ctx.output.file).stem().string() + "_" + model_name;
+    io::plot::write_figure((dir / (stem + "_maps.png")).string(), fig,
+                           "The first image of " + where_ + " and the maps that model " + model_name + " (" +
+                               model_location_.manifest.task + ") gives for it, one per output channel, on the image's pixel grid.");
   }
 
  private:
   std::string model_;
   std::int64_t tile_ = 256, halo_ = 0;
+  std::string figures_;
   int threads_ = 0;
   io::ModelLocation model_location_;
   io::ImageStackMeta meta_;

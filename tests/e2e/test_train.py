@@ -108,6 +108,7 @@ check(m3[0].shape == patches.shape and np.isfinite(m3[0]).all(), "an image at an
 code, out = run(["stage", "predict", "--input", stack_raw, "--model", model, "--output", os.path.join(tmp, "p4.h5")])
 check(code != 0 and "--pixel-size-A" in out and not os.path.exists(os.path.join(tmp, "p4.h5")),
       f"an uncalibrated stack is refused, saying how to calibrate it: {out[-300:]}")
+check(os.path.getsize(os.path.join(tmp, "figures", "p1_detbn_maps.png")) > 5000, "predict draws the first image beside its maps")
 code, out = run(["validate", p1, p3])
 check(code == 0, f"predictions validate: {out}")
 
