@@ -15,6 +15,7 @@
 #include "tmdflow/io/formats/frame_source.hpp"
 #include "tmdflow/io/image_ingest.hpp"
 #include "tmdflow/par/failure.hpp"
+#include "tmdflow/par/interrupt.hpp"
 #include "tmdflow/par/progress.hpp"
 
 namespace fs = std::filesystem;
@@ -245,17 +246,23 @@ class Ingest : public Stage {
       par::collectively(ctx.comm, [&] {
         buffer.reset(new std::uint64_t[std::size_t((std::uint64_t(std::min(per_step, std::max<std::int64_t>(mine.size(), 1))) * fb + 7) / 8)]);
       });
-      for (std::int64_t k = 0; k < steps; ++k) {
-        const std::int64_t first = mine.begin + k * per_step;
-        const std::int64_t count = std::max<std::int64_t>(0, std::min(per_step, mine.end - first));
-        // Each rank reads its frames and writes them (independent I/O); a bad file or a failed
-        // write on one rank stops every rank at the end of the step.
+      // Each rank reads its frames and writes them (independent I/O), agreeing with the others only
+      // every kStepsPerAgreement steps (512 MiB): a rank waiting for another on shared cores spins
+      // and takes the CPU time the other needs. A bad file, a failed write or an interruption on one
+      // rank stops every rank at the next agreement.
+      constexpr std::int64_t kStepsPerAgreement = 16;
+      for (std::int64_t k0 = 0; k0 < steps; k0 += kStepsPerAgreement) {
         par::collectively(ctx.comm, [&] {
-          if (count == 0) return;
-          reader.read(st, first, count, buffer.get());
-          writer.write_frames(first, count, buffer.get());
+          for (std::int64_t k = k0; k < std::min(steps, k0 + kStepsPerAgreement); ++k) {
+            const std::int64_t first = mine.begin + k * per_step;
+            const std::int64_t count = std::min(per_step, mine.end - first);
+            if (count <= 0) return;
+            par::throw_if_interrupted();
+            reader.read(st, first, count, buffer.get());
+            writer.write_frames(first, count, buffer.get());
+            progress.advance(std::uint64_t(count));
+          }
         });
-        progress.advance(std::uint64_t(count));
       }
     }
     progress.finish();

@@ -26,7 +26,8 @@ thread_local std::string last_tiff_error;
 void tiff_error(const char* module, const char* fmt, va_list ap) {
   char buf[512];
   std::vsnprintf(buf, sizeof buf, fmt, ap);
-  last_tiff_error = std::string(module ? module : "libtiff") + ": " + buf;
+  // The module is often the file's name, and messages may quote the file's bytes: one line.
+  last_tiff_error = printable(std::string(module ? module : "libtiff") + ": " + buf);
 }
 void tiff_warning(const char*, const char*, va_list) {}
 
