@@ -198,7 +198,7 @@ class VeloxSource : public ImageSource {
     {
       h5::Handle type(TMDFLOW_H5(H5Dget_type(d.id()), d.where()), H5Tclose);
       if (H5Tget_class(type.get()) == H5T_COMPOUND)
-        return where + ": complex values (DPC or FFT, compound elements): tmdflow reads real images only";
+        return file_.path() + ":" + where + ": complex values (DPC or FFT, compound elements): tmdflow reads real images only";
     }
     ImageSignal s;
     s.dtype = d.dtype();
