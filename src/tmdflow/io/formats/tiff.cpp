@@ -156,16 +156,23 @@ class TiffImage : public ImageSource {
     // "c": a single uncompressed strip is not chopped into strips of 8 KiB (it is read in one go).
     tif_ = TIFFOpen(path.c_str(), "rmc");
     if (!tif_) fail("", "a TIFF file", last_tiff_error.empty() ? "a file libtiff cannot open" : last_tiff_error);
-    scan_pages();
-    ImageSignal s;
-    s.title = title_from_path(path);
-    s.dtype = dtype_;
-    s.frames = std::int64_t(pages_.size());
-    s.height = layout_.height;
-    s.width = layout_.width;
-    TIFFSetSubDirectory(tif_, pages_[0]);
-    calibrate(s);
-    signals_.push_back(std::move(s));
+    // A constructor that throws runs no destructor: close the file here (found by fuzz_tiff).
+    try {
+      scan_pages();
+      ImageSignal s;
+      s.title = title_from_path(path);
+      s.dtype = dtype_;
+      s.frames = std::int64_t(pages_.size());
+      s.height = layout_.height;
+      s.width = layout_.width;
+      TIFFSetSubDirectory(tif_, pages_[0]);
+      calibrate(s);
+      signals_.push_back(std::move(s));
+    } catch (...) {
+      TIFFClose(tif_);
+      tif_ = nullptr;
+      throw;
+    }
   }
   ~TiffImage() override {
     if (tif_) TIFFClose(tif_);
