@@ -63,15 +63,10 @@ for t in $targets; do
     fi
   fi
 
-  # Each Velox input builds an HDF5 file (~50 inputs/s, 20x slower than the others): a smoke run
-  # (RUNS <= 10000, as in make test) gives it a third of the inputs, to stay within its minutes.
-  target_runs=$runs
-  if [ "$t" = velox ] && [ "$runs" -le 10000 ]; then target_runs=$(((runs + 2) / 3)); fi
-
   mkdir -p "$work/corpus/$t"
   start=$(date +%s)
   # shellcheck disable=SC2086
-  if "$bin" -runs="$target_runs" $limits -max_len=$max_len $dict -artifact_prefix="$artifacts/$t-" -print_final_stats=1 \
+  if "$bin" -runs="$runs" $limits -max_len=$max_len $dict -artifact_prefix="$artifacts/$t-" -print_final_stats=1 \
        "$work/corpus/$t" "$work/seeds/$t" > "$work/$t.log" 2>&1; then
     executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
     coverage=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n 1)
