@@ -4,6 +4,8 @@
 // image_stack/1 product (or image_stacks/1 holding one per file when they differ), sharded by frame.
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "stage.hpp"
@@ -13,6 +15,7 @@
 #include "tmdflow/io/formats/frame_source.hpp"
 #include "tmdflow/io/image_ingest.hpp"
 #include "tmdflow/par/failure.hpp"
+#include "tmdflow/par/interrupt.hpp"
 #include "tmdflow/par/progress.hpp"
 
 namespace fs = std::filesystem;
@@ -205,10 +208,20 @@ class Ingest : public Stage {
     progress.finish();
   }
 
+  // "TIFF" when every file has one format, else "mixed formats: 12 DigitalMicrograph DM3, 2 TIFF".
+  std::string formats_text() const {
+    std::map<std::string, int> count;
+    for (const auto& f : plan_.format_labels) ++count[f];
+    if (count.size() == 1) return count.begin()->first;
+    std::vector<std::string> parts;
+    for (const auto& [label, n] : count) parts.push_back(std::to_string(n) + " " + label);
+    return "mixed formats: " + str::join(parts, ", ");
+  }
+
   void run_images(const StageContext& ctx, io::ProductWriter& out) {
     if (ctx.comm.is_root()) {
       for (const auto& w : plan_.warnings) log::warn(w);
-      log::info("ingest: ", plan_.files.size(), " image file", plan_.files.size() == 1 ? "" : "s", " (", plan_.format_labels.front(),
+      log::info("ingest: ", plan_.files.size(), " image file", plan_.files.size() == 1 ? "" : "s", " (", formats_text(),
                 plan_.files.size() == 1 ? " " + plan_.files.front() : std::string(), ") -> ", plan_.stacks.size(), " image stack",
                 plan_.stacks.size() == 1 ? "" : "s", ", ", plan_.total_frames(), " frames");
     }
@@ -220,7 +233,7 @@ class Ingest : public Stage {
       io::h5::Group child;
       if (plan_.stacks.size() > 1) {
         child = out.group().create_group(st.name);
-        io::write_product_attrs(child, io::ProductInfo{"image_stack/1", name(), ctx.config_hash, true});
+        io::write_product_attrs(child, io::ProductInfo{"image_stack/1", name(), ctx.config_hash, true, ctx.command});
       }
       io::ImageStackWriter writer(plan_.stacks.size() > 1 ? child : out.group(), st.meta);
       const par::Range mine = par::block_partition(st.meta.frames, ctx.comm.size(), ctx.comm.rank());
@@ -228,17 +241,28 @@ class Ingest : public Stage {
       const std::int64_t per_step = std::max<std::int64_t>(1, std::int64_t((32u << 20) / fb));
       const std::int64_t my_steps = (mine.size() + per_step - 1) / per_step;
       const std::int64_t steps = ctx.comm.allreduce(my_steps, par::Op::max);
-      std::vector<std::uint64_t> buffer;
-      par::collectively(ctx.comm, [&] { buffer.resize(std::size_t((std::uint64_t(std::min(per_step, std::max<std::int64_t>(mine.size(), 1))) * fb + 7) / 8)); });
-      for (std::int64_t k = 0; k < steps; ++k) {
-        const std::int64_t first = mine.begin + k * per_step;
-        const std::int64_t count = std::max<std::int64_t>(0, std::min(per_step, mine.end - first));
-        // A bad file on one rank stops every rank before the next collective write.
+      // Not zero-filled: every byte is read into before it is written out.
+      std::unique_ptr<std::uint64_t[]> buffer;
+      par::collectively(ctx.comm, [&] {
+        buffer.reset(new std::uint64_t[std::size_t((std::uint64_t(std::min(per_step, std::max<std::int64_t>(mine.size(), 1))) * fb + 7) / 8)]);
+      });
+      // Each rank reads its frames and writes them (independent I/O), agreeing with the others only
+      // every kStepsPerAgreement steps (512 MiB): a rank waiting for another on shared cores spins
+      // and takes the CPU time the other needs. A bad file, a failed write or an interruption on one
+      // rank stops every rank at the next agreement.
+      constexpr std::int64_t kStepsPerAgreement = 16;
+      for (std::int64_t k0 = 0; k0 < steps; k0 += kStepsPerAgreement) {
         par::collectively(ctx.comm, [&] {
-          if (count > 0) reader.read(st, first, count, buffer.data());
+          for (std::int64_t k = k0; k < std::min(steps, k0 + kStepsPerAgreement); ++k) {
+            const std::int64_t first = mine.begin + k * per_step;
+            const std::int64_t count = std::min(per_step, mine.end - first);
+            if (count <= 0) return;
+            par::throw_if_interrupted();
+            reader.read(st, first, count, buffer.get());
+            writer.write_frames(first, count, buffer.get());
+            progress.advance(std::uint64_t(count));
+          }
         });
-        writer.write_frames(count > 0 ? first : 0, count, buffer.data());
-        progress.advance(std::uint64_t(count));
       }
     }
     progress.finish();

@@ -16,12 +16,6 @@ def _chunks(data):
         pos += 12 + length
 
 
-def _paeth(a, b, c):
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    return np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-
-
 def read(path):
     """Returns (pixels: uint8 array (height, width, 3), text: dict of tEXt/iTXt chunks)."""
     with open(path, "rb") as f:
@@ -54,16 +48,19 @@ def read(path):
         elif f == 1:  # Sub: a running sum along each colour channel
             cur = (np.cumsum(line.reshape(width, 3), axis=0) & 255).reshape(-1)
         elif f in (3, 4):
-            cur = np.zeros_like(line)
-            for x in range(3 * width):  # left neighbour dependence: sequential
-                a = cur[x - 3] if x >= 3 else 0
-                if f == 1:
-                    cur[x] = (line[x] + a) & 255
-                elif f == 3:
-                    cur[x] = (line[x] + (a + prev[x]) // 2) & 255
+            # Left neighbour dependence: sequential, on Python ints (numpy scalars cost 20x more).
+            ln, pv, cu = line.tolist(), prev.tolist(), [0] * (3 * width)
+            for x in range(3 * width):
+                a = cu[x - 3] if x >= 3 else 0
+                b = pv[x]
+                if f == 3:
+                    cu[x] = (ln[x] + (a + b) // 2) & 255
                 else:
-                    c = prev[x - 3] if x >= 3 else 0
-                    cur[x] = (line[x] + int(_paeth(np.int32(a), prev[x], np.int32(c)))) & 255
+                    c = pv[x - 3] if x >= 3 else 0
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    cu[x] = (ln[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+            cur = np.array(cu, np.int32)
         else:
             raise ValueError(f"{path}: unknown PNG filter {f}")
         out[y] = cur

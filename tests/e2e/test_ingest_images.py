@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Image ingest end to end: the fixtures of ../shared/data/images/ give the values RosettaSciIO reads
-(sha256 of the C-order little-endian array, from the product, with hashlib); the HAADF PNGs give the
+"""Image ingest end to end: the 19 fixtures of ../shared/data/images/ (TIFF, MRC, DM3/DM4, Velox, TIA),
+ingested as one folder at 2 ranks, give the values RosettaSciIO reads (sha256 of the C-order
+little-endian array in RosettaSciIO's dtype, from the product, with hashlib) and its calibration; the HAADF PNGs give the
 pixels a zlib decoder reads (pngfile.py); a campaign of equal images becomes one stack at 1 and 2 ranks
 (frames in name order, each frame's source file); images of different sizes become one product per
 file; --pixel-size-A calibrates; an uncalibrated image is marked so; a truncated TIFF, PNG or MRC
@@ -30,32 +31,52 @@ def product(path, group="image_stack"):
 
 
 def validate(path):
-    code, out = run(["validate", path])
-    check(code == 0, f"validate {path}: {out}")
+    to_validate.append(path)  # all checked by one `tmdflow validate` at the end
 
 
-# 1. Fixtures against RosettaSciIO's readings (values and calibration).
-for name in ["tiff_imagej_float32.tif", "tiff_imagej_stack.tif", "tiff_saved_with_DM.tif", "tiff_saved_with_DM_stack.tif",
-             "tiff_Zeiss_AxioVision_uint8.tif", "mrc_HAADFscan.mrc"]:
-    out = os.path.join(tmp, name + ".h5")
-    run_ok(["stage", "ingest", "--input", os.path.join(images, name), "--output", out])
-    validate(out)
-    g = product(out)
-    data = g["images/data"][()]
-    sig = readings[name]["signals"][0]
-    arr = data if len(sig["shape"]) == 3 else data[0]
-    check(list(arr.shape) == sig["shape"], f"{name}: shape {arr.shape} vs {sig['shape']}")
-    check(str(arr.dtype) == sig["dtype"], f"{name}: dtype {arr.dtype} vs {sig['dtype']}")
-    digest = hashlib.sha256(np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()).hexdigest()
-    check(digest == sig["sha256_c_order_little_endian"], f"{name}: sha256 differs from RosettaSciIO's")
-    units = sig["axes"][-1]["units"]
-    to_A = {"µm": 1e4, "nm": 10}.get(units, 0)
-    check(g.attrs["calibrated"] == (1 if to_A else 0), f"{name}: calibrated={g.attrs['calibrated']}")
-    if to_A:
-        check(abs(g.attrs["pixel_size_x_A"] - sig["axes"][-1]["scale"] * to_A) < 1e-5 * g.attrs["pixel_size_x_A"],
-              f"{name}: pixel_size_x_A {g.attrs['pixel_size_x_A']}")
-        check(abs(g["images/dim2"][1] - g.attrs["pixel_size_x_A"]) < 1e-9 and g["images/dim2"].attrs["units"] == "A",
-              f"{name}: dim2 in A")
+# 1. Every fixture (TIFF, MRC, DigitalMicrograph, Velox, TIA): the whole folder in one command at 2
+# ranks -> one image_stack/1 per signal; each against RosettaSciIO's readings (values in its dtype,
+# shape, calibration). Complex Velox signals are passed over with a warning (data_schema/images.md).
+LENGTH_IN_A = {"pm": 0.01, "nm": 10.0, "µm": 1e4}
+out = os.path.join(tmp, "fixtures.h5")
+log = run_ok(["stage", "ingest", "--input", images, "--output", out], ranks=2)
+check("mixed formats: 5 DigitalMicrograph DM3, 2 DigitalMicrograph DM4, 2 FEI TIA, 1 MRC, 5 TIFF, 2 Velox EMD" in log,
+      f"fixtures: the log counts the files per format: {log}")
+to_validate = [out]
+seen = set()
+with h5py.File(out, "r") as f:
+    top = f["image_stack"]
+    check(top.attrs["tmdflow_product"] == "image_stacks/1", "fixtures: an image_stacks/1 product")
+    for child in top.values():
+        source = child["frames/source_file"][0].decode()
+        title = child["frames/title"][0].decode()
+        signals = [s for s in readings[source]["signals"] if s["dtype"] != "complex64"]
+        sig = signals[0] if len(signals) == 1 else next(s for s in signals if s["title"] == title)
+        seen.add((source, sig["title"]))
+        what = f"{source} '{title}'"
+        data = child["images/data"][()]
+        arr = data if len(sig["shape"]) == 3 else data[0]
+        check(list(arr.shape) == sig["shape"], f"{what}: shape {arr.shape} vs {sig['shape']}")
+        # Velox images come out of RosettaSciIO as float64; every other reader keeps the file's type.
+        check(str(arr.dtype) == sig["dtype"] or source.startswith("velox"), f"{what}: dtype {arr.dtype} vs {sig['dtype']}")
+        values = np.ascontiguousarray(arr).astype(np.dtype(sig["dtype"]).newbyteorder("<"))
+        check(hashlib.sha256(values.tobytes()).hexdigest() == sig["sha256_c_order_little_endian"], f"{what}: sha256 differs from RosettaSciIO's")
+        ay, ax = sig["axes"][-2], sig["axes"][-1]
+        fy, fx = LENGTH_IN_A.get(ay["units"], 0), LENGTH_IN_A.get(ax["units"], 0)
+        check(child.attrs["calibrated"] == (1 if fx and fy else 0), f"{what}: calibrated={child.attrs['calibrated']}")
+        if fx and fy:
+            for attr, want in (("pixel_size_y_A", ay["scale"] * fy), ("pixel_size_x_A", ax["scale"] * fx)):
+                check(abs(child.attrs[attr] - want) <= 1e-6 * want, f"{what}: {attr} {child.attrs[attr]} vs {want}")
+            check(abs(child["images/dim2"][1] - child.attrs["pixel_size_x_A"]) < 1e-9 and child["images/dim2"].attrs["units"] == "A",
+                  f"{what}: dim2 in A")
+# The velox_dpc_titles.emd signals stored as uint16 differ in type from its first (float32): passed
+# over with a warning (--signal chooses them).
+passed_over = {("velox_dpc_titles.emd", t) for t in ("DF4-A", "DF4-B", "DF4-C", "DF4-D")}
+for name, title in passed_over:
+    check(f"{name}: signal" in log and f"'{title}' (2x2 uint16) differs from the first signal in size or type: passed over" in log,
+          f"fixtures: {name} '{title}' passed over with a warning")
+expected = {(name, s["title"]) for name, e in readings.items() for s in e["signals"] if s["dtype"] != "complex64"}
+check(seen == expected - passed_over, f"fixtures: signals read {sorted(seen)} vs RosettaSciIO's {sorted(expected - passed_over)}")
 
 # 2. A HAADF PNG: the pixels a zlib decoder reads (RGB with equal channels: grey, no warning).
 png = os.path.join(SHARED, "stem-images", "tedgen_ReS2_trilayer_slip.png")
@@ -121,4 +142,6 @@ for name, data in bad.items():
     check(not os.path.exists(out) and not [f for f in os.listdir(tmp) if ".tmp-" in f], f"{name}: no product left")
     check(open(path, "rb").read() == data, f"{name}: input changed")
 
+code, log = run(["validate"] + to_validate)
+check(code == 0 and all(f"{p}: valid" in log for p in to_validate), f"validate: {log}")
 finish(tmp)

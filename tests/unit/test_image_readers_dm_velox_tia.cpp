@@ -342,6 +342,31 @@ TEST(ImageReadersDmVeloxTia, HostileVelox) {
     H5Fclose(f);
     expect_input_error([&] { io::open_velox_image(p); }, {p, "/Data/Image/abc/Metadata", garbage ? "JSON" : "none"});
   }
+  // A signal group whose name holds a line break and a tab: the message names it on one line.
+  {
+    const std::string p = dir.file("control.emd");
+    const hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    const hid_t g = H5Gcreate2(f, "Data/Image/a\nb\tc", lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(g, 0);
+    const hsize_t dims[3] = {2, 2, 1};
+    const hid_t space = H5Screate_simple(3, dims, nullptr);
+    H5Dclose(H5Dcreate2(g, "Data", H5T_STD_U16LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space);
+    H5Gclose(g);
+    H5Pclose(lcpl);
+    H5Fclose(f);
+    try {
+      io::open_velox_image(p);
+      ADD_FAILURE() << "a signal without metadata was read";
+    } catch (const InputError& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("/Data/Image/a?b?c/Metadata"), std::string::npos) << m;
+      EXPECT_EQ(std::find_if(m.begin(), m.end(), [](char c) { return static_cast<unsigned char>(c) < 32; }), m.end()) << m;
+    }
+  }
 }
 
 TEST(ImageReadersDmVeloxTia, Sha256) {

@@ -185,8 +185,11 @@ ImageIngestPlan plan_image_ingest(const std::vector<std::string>& files, const I
     }
     m.frames = std::int64_t(st.frames.size());
     // Values every frame shares become attributes of the product group.
-    for (const auto& [k, v] : m.frame_acquisition)
-      if (!v.empty() && std::all_of(v.begin(), v.end(), [&](double x) { return x == v.front(); })) m.acquisition[k] = v.front();
+    // (No structured binding: clang in C++17 does not let a lambda capture one.)
+    for (const auto& entry : m.frame_acquisition) {
+      const std::vector<double>& v = entry.second;
+      if (!v.empty() && std::all_of(v.begin(), v.end(), [&](double x) { return x == v.front(); })) m.acquisition[entry.first] = v.front();
+    }
     plan.stacks.push_back(std::move(st));
   };
   if (one) {

@@ -33,12 +33,13 @@ struct ImageStackMeta {
 /// Chunks of one frame when a frame is at most 64 MiB, else tiles of 1024 x 1024 pixels.
 h5::Shape image_stack_chunks(const ImageStackMeta& meta);
 
-/// Writes an image stack into `group` (collective on the file's communicator: every rank passes
-/// the same meta, then each writes its own frames).
+/// Writes an image stack into `group` (created collectively on the file's communicator: every rank
+/// passes the same meta; then each rank writes its own frames, independently).
 class ImageStackWriter {
  public:
   ImageStackWriter(const h5::Group& group, const ImageStackMeta& meta);
-  /// Frames [first, first + count) of this rank (count may be 0); collective.
+  /// Frames [first, first + count) of this rank (count may be 0); independent I/O: a rank that
+  /// fails must tell the others before their next collective call (par::collectively).
   void write_frames(std::int64_t first, std::int64_t count, const void* data) const;
   const ImageStackMeta& meta() const { return meta_; }
 

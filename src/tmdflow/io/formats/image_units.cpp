@@ -4,6 +4,7 @@
 #include <iterator>
 #include <map>
 
+#include "tmdflow/core/error.hpp"
 #include "tmdflow/core/strings.hpp"
 
 namespace tmdflow::io {
@@ -20,6 +21,29 @@ constexpr Prefix kPrefixes[] = {{-24, "y"}, {-21, "z"}, {-18, "a"}, {-15, "f"}, 
                                 {12, "T"},  {15, "P"},  {18, "E"},  {21, "Z"},  {24, "Y"}};
 
 }  // namespace
+
+std::string printable(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
+  return text;
+}
+
+void with_printable_errors(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    const std::string clean = printable(m);
+    if (clean == m) throw;
+    switch (e.code()) {
+      case ExitCode::input: throw InputError(clean);
+      case ExitCode::io: throw IoError(clean);
+      case ExitCode::config: throw ConfigError(clean);
+      case ExitCode::usage: throw UsageError(clean);
+      default: throw Error(clean, e.code());
+    }
+  }
+}
 
 std::string units_utf8(const std::string& units) {
   std::string out;

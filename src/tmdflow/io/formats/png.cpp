@@ -32,6 +32,9 @@ void png_read_from_memory(png_structp png, png_bytep out, png_size_t n) {
 void png_on_error(png_structp png, png_const_charp msg) {
   auto* c = static_cast<PngContext*>(png_get_error_ptr(png));
   std::snprintf(c->message, sizeof c->message, "%s", msg ? msg : "libpng error");
+  // libpng quotes chunk names, bytes of the file: one line.
+  for (char* p = c->message; *p; ++p)
+    if (static_cast<unsigned char>(*p) < 32 || *p == 127) *p = '?';
   png_longjmp(png, 1);
 }
 void png_on_warning(png_structp, png_const_charp) {}

@@ -384,7 +384,7 @@ class TiaSource : public ImageSource {
   }
   void finish(const std::vector<std::string>& skipped) {
     if (signals_.empty()) throw InputError(skipped.empty() ? file_ + ": TIA: no image series" : skipped.front());
-    for (const auto& s : skipped) log::warn(s, " (series skipped)");
+    for (const auto& s : skipped) log::warn(printable(s), " (series skipped)");
   }
 
   std::vector<Series> series_;

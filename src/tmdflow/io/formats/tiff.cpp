@@ -1,8 +1,10 @@
 #include "tmdflow/io/formats/tiff.hpp"
 
 #include <tiffio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -24,7 +26,8 @@ thread_local std::string last_tiff_error;
 void tiff_error(const char* module, const char* fmt, va_list ap) {
   char buf[512];
   std::vsnprintf(buf, sizeof buf, fmt, ap);
-  last_tiff_error = std::string(module ? module : "libtiff") + ": " + buf;
+  // The module is often the file's name, and messages may quote the file's bytes: one line.
+  last_tiff_error = printable(std::string(module ? module : "libtiff") + ": " + buf);
 }
 void tiff_warning(const char*, const char*, va_list) {}
 
@@ -150,18 +153,26 @@ class TiffImage : public ImageSource {
     install_handlers();
     last_tiff_error.clear();
     // "m": no memory mapping (a file truncated after opening must give an error, not SIGBUS).
-    tif_ = TIFFOpen(path.c_str(), "rm");
+    // "c": a single uncompressed strip is not chopped into strips of 8 KiB (it is read in one go).
+    tif_ = TIFFOpen(path.c_str(), "rmc");
     if (!tif_) fail("", "a TIFF file", last_tiff_error.empty() ? "a file libtiff cannot open" : last_tiff_error);
-    scan_pages();
-    ImageSignal s;
-    s.title = title_from_path(path);
-    s.dtype = dtype_;
-    s.frames = std::int64_t(pages_.size());
-    s.height = layout_.height;
-    s.width = layout_.width;
-    TIFFSetSubDirectory(tif_, pages_[0]);
-    calibrate(s);
-    signals_.push_back(std::move(s));
+    // A constructor that throws runs no destructor: close the file here (found by fuzz_tiff).
+    try {
+      scan_pages();
+      ImageSignal s;
+      s.title = title_from_path(path);
+      s.dtype = dtype_;
+      s.frames = std::int64_t(pages_.size());
+      s.height = layout_.height;
+      s.width = layout_.width;
+      TIFFSetSubDirectory(tif_, pages_[0]);
+      calibrate(s);
+      signals_.push_back(std::move(s));
+    } catch (...) {
+      TIFFClose(tif_);
+      tif_ = nullptr;
+      throw;
+    }
   }
   ~TiffImage() override {
     if (tif_) TIFFClose(tif_);
@@ -323,7 +334,7 @@ class TiffImage : public ImageSource {
             std::memcpy(out + (std::size_t(ty) + r) * row_bytes + std::size_t(tx) * elem, tile.data() + std::size_t(r) * tw * elem,
                         std::size_t(cols) * elem);
         }
-    } else {
+    } else if (!read_contiguous_strips(where, out, std::size_t(layout_.height) * row_bytes)) {
       std::uint32_t rows_per_strip = layout_.height;
       TIFFGetFieldDefaulted(tif_, TIFFTAG_ROWSPERSTRIP, &rows_per_strip);
       rows_per_strip = std::max<std::uint32_t>(1, std::min(rows_per_strip, layout_.height));
@@ -343,6 +354,44 @@ class TiffImage : public ImageSource {
     std::uint16_t photometric = PHOTOMETRIC_MINISBLACK;
     TIFFGetFieldDefaulted(tif_, TIFFTAG_PHOTOMETRIC, &photometric);
     (void)photometric;  // MINISWHITE kept as stored: the values are the detector's, not a display's
+  }
+
+  // Uncompressed strips stored back to back (as microscope software, tifffile and ImageJ write
+  // them): the page's bytes in one read straight into the frame, swapped in place when the file's
+  // byte order is not the machine's. False (nothing read) for any other layout: libtiff decodes it.
+  bool read_contiguous_strips(const std::string& where, char* out, std::size_t bytes) const {
+    std::uint16_t compression = COMPRESSION_NONE, fill_order = FILLORDER_MSB2LSB;
+    TIFFGetFieldDefaulted(tif_, TIFFTAG_COMPRESSION, &compression);
+    TIFFGetFieldDefaulted(tif_, TIFFTAG_FILLORDER, &fill_order);
+    const tstrip_t strips = TIFFNumberOfStrips(tif_);
+    if (compression != COMPRESSION_NONE || fill_order != FILLORDER_MSB2LSB || strips == 0) return false;
+    const std::uint64_t start = TIFFGetStrileOffset(tif_, 0);
+    std::uint64_t end = start;
+    for (tstrip_t k = 0; k < strips && end - start < bytes; ++k) {
+      const std::uint64_t count = TIFFGetStrileByteCount(tif_, k);
+      if (TIFFGetStrileOffset(tif_, k) != end || count > (std::uint64_t(1) << 62)) return false;
+      end += count;
+    }
+    if (start == 0 || end - start < bytes) return false;  // libtiff says what is wrong
+    const int fd = TIFFFileno(tif_);
+    std::size_t done = 0;
+    while (done < bytes) {
+      const ssize_t got = ::pread(fd, out + done, bytes - done, off_t(start + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0)
+        fail(where, std::to_string(bytes) + " bytes of pixels from offset " + std::to_string(start),
+             got < 0 ? std::string("a read error (") + std::strerror(errno) + ")" : "the file ends after " + std::to_string(done));
+      done += std::size_t(got);
+    }
+    if (TIFFIsByteSwapped(tif_)) {
+      switch (dtype_size(dtype_)) {
+        case 2: TIFFSwabArrayOfShort(reinterpret_cast<std::uint16_t*>(out), tmsize_t(bytes / 2)); break;
+        case 4: TIFFSwabArrayOfLong(reinterpret_cast<std::uint32_t*>(out), tmsize_t(bytes / 4)); break;
+        case 8: TIFFSwabArrayOfLong8(reinterpret_cast<std::uint64_t*>(out), tmsize_t(bytes / 8)); break;
+        default: break;
+      }
+    }
+    return true;
   }
 
   TIFF* tif_ = nullptr;

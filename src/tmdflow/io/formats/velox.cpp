@@ -102,7 +102,19 @@ std::string title_from_operations(const std::vector<Operation>& ops, const std::
 
 class VeloxSource : public ImageSource {
  public:
+  // Group names and JSON texts of the file go into messages: with_printable_errors keeps them one line.
   explicit VeloxSource(const std::string& path) : ImageSource(path) {
+    with_printable_errors([&] { open(path); });
+  }
+
+  std::string format_label() const override { return "Velox EMD"; }
+
+  void read_frames(std::size_t signal, std::int64_t first, std::int64_t count, void* out) const override {
+    with_printable_errors([&] { read_signal_frames(signal, first, count, out); });
+  }
+
+ private:
+  void open(const std::string& path) {
     h5::silence_hdf5_errors();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) throw IoError(path + ": cannot open for reading: not a regular file");
@@ -124,12 +136,10 @@ class VeloxSource : public ImageSource {
       if (!skipped.empty()) throw InputError(skipped.front());
       throw InputError::at(path, "/Data/Image", "Velox image signals", "at least one", "none");
     }
-    for (const auto& s : skipped) log::warn(s, " (signal skipped)");
+    for (const auto& s : skipped) log::warn(printable(s), " (signal skipped)");
   }
 
-  std::string format_label() const override { return "Velox EMD"; }
-
-  void read_frames(std::size_t signal, std::int64_t first, std::int64_t count, void* out) const override {
+  void read_signal_frames(std::size_t signal, std::int64_t first, std::int64_t count, void* out) const {
     if (signal >= signals_.size())
       throw InputError::at(file_.path(), "", "signal", "below " + std::to_string(signals_.size()), std::to_string(signal));
     const ImageSignal& s = signals_[signal];
@@ -143,7 +153,6 @@ class VeloxSource : public ImageSource {
       d.read_raw({0, 0, first + f}, {s.height, s.width, 1}, h5::native_type(s.dtype), dst, h5::Xfer::independent);
   }
 
- private:
   void read_operations(const h5::Group& root) {
     if (root.kind("Operations") != h5::LinkKind::group) return;
     const h5::Group ops = root.open_group("Operations");
@@ -189,7 +198,7 @@ class VeloxSource : public ImageSource {
     {
       h5::Handle type(TMDFLOW_H5(H5Dget_type(d.id()), d.where()), H5Tclose);
       if (H5Tget_class(type.get()) == H5T_COMPOUND)
-        return where + ": complex values (DPC or FFT, compound elements): tmdflow reads real images only";
+        return file_.path() + ":" + where + ": complex values (DPC or FFT, compound elements): tmdflow reads real images only";
     }
     ImageSignal s;
     s.dtype = d.dtype();
@@ -216,6 +225,7 @@ class VeloxSource : public ImageSource {
       if (s.title.empty()) s.title = text_at(meta, {"BinaryResult", "Detector"});
       if (s.title.empty()) s.title = id;
     }
+    s.title = printable(s.title);  // shown in warnings and messages
     data_paths_.push_back(d.path());
     signals_.push_back(std::move(s));
     return std::nullopt;
