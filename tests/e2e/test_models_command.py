@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 
-from tmdtest import check, finish, run, scratch
+from tmdtest import SOURCE, check, finish, run, scratch
 
 tmp = scratch()
 
@@ -58,7 +58,9 @@ check("notask-v1  [bad manifest:" in out and "/task" in out, "a manifest without
 check("nofile-v1  [missing model file model.pt]" in out, "a missing model file is marked")
 check("slip-mos2-v1  [shadowed by " + os.path.join(good_root, "slip-mos2-v1") in out, "a shadowed name is marked")
 check(out.count("search path") == 1, f"printed once at 2 ranks:\n{out}")
-check("6 model(s), 3 with problems" in out, f"summary line:\n{out}")
+# The shipped models (the source tree's models/) are on the search path too, after these two.
+shipped = [d for d in os.listdir(os.path.join(SOURCE, "models")) if os.path.exists(os.path.join(SOURCE, "models", d, "manifest.json"))]
+check(f"{6 + len(shipped)} model(s), 3 with problems" in out, f"summary line ({len(shipped)} shipped):\n{out}")
 
 code, out = run(["models", "--help"])
 check(code == 0 and "usage: tmdflow models" in out and "TMDFLOW_MODELS" in out, f"models --help:\n{out}")
