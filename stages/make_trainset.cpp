@@ -137,6 +137,18 @@ class MakeTrainset : public Stage {
     }
     root.set_attr("material", s.material);
     root.set_attr("materials", str::join(sim::materials_of(s), ","));
+    // The conditions the patches stand for (a model's manifest quotes them).
+    root.set_attr("pixel_A", s.pixel_A);
+    root.set_attr("voltage_kV", s.voltage_kV);
+    root.set_attr("convergence_mrad", s.convergence_mrad);
+    root.set_attr("detector_inner_mrad", s.inner_mrad);
+    root.set_attr("detector_outer_mrad", s.outer_mrad);
+    root.set_attr("Cs_A", s.Cs_A);
+    for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"dose_range_e_per_A2", s.dose}, {"defocus_range_A", s.defocus_A},
+                                  {"source_size_range_A", s.source_size_A}, {"jitter_range_A", s.jitter_A},
+                                  {"vacancy_range", s.vacancy}, {"contamination_range", s.contamination},
+                                  {"slip_range", s.slip}, {"twist_range_deg", s.twist_deg}})
+      root.set_attr(name, std::vector<double>{r.min, r.max});
     root.set_attr("layers", std::int64_t(s.layers));
     root.set_attr("stacking", s.stacking);
   }

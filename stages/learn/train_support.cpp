@@ -168,6 +168,16 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
     p.material = g.attr_string("material").value_or("");
     p.data_command = g.attr_string("tmdflow_command").value_or("");
     p.data_hash = g.attr_string("tmdflow_config_hash").value_or("");
+    json conditions = json::object();
+    if (auto v = g.attr_string("materials")) conditions["materials"] = *v;
+    else if (!p.material.empty()) conditions["materials"] = p.material;
+    if (auto v = g.attr_int("layers")) conditions["layers"] = *v;
+    for (const char* key : {"pixel_A", "voltage_kV", "convergence_mrad", "detector_inner_mrad", "detector_outer_mrad", "Cs_A", "heatmap_sigma_A"})
+      if (auto v = g.attr_double(key)) conditions[key] = *v;
+    for (const char* key : {"dose_range_e_per_A2", "defocus_range_A", "source_size_range_A", "jitter_range_A", "vacancy_range",
+                            "contamination_range", "slip_range", "twist_range_deg"})
+      if (auto v = g.attr_doubles(key)) conditions[key] = *v;
+    p.conditions_json = conditions.dump();
     if (g.kind(inputs) == io::h5::LinkKind::group) {
       const auto dims = io::emd::read_dims(g.open_group(inputs), 3);
       if (dims.size() == 3 && (dims[2].units == "A" || dims[2].units == "Å")) p.pixel_A = dims[2].step;
@@ -285,10 +295,7 @@ io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, 
   if (values) output = {{"kind", "values"}, {"labels", plan.label_names}};
   else output = {{"kind", "map"}, {"target", plan.target_map}, {"channels", data.target_channels()}};
   m.output = output.dump();
-  json conditions = json::object();
-  if (!plan.material.empty()) conditions["material"] = plan.material;
-  conditions["note"] = "as in the data command";
-  m.conditions = conditions.dump();
+  m.conditions = plan.conditions_json;
   m.data = json{{"command", plan.data_command},
                 {"product", plan.source.file + ":" + plan.source.group},
                 {"config_hash", plan.data_hash},

@@ -30,6 +30,7 @@ struct TrainPlan {
   std::int64_t channels = 1, height = 0, width = 0, samples = 0;
   double pixel_A = 0;
   std::string data_command, data_hash, material;
+  std::string conditions_json = "{}";  // the trainset's recorded conditions (make-trainset's attributes)
   std::vector<std::string> label_names;  // regression targets, in output order
   std::string target_map;
   /// A held-out test set (--test-input): same datasets as the trainset.

@@ -59,6 +59,9 @@ check(manifest["training"]["command"].startswith("tmdflow stage train") and "--t
       f"and the one that trained the model: {manifest['training']}")
 test = manifest["metrics"].get("test", {})
 check(test.get("samples") == 16 and 0 < test.get("loss", -1) < 1, f"test-set metrics in the manifest: {manifest['metrics']}")
+cond = manifest["conditions"]
+check(cond.get("voltage_kV") == 80 and cond.get("dose_range_e_per_A2") == [0, 0] and cond.get("materials") == "MoS2"
+      and cond.get("heatmap_sigma_A") == 0.4, f"the conditions the data stand for: {cond}")
 check(manifest["input"]["pixel_size_A"] == 0.2 and manifest["input"]["height"] == 32, f"input section: {manifest['input']}")
 check(not os.path.exists(os.path.join(folder, "checkpoint.pt")), "the checkpoint is removed once the model is written")
 png = os.path.join(tmp, "figures", "det1_training.png")
