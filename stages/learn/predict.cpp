@@ -1,12 +1,8 @@
 // Stage predict: a trained map model (U-Net, detector, autoencoder: one output map per channel,
 // the input's size) run over every image of an image_stack product, tile by tile with halos
 // (io/image_pass.hpp), so that images of any size and stacks of any length fit in memory and
-// shard over the ranks. Each tile (with its halo) is resampled to the model's pixel size,
-// normalised by its whole image's mean and sd (as training normalised each patch), run, and its maps
-// resampled back to the image's own pixel grid:
-// the maps lie exactly on the image. The product names the model (name and sha256).
-#include <torch/torch.h>
-
+// shard over the ranks (the tile computation: learn/map_inference.hpp). The maps lie exactly on
+// the image's pixel grid. The product names the model (name and sha256).
 #include <cmath>
 #include <filesystem>
 
@@ -20,100 +16,12 @@
 #include "tmdflow/io/plot.hpp"
 #include "tmdflow/io/plot_panels.hpp"
 #include "tmdflow/par/failure.hpp"
+#include "tmdflow/learn/map_inference.hpp"
 #include "tmdflow/learn/model_file.hpp"
 #include "tmdflow/learn/threads.hpp"
 
 namespace tmdflow::stages {
 namespace {
-
-/// Bilinear resampling of a (h, w) plane to (oh, ow) with pixel centres aligned (align_corners=false).
-torch::Tensor resize(const torch::Tensor& x, std::int64_t oh, std::int64_t ow) {
-  namespace F = torch::nn::functional;
-  return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{oh, ow}).mode(torch::kBilinear).align_corners(false));
-}
-
-/// Mean and standard deviation of every image (a first, cheap pass): the model's inputs are
-/// normalised by their image's statistics, so the maps do not depend on the tiling.
-class ImageStatistics : public io::TileAnalysis {
- public:
-  void prepare(const io::ImagePassShape& shape, std::int64_t) override { sums_.assign(std::size_t(3 * shape.images), 0.0); }
-  void process(const io::ImageTile& tile, const std::vector<io::TileMap>&) override {
-    double s = 0, ss = 0;
-    for (std::int64_t y = tile.owned_y.begin; y < tile.owned_y.end; ++y)
-      for (std::int64_t x = tile.owned_x.begin; x < tile.owned_x.end; ++x) {
-        const double v = tile.at(y, x);
-        s += v, ss += v * v;
-      }
-    double* a = &sums_[std::size_t(3 * tile.image)];
-    a[0] += s, a[1] += ss, a[2] += double(tile.owned_y.size() * tile.owned_x.size());
-  }
-  void merge(const par::Comm& comm) override { comm.allreduce_inplace(sums_.data(), sums_.size(), par::Op::sum); }
-  float mean(std::int64_t image) const { return float(sums_[std::size_t(3 * image)] / sums_[std::size_t(3 * image + 2)]); }
-  float sd(std::int64_t image) const {
-    const double n = sums_[std::size_t(3 * image + 2)], m = sums_[std::size_t(3 * image)] / n;
-    const double var = sums_[std::size_t(3 * image + 1)] / n - m * m;
-    return var > 1e-24 ? float(std::sqrt(var)) : 1.0f;
-  }
-
- private:
-  std::vector<double> sums_;
-};
-
-class MapModelAnalysis : public io::TileAnalysis {
- public:
-  MapModelAnalysis(learn::Network& net, std::int64_t channels, double scale, std::int64_t halo, std::int64_t multiple,
-                   const ImageStatistics* stats)
-      : net_(net), channels_(channels), scale_(scale), halo_(halo), multiple_(multiple), stats_(stats) {}
-
-  std::vector<std::string> pixel_maps() const override {
-    std::vector<std::string> names;
-    for (std::int64_t c = 0; c < channels_; ++c) names.push_back("map_" + std::to_string(c));
-    return names;
-  }
-  std::int64_t halo() const override { return halo_; }
-
-  void process(const io::ImageTile& tile, const std::vector<io::TileMap>& maps) override {
-    const std::int64_t th = tile.owned_y.size() + 2 * tile.halo, tw = tile.owned_x.size() + 2 * tile.halo;
-    torch::InferenceMode guard;
-    torch::Tensor x = torch::from_blob(const_cast<float*>(tile.data), {1, 1, th, tw}, torch::kFloat).clone();
-    // To the model's pixel size, padded (reflected) to a size its downsampling accepts.
-    const std::int64_t mh = std::max<std::int64_t>(1, std::llround(double(th) * scale_));
-    const std::int64_t mw = std::max<std::int64_t>(1, std::llround(double(tw) * scale_));
-    if (mh != th || mw != tw) x = resize(x, mh, mw);
-    if (stats_) x = (x - stats_->mean(tile.image)) / stats_->sd(tile.image);
-    const std::int64_t ph = (multiple_ - mh % multiple_) % multiple_, pw = (multiple_ - mw % multiple_) % multiple_;
-    if (ph || pw) {
-      namespace F = torch::nn::functional;
-      F::PadFuncOptions pad({0, pw, 0, ph});
-      if (mh > ph && mw > pw) pad.mode(torch::kReflect);  // reflection needs more pixels than it adds
-      else pad.mode(torch::kReplicate);
-      x = F::pad(x, pad);
-    }
-    torch::Tensor y = net_.forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
-    if (y.dim() != 4 || y.size(1) != channels_)
-      throw InputError("predict: the model gave an output of shape " + shape_of(y) + ", expected (1, " + std::to_string(channels_) +
-                       ", H, W) maps");
-    y = y.slice(2, 0, y.size(2) - (y.size(2) == mh + ph ? ph : 0)).slice(3, 0, y.size(3) - (y.size(3) == mw + pw ? pw : 0));
-    y = resize(y, th, tw).contiguous();  // back to the image's pixel grid
-    const auto a = y.accessor<float, 4>();
-    for (std::int64_t c = 0; c < channels_; ++c)
-      for (std::int64_t yy = tile.owned_y.begin; yy < tile.owned_y.end; ++yy)
-        for (std::int64_t xx = tile.owned_x.begin; xx < tile.owned_x.end; ++xx)
-          maps[std::size_t(c)].at(yy, xx) = a[0][c][yy - tile.owned_y.begin + tile.halo][xx - tile.owned_x.begin + tile.halo];
-  }
-
- private:
-  static std::string shape_of(const torch::Tensor& t) {
-    std::string s = "(";
-    for (std::int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
-    return s + ")";
-  }
-  learn::Network& net_;
-  std::int64_t channels_;
-  double scale_;  // model pixels per image pixel
-  std::int64_t halo_, multiple_;
-  const ImageStatistics* stats_;  // null: no normalisation
-};
 
 class Predict : public Stage {
  public:
@@ -144,8 +52,7 @@ class Predict : public Stage {
     if (halo_ < 0) throw ConfigError("halo-px: expected 0 or more, found " + std::to_string(halo_));
     model_location_ = learn::resolve_model(model_);  // sha256 checked here, before any work
     const auto& m = model_location_.manifest;
-    if (m.family != "unet" && m.family != "detector" && m.family != "autoencoder")
-      throw ConfigError("model: " + model_ + " is a " + m.family + " (values per sample), expected a map model (unet, detector, autoencoder)");
+    layout_ = learn::map_model_layout(m.family, m.params);  // refuses a values model
     const io::ImageStackReader reader = io::ImageStackReader::open(ctx.input);
     meta_ = reader.meta();
     where_ = reader.where();
@@ -162,7 +69,7 @@ class Predict : public Stage {
 
   std::uint64_t planned_bytes(const StageContext&) const override {
     const auto& im = meta_;
-    return std::uint64_t(im.frames) * std::uint64_t(im.height) * std::uint64_t(im.width) * 4u * 2u;
+    return std::uint64_t(im.frames) * std::uint64_t(im.height) * std::uint64_t(im.width) * sizeof(float) * std::uint64_t(layout_.channels);
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
@@ -171,12 +78,8 @@ class Predict : public Stage {
     const auto& m = model.manifest;
     const double scale = m.pixel_size_A > 0 ? pixel_A_ / m.pixel_size_A : 1.0;  // model pixels per image pixel
     const std::int64_t halo = halo_ > 0 ? halo_ : std::int64_t(std::ceil(24.0 / scale));
-    std::int64_t multiple = 1;
-    if (m.family == "unet") multiple = std::int64_t(1) << std::stoll(m.params.count("levels") ? m.params.at("levels") : "4");
-    if (m.family == "autoencoder") multiple = std::int64_t(1) << std::stoll(m.params.count("levels") ? m.params.at("levels") : "3");
-    std::int64_t channels = 1;
-    if (m.params.count("classes")) channels = std::stoll(m.params.at("classes"));
-    if (m.family == "autoencoder") channels = std::stoll(m.params.count("in_channels") ? m.params.at("in_channels") : "1");
+    const learn::MapModelLayout layout = learn::map_model_layout(m.family, m.params);
+    const std::int64_t channels = layout.channels;
     if (ctx.comm.is_root())
       log::info("predict: model ", model.label(), " (", m.family, ", ", channels, " maps) at ", m.pixel_size_A > 0 ? m.pixel_size_A : pixel_A_,
                 " A per pixel on ", where_, " (", meta_.frames, " x ", meta_.height, " x ", meta_.width, scale != 1.0 ? ", resampled by " + std::to_string(scale) : std::string(), "); ", threads.summary());
@@ -192,13 +95,13 @@ class Predict : public Stage {
     options.sharding = io::ImageSharding::by_tile;
     options.tile = tile_;
     options.progress_label = "predict";
-    ImageStatistics stats;
+    learn::ImageStatistics stats;
     if (normalise) {
       io::ImagePassOptions first = options;
       first.show_progress = false;
       io::run_image_pass(ctx.comm, images, {&stats}, nullptr, first);
     }
-    MapModelAnalysis analysis(*model.network, channels, scale, halo, multiple, normalise ? &stats : nullptr);
+    learn::MapModelAnalysis analysis(*model.network, layout, scale, halo, normalise ? &stats : nullptr);
     io::run_image_pass(ctx.comm, images, {&analysis}, &maps, options);
     g.set_attr("model_name", m.name);
     g.set_attr("model_sha256", model.sha256);
@@ -248,6 +151,7 @@ class Predict : public Stage {
   std::string figures_;
   int threads_ = 0;
   io::ModelLocation model_location_;
+  learn::MapModelLayout layout_;
   io::ImageStackMeta meta_;
   std::string where_;
   double pixel_A_ = 0;

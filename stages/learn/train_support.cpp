@@ -224,24 +224,7 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
   }
 
   // Metrics on the validation set, averaged over its samples by the trainer.
-  if (values) {
-    const auto names = p.label_names;
-    p.metrics = [names](const torch::Tensor& pred, const torch::Tensor& target) {
-      std::map<std::string, double> m;
-      const torch::Tensor err = (pred.reshape({pred.size(0), -1}) - target.reshape({target.size(0), -1})).abs().mean(0);
-      for (std::size_t k = 0; k < names.size() && std::int64_t(k) < err.size(0); ++k) m["mae_" + names[k]] = err[std::int64_t(k)].item<double>();
-      return m;
-    };
-  } else if (is_classification(loss)) {
-    p.metrics = [](const torch::Tensor& pred, const torch::Tensor& target) {
-      const torch::Tensor correct = pred.argmax(1).eq(target.reshape({target.size(0), pred.size(2), pred.size(3)}).to(torch::kLong));
-      return std::map<std::string, double>{{"pixel_accuracy", correct.to(torch::kDouble).mean().item<double>()}};
-    };
-  } else {
-    p.metrics = [](const torch::Tensor& pred, const torch::Tensor& target) {
-      return std::map<std::string, double>{{"mae", (pred - target.reshape(pred.sizes())).abs().mean().item<double>()}};
-    };
-  }
+  p.metrics = values ? learn::mae_per_output(p.label_names) : is_classification(loss) ? learn::pixel_accuracy() : learn::mean_absolute_error();
 
   auto& t = p.trainer;
   t.epochs = epochs;

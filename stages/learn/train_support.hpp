@@ -24,7 +24,7 @@ struct TrainPlan {
   learn::TrainerOptions trainer;
   learn::Loss loss;
   std::string loss_name;
-  decltype(learn::TrainerOptions::metrics) metrics;
+  learn::Metrics metrics;
   std::string model_dir, model_name, figures_dir;
   // Facts of the trainset for the manifest.
   std::int64_t channels = 1, height = 0, width = 0, samples = 0;

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/learn/evaluate.hpp"
 #include "tmdflow/learn/losses.hpp"
 #include "tmdflow/learn/optimizer.hpp"
 
@@ -77,3 +78,14 @@ TEST(Schedules, WarmUpThenLinearOrCosineDecay) {
 }
 
 }  // namespace
+
+TEST(Metrics, MeanAbsoluteErrorsAndPixelAccuracy) {
+  const torch::Tensor pred = torch::tensor({{1.0f, 2.0f}, {3.0f, 6.0f}}), target = torch::tensor({{0.0f, 2.0f}, {3.0f, 2.0f}});
+  const auto per_output = tmdflow::learn::mae_per_output({"a", "b"})(pred, target);
+  EXPECT_NEAR(per_output.at("mae_a"), 0.5, 1e-6);
+  EXPECT_NEAR(per_output.at("mae_b"), 2.0, 1e-6);
+  EXPECT_NEAR(tmdflow::learn::mean_absolute_error()(pred, target).at("mae"), 1.25, 1e-6);
+  // Two classes on a 1 x 2 image: pixel 0 says class 1, pixel 1 class 0; the target is 1, 1.
+  const torch::Tensor logits = torch::tensor({0.0f, 3.0f, 1.0f, -1.0f}).reshape({1, 2, 1, 2});
+  EXPECT_NEAR(tmdflow::learn::pixel_accuracy()(logits, torch::ones({1, 1, 2})).at("pixel_accuracy"), 0.5, 1e-9);
+}

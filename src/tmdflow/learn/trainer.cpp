@@ -1,5 +1,6 @@
 #include "tmdflow/learn/trainer.hpp"
 
+#include "tmdflow/learn/evaluate.hpp"
 #include "tmdflow/learn/memory_format.hpp"
 
 #include <cmath>
@@ -17,19 +18,6 @@ namespace tmdflow::learn {
 namespace {
 
 constexpr std::uint64_t kTorchStream = 0x746f72;  // "tor"
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "\n";
-  return s;
-}
-
-std::vector<std::string> split_lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = s.find('\n', start)) != std::string::npos; start = nl + 1) out.push_back(s.substr(start, nl - start));
-  return out;
-}
 
 std::vector<torch::Tensor> float_buffers(const Network& network) {
   std::vector<torch::Tensor> out;
@@ -157,30 +145,20 @@ void Trainer::validate(EpochRecord& record) {
   GradientSync::average_buffers(comm_, float_buffers(*network_));
   if (data_.validation_size() == 0) return;
   network_->eval();
-  double loss_sum = 0.0, count = 0.0;
-  std::map<std::string, double> metric_sums;
+  SampleMeans means;
   par::collectively(comm_, [&] {
     torch::NoGradGuard no_grad;
     for (std::int64_t vb = 0; vb < data_.validation_batches(); ++vb) {
       const Batch b = data_.validation_batch(vb);
       if (b.count == 0) continue;
-      const torch::Tensor prediction = network_->forward(batch_inputs(b)), target = batch_targets(b);
-      loss_sum += loss_(prediction, target).item<double>() * double(b.count);
-      count += double(b.count);
-      if (options_.metrics)
-        for (const auto& [name, value] : options_.metrics(prediction, target)) metric_sums[name] += value * double(b.count);
+      means.add(network_->forward(batch_inputs(b)), batch_targets(b), loss_, options_.metrics, b.count);
     }
   });
   network_->train();
-  // Rank 0 always holds samples (it takes the first part of every batch): its names are the list.
-  std::vector<std::string> names;
-  for (const auto& kv : metric_sums) names.push_back(kv.first);
-  names = split_lines(comm_.bcast_string(join(names), 0));
-  std::vector<double> sums{loss_sum, count};
-  for (const auto& n : names) sums.push_back(metric_sums.count(n) ? metric_sums[n] : 0.0);
-  comm_.allreduce_inplace(sums.data(), sums.size(), par::Op::sum);
-  record.validation_loss = sums[0] / std::max(sums[1], 1.0);
-  for (std::size_t i = 0; i < names.size(); ++i) record.metrics[names[i]] = sums[2 + i] / std::max(sums[1], 1.0);
+  // Rank 0 always holds samples (it takes the first part of every batch).
+  const Evaluation e = means.reduce(comm_);
+  record.validation_loss = e.loss;
+  record.metrics = e.metrics;
 }
 
 void Trainer::end_epoch(EpochRecord& record) {

@@ -24,6 +24,7 @@
 
 #include "tmdflow/core/progress.hpp"
 #include "tmdflow/learn/checkpoint.hpp"
+#include "tmdflow/learn/evaluate.hpp"
 #include "tmdflow/learn/losses.hpp"
 #include "tmdflow/learn/network.hpp"
 #include "tmdflow/learn/optimizer.hpp"
@@ -57,7 +58,7 @@ struct TrainerOptions {
 
   /// Validation metrics: means over the given samples of a batch share, by name (the same names
   /// on every rank); the trainer averages them over all validation samples.
-  std::function<std::map<std::string, double>(const torch::Tensor& prediction, const torch::Tensor& target)> metrics;
+  Metrics metrics;
   /// Called on every rank after each epoch (e.g. to write a training log).
   std::function<void(const EpochRecord&)> on_epoch;
   ProgressMode progress = ProgressMode::automatic;
