@@ -712,3 +712,31 @@ TEST(StructureAmorphous, DensitySeparationAndLabels) {
   EXPECT_EQ(atom_keys(s), atom_keys(again));
   EXPECT_NE(s.description.find("amorphous C"), std::string::npos);
 }
+
+// layer_cell is the builders' lattice in a cell: every basis atom, placed at the field centre's
+// lattice origin, coincides with a built atom of the same element and height.
+TEST(StructureLayerCell, BasisMatchesTheBuiltLayers) {
+  for (const std::string name : {"MoS2", "WSe2", "ReS2", "ReSe2"}) {
+    const LayerCell c = layer_cell(name);
+    Structure s;
+    if (c.triclinic) {
+      TriclinicSpec t;
+      t.material = name, t.extent_x = t.extent_y = 30;
+      s = build_1t_double_prime(t);
+      EXPECT_EQ(c.basis.size(), 12u);
+    } else {
+      StackSpec t;
+      t.material = name, t.phi_deg = 30, t.extent_x = t.extent_y = 30;
+      s = build_stack(t);
+      EXPECT_EQ(c.basis.size(), 3u);
+    }
+    for (const auto& b : c.basis) {
+      const double x = 15 + b.u * c.a1[0] + b.v * c.a2[0], y = 15 + b.u * c.a1[1] + b.v * c.a2[1];
+      bool found = false;
+      for (const auto& a : s.atoms)
+        if (a.Z == b.Z && std::hypot(a.x - x, a.y - y) < 1e-6 && std::abs(a.z - b.h) < 1e-6) found = true;
+      EXPECT_TRUE(found) << name << " basis atom Z=" << b.Z << " at (" << b.u << ", " << b.v << ")";
+    }
+  }
+  EXPECT_THROW(layer_cell("NbS3"), tmdflow::ConfigError);
+}

@@ -536,6 +536,29 @@ Structure build_stack(const StackSpec& spec) {
   return s;
 }
 
+LayerCell layer_cell(const std::string& name) {
+  const Material& m = material(name);
+  LayerCell c;
+  c.material = m.name;
+  if (const TriclinicLayer* t = triclinic_layer(m.name)) {
+    c.triclinic = true;
+    const Vec2 A = polar(t->a, 0), B = polar(t->b, t->gamma_plane);
+    c.a1[0] = A.x, c.a1[1] = A.y, c.a2[0] = B.x, c.a2[1] = B.y;
+    const auto basis = project(*t);
+    double h_min = 0;
+    for (const auto& b : basis) h_min = std::min(h_min, b.h);
+    for (const auto& b : basis)
+      c.basis.push_back({b.metal ? m.metal_Z : m.chalcogen_Z, b.u, b.v, b.h - h_min, b.metal ? Sublattice::metal : Sublattice::chalcogen});
+    return c;
+  }
+  const Vec2 a1 = polar(m.a, 0), a2 = polar(m.a, 60);
+  c.a1[0] = a1.x, c.a1[1] = a1.y, c.a2[0] = a2.x, c.a2[1] = a2.y;
+  c.basis.push_back({m.metal_Z, 0, 0, m.chalcogen_dz / 2, Sublattice::metal});
+  c.basis.push_back({m.chalcogen_Z, 1.0 / 3, 1.0 / 3, 0, Sublattice::chalcogen});
+  c.basis.push_back({m.chalcogen_Z, 1.0 / 3, 1.0 / 3, m.chalcogen_dz, Sublattice::chalcogen});
+  return c;
+}
+
 Structure build_1t_double_prime(const TriclinicSpec& spec) {
   const std::string who = "1T'' layer";
   const Material& m = material(spec.material);

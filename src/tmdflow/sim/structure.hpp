@@ -127,6 +127,25 @@ struct TriclinicSpec {
 };
 Structure build_1t_double_prime(const TriclinicSpec& spec);
 
+/// The projected unit cell of one layer of `material` in its own frame: for an MX2 (1H) layer at
+/// phi = 30 (a1 along +x, a2 at +60 deg; metal at (0, 0), the chalcogen pair at (1/3, 1/3)); for a
+/// 1T'' layer at rotation 0 (cell A along +x, B at the published in-plane angle; 4 Re + 8 chalcogens).
+/// What forward models and lattice finders need without building a field of atoms.
+struct LayerCell {
+  struct Basis {
+    int Z = 0;
+    double u = 0, v = 0;      // fractional coordinates along a1, a2 (in [0, 1))
+    double h = 0;             // height above the layer's lowest atom [Angstrom]
+    Sublattice sublattice = Sublattice::metal;
+  };
+  std::string material;
+  double a1[2] = {0, 0}, a2[2] = {0, 0};   // Angstrom, x and y components
+  std::vector<Basis> basis;                // every atom of the cell (an MX2 chalcogen pair: two entries)
+  bool triclinic = false;                  // a 1T'' layer
+};
+/// Throws ConfigError naming the known materials when `material` is unknown.
+LayerCell layer_cell(const std::string& material);
+
 /// A monolayer polycrystal: Voronoi domains, each an MX2 lattice of its own phi (so its own twist
 /// and polarity). Atoms closer than `min_distance` to an atom of a neighbouring domain at a
 /// boundary are dropped.
