@@ -43,6 +43,10 @@ class MakeTrainset : public Stage {
         .add<std::string>("slip-range", &slip_, "0,1", "range of Da and Db [fraction of a1, a2]")
         .add<std::string>("twist-range-deg", &twist_, "-1,1", "range of the twist of each upper layer [degrees]")
         .add<std::string>("phi-range-deg", &phi_, "0,120", "range of the bottom layer's orientation [degrees]")
+        .add<std::string>("phi-set-deg", &phi_set_, "",
+                          "orientations of the bottom layer, one drawn per patch (canonical frame: 30,90 for MX2); overrides --phi-range-deg")
+        .add<double>("phi-jitter-deg", &s.phi_jitter_deg, 0.0, "uniform jitter added to an orientation of --phi-set-deg [+- degrees]")
+        .add<double>("scale-jitter", &s.scale_jitter, 0.0, "lattice scaled by a factor uniform in 1 +- this (calibration error)")
         .add<std::string>("vacancy-range", &vacancy_, "0,0.02", "range of the chalcogen single-vacancy fraction")
         .add<std::string>("dose-range-e-per-A2", &dose_, "1e4,1e6", "range of the dose [e/A^2] (log-uniform; 0,0: noise-free)")
         .add<std::string>("defocus-range-A", &defocus_, "-20,20", "range of C1 [Angstrom]")
@@ -68,6 +72,7 @@ class MakeTrainset : public Stage {
     spec_.slip = range(slip_, "slip-range");
     spec_.twist_deg = range(twist_, "twist-range-deg");
     spec_.phi_deg = range(phi_, "phi-range-deg");
+    spec_.phi_set_deg = phi_set_.empty() ? std::vector<double>{} : str::to_double_list(phi_set_, "phi-set-deg");
     spec_.vacancy = range(vacancy_, "vacancy-range");
     spec_.dose = range(dose_, "dose-range-e-per-A2");
     spec_.defocus_A = range(defocus_, "defocus-range-A");
@@ -149,13 +154,16 @@ class MakeTrainset : public Stage {
                                   {"vacancy_range", s.vacancy}, {"contamination_range", s.contamination},
                                   {"slip_range", s.slip}, {"twist_range_deg", s.twist_deg}})
       root.set_attr(name, std::vector<double>{r.min, r.max});
+    if (!s.phi_set_deg.empty()) root.set_attr("phi_set_deg", s.phi_set_deg);
+    root.set_attr("phi_jitter_deg", s.phi_jitter_deg);
+    root.set_attr("scale_jitter", s.scale_jitter);
     root.set_attr("layers", std::int64_t(s.layers));
     root.set_attr("stacking", s.stacking);
   }
 
  private:
   sim::TrainsetSpec spec_;
-  std::string slip_, twist_, phi_, vacancy_, dose_, defocus_, source_, jitter_, contamination_;
+  std::string slip_, twist_, phi_, phi_set_, vacancy_, dose_, defocus_, source_, jitter_, contamination_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "tmdflow/core/progress.hpp"
 #include "tmdflow/core/timer.hpp"
 #include "tmdflow/io/datacube.hpp"
+#include "tmdflow/io/image_stack.hpp"
 #include "tmdflow/io/image_ingest.hpp"
 #include "tmdflow/par/failure.hpp"
 
@@ -67,10 +68,18 @@ std::string resolve(const std::string& value, const std::map<std::string, std::s
 
 // The `skip-if-input` condition: "" when the step runs, else why it is passed over.
 std::string passed_over(const std::string& condition, const std::string& input, const std::string& where) {
-  if (condition != "datacube")
-    throw ConfigError(where + " skip-if-input: expected 'datacube', found '" + condition + "'");
+  if (condition != "datacube" && condition != "image_stack")
+    throw ConfigError(where + " skip-if-input: expected 'datacube' or 'image_stack', found '" + condition + "'");
   const io::Target t = io::parse_target(input, "/");
   if (input.empty() || !fs::exists(t.file) || !io::h5::File::is_hdf5(t.file)) return "";
+  if (condition == "image_stack") {
+    try {
+      const auto reader = io::ImageStackReader::open(input);
+      return "its input " + reader.where() + " is already an image stack";
+    } catch (const Error&) {
+      return "";
+    }
+  }
   try {
     const auto reader = io::DatacubeReader::open(input, nullptr);
     return "its input " + reader.where() + " is already a datacube that tmdflow reads";

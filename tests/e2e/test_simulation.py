@@ -110,6 +110,32 @@ check(all(np.std(p) > 0 for p in d1["patches/data"]), "every patch has contrast"
 code, out = run(["validate", t1])
 check(code == 0, f"validate trainset: {out}")
 
+# ---- make-trainset in the canonical frame: orientation from a set, scale jitter, Cartesian labels --
+k1 = os.path.join(tmp, "k1.h5")
+k2 = os.path.join(tmp, "k2.h5")
+kargs = ["--count", "9", "--patch-px", "32", "--layers", "3", "--stacking", "3R", "--phi-set-deg", "30,90",
+         "--phi-jitter-deg", "1.5", "--scale-jitter", "0.02", "--dose-range-e-per-A2", "0,0", "--seed", "6"]
+run_ok(["stage", "make-trainset", "--output", k1] + kargs)
+run_ok(["stage", "make-trainset", "--output", k2] + kargs, ranks=2)
+g1, g2 = arrays(k1, "trainset"), arrays(k2, "trainset")
+check(same(g1, g2), "make-trainset in the canonical frame: bit-identical on 1 and 2 ranks")
+phi, scale = g1["labels/phi_deg"], g1["labels/scale"]
+check(np.all(np.minimum(abs(phi - 30), abs(phi - 90)) <= 1.5), f"orientations within 1.5 deg of 30 or 90: {phi}")
+check(np.all(abs(scale - 1) <= 0.02) and len(set(scale)) == 9, "scales drawn per patch within 1 +- 0.02")
+a1 = np.stack([g1["labels/a1_x_A"], g1["labels/a1_y_A"]], 1)
+a2 = np.stack([g1["labels/a2_x_A"], g1["labels/a2_y_A"]], 1)
+check(np.allclose(np.hypot(*a1.T), 3.1604 * scale) and np.allclose(np.hypot(*a2.T), 3.1604 * scale), "|a1| = |a2| = scale x a")
+# Interface slips as fractions of (a1, a2): interface 0 is (slip_a, slip_b), interface 1 the difference of the layers'.
+for suffix, fa, fb in [("", g1["labels/slip_a"], g1["labels/slip_b"]),
+                       ("_1", g1["labels/slip_a2"] - g1["labels/slip_a"], g1["labels/slip_b2"] - g1["labels/slip_b"])]:
+    xy = np.stack([g1["labels/slip_x_A" + suffix], g1["labels/slip_y_A" + suffix]], 1)
+    check(np.allclose(xy, fa[:, None] * a1 + fb[:, None] * a2), f"slip_x_A{suffix}, slip_y_A{suffix} = fractions x (a1, a2)")
+with h5py.File(k1, "r") as f:
+    at = f["trainset"].attrs
+    check(list(at["phi_set_deg"]) == [30, 90] and at["scale_jitter"] == 0.02, "the canonical-frame options recorded")
+code, out = run(["validate", k1])
+check(code == 0, f"validate canonical trainset: {out}")
+
 # ---- make-trainset --heatmap-sigma-A: column heat maps on the columns the image shows ----------
 h1 = os.path.join(tmp, "h1.h5")
 h2 = os.path.join(tmp, "h2.h5")
@@ -168,6 +194,8 @@ for args, needle in [
     (["stage", "simulate-adf", "--output", bad, "--crystal", "polycrystal", "--twist-deg", "2"], "twist-deg"),
     (["stage", "make-trainset", "--output", bad, "--slip-range", "1,0"], "slip-range"),
     (["stage", "make-trainset", "--output", bad, "--heatmap-sigma-A", "-1"], "heatmap-sigma-A"),
+    (["stage", "make-trainset", "--output", bad, "--scale-jitter", "0.9"], "scale-jitter"),
+    (["stage", "make-trainset", "--output", bad, "--phi-set-deg", "30,x"], "phi-set-deg"),
 ]:
     code, out = run(args, ranks=2)
     lines = [l for l in out.splitlines() if "error" in l.lower()]

@@ -268,3 +268,25 @@ TEST(PlotFigure, PanelsInAGridShareOneColourBar) {
   EXPECT_GT(r.shared_key.x, r.panels[1].image.x + r.panels[1].image.w);
   EXPECT_THROW(render(Figure{}), tmdflow::IoError);
 }
+
+// Marks are drawn over the image where their data coordinates say, clipped to the image.
+TEST(PlotPanel, MarksLandOnTheirDataPixels) {
+  const int h = 40, w = 50;
+  Figure f;
+  Panel p = intensity_panel("marks", std::vector<float>(std::size_t(h * w), 0.0f), h, w, scan_axes(1.0, "A"), "v",
+                            ColourScale{0.0, 1.0, false, Ramp::grey});
+  p.marks.push_back({Mark::Kind::circle, 10, 20, 0, 0, 2.0, {255, 0, 0}, 0.0, true});      // a filled red disc
+  p.marks.push_back({Mark::Kind::line, 30, 5, 45, 5, 0, {0, 255, 0}, 2.0, false});        // a green line along row 5
+  p.marks.push_back({Mark::Kind::circle, 200, 200, 0, 0, 5.0, {0, 0, 255}, 0.0, true});   // outside: clipped away
+  f.panels.push_back(p);
+  const Rendered r = render(f);
+  const PanelLayout& l = r.panels.at(0);
+  auto at = [&](double x, double y) { return r.image.at(int(l.image.y + (y + 0.5) * l.zoom), int(l.image.x + (x + 0.5) * l.zoom)); };
+  EXPECT_EQ(colour_distance(at(10, 20), {255, 0, 0}), 0);
+  EXPECT_EQ(colour_distance(at(10, 23.5), {0, 0, 0}), 0);  // outside the disc: the black image
+  EXPECT_LT(colour_distance(at(38, 5), {0, 255, 0}), 20);
+  EXPECT_EQ(colour_distance(at(20, 5), {0, 0, 0}), 0);
+  // Nothing blue anywhere (the third mark lies outside the image).
+  for (std::int64_t y = 0; y < r.image.height; ++y)
+    for (std::int64_t x = 0; x < r.image.width; ++x) ASSERT_NE(r.image.at(y, x), (Rgb{0, 0, 255}));
+}

@@ -127,6 +127,32 @@ void draw_scale_bar(cairo_t* cr, const Panel& p, const Geometry& g, int ox, int 
   out.scale_bar = {bar_x, bar_y, bar_w, bar_h};
 }
 
+void draw_marks(cairo_t* cr, const Panel& p, const Box& image, int zoom) {
+  if (p.marks.empty()) return;
+  cairo_save(cr);
+  cairo_rectangle(cr, image.x, image.y, image.w, image.h);
+  cairo_clip(cr);
+  auto at = [&](double v, int origin) { return origin + (v + 0.5) * zoom; };
+  for (const auto& m : p.marks) {
+    cairo_new_path(cr);
+    if (m.kind == Mark::Kind::line) {
+      cairo_move_to(cr, at(m.x0, image.x), at(m.y0, image.y));
+      cairo_line_to(cr, at(m.x1, image.x), at(m.y1, image.y));
+    } else {
+      cairo_arc(cr, at(m.x0, image.x), at(m.y0, image.y), std::max(0.5, m.radius * zoom), 0, 2 * 3.14159265358979323846);
+    }
+    cairo_set_source_rgb(cr, m.colour[0] / 255.0, m.colour[1] / 255.0, m.colour[2] / 255.0);
+    if (m.filled) {
+      cairo_fill_preserve(cr);
+      if (m.line_width > 0) cairo_set_source_rgb(cr, 0, 0, 0);
+    }
+    cairo_set_line_width(cr, std::max(0.0, m.line_width));
+    if (m.line_width > 0) cairo_stroke(cr);
+    else cairo_new_path(cr);
+  }
+  cairo_restore(cr);
+}
+
 PanelLayout draw_panel(cairo_t* cr, const Panel& p, const Geometry& g, int ox, int oy, bool shared_key) {
   PanelLayout out;
   out.zoom = g.zoom;
@@ -141,6 +167,7 @@ PanelLayout draw_panel(cairo_t* cr, const Panel& p, const Geometry& g, int ox, i
     out.title = {int(cx - w / 2), oy + pad, int(std::ceil(w)), int(std::ceil(draw::line_height(cr, draw::title_font)))};
   }
   draw::image(cr, p.image, out.image.x, out.image.y, g.zoom);
+  draw_marks(cr, p, out.image, g.zoom);
   draw_axes(cr, p, g, ox, oy);
   if (p.scale_bar) draw_scale_bar(cr, p, g, ox, oy, out);
   cairo_set_source_rgb(cr, 0, 0, 0);

@@ -40,9 +40,22 @@ struct Legend {
   std::vector<std::pair<Rgb, std::string>> entries;
 };
 
+/// A vector mark drawn over a panel's image (sharp at any zoom): a line from (x0, y0) to (x1, y1), or
+/// a circle of `radius` centred at (x0, y0); coordinates in data pixels (pixel k's centre at k), the
+/// radius in data pixels, the line width in figure pixels. `filled` circles are filled, with an
+/// outline of `line_width` in black when it is > 0.
+struct Mark {
+  enum class Kind { line, circle } kind = Kind::line;
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0, radius = 0;
+  Rgb colour{255, 255, 255};
+  double line_width = 1;
+  bool filled = false;
+};
+
 struct Panel {
   std::string title;
   RgbImage image;               // one pixel per data pixel
+  std::vector<Mark> marks;      // drawn over the image, clipped to it
   Axis x, y;                    // x: columns (left to right), y: rows (top to bottom)
   bool scale_bar = true;
   std::optional<ColourBar> colour_bar;

@@ -536,6 +536,15 @@ Structure build_stack(const StackSpec& spec) {
   return s;
 }
 
+BaseVectors stack_base_vectors(const StackSpec& spec) {
+  const Material& m = material(spec.material);
+  const double phi0 = positive_mod(spec.phi_deg, 120.0);
+  const Vec2 a1 = polar(m.a, phi0 - 30), a2 = polar(m.a, phi0 + 30);
+  BaseVectors v;
+  v.a1[0] = a1.x, v.a1[1] = a1.y, v.a2[0] = a2.x, v.a2[1] = a2.y;
+  return v;
+}
+
 LayerCell layer_cell(const std::string& name) {
   const Material& m = material(name);
   LayerCell c;

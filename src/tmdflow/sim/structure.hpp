@@ -116,6 +116,13 @@ struct StackSpec {
 };
 Structure build_stack(const StackSpec& spec);
 
+/// The bottom layer's base vectors a1, a2 (Angstrom; x, y components) exactly as build_stack
+/// orients them: the lattice the slips are fractions of, and what labels quote in Cartesian form.
+struct BaseVectors {
+  double a1[2] = {0, 0}, a2[2] = {0, 0};
+};
+BaseVectors stack_base_vectors(const StackSpec& spec);
+
 /// A monolayer of distorted 1T'' ReS2 / ReSe2 (triclinic, Re4 diamond chains) from published cell
 /// data; `rotation_deg` turns its a axis from +x.
 struct TriclinicSpec {

@@ -28,6 +28,15 @@ const std::vector<PatchLabels::Field>& PatchLabels::fields() {
       {"source_size_A", &PatchLabels::source_size_A, "A", "Gaussian source size (sigma)"},
       {"jitter_A", &PatchLabels::jitter_A, "A", "scan-line jitter (rms)"},
       {"contamination", &PatchLabels::contamination, "atoms/A^2", "amorphous carbon density"},
+      {"slip_x_A", &PatchLabels::slip_x_A, "A", "interface 0 slip (layer 1 relative to layer 0, minus the registry), x component in the patch frame"},
+      {"slip_y_A", &PatchLabels::slip_y_A, "A", "interface 0 slip, y component (rows) in the patch frame"},
+      {"slip_x_A_1", &PatchLabels::slip_x_A_1, "A", "interface 1 slip (layer 2 relative to layer 1, minus the registry; trilayers), x component"},
+      {"slip_y_A_1", &PatchLabels::slip_y_A_1, "A", "interface 1 slip (trilayers), y component"},
+      {"a1_x_A", &PatchLabels::a1_x_A, "A", "bottom layer's base vector a1 in the patch frame, x component"},
+      {"a1_y_A", &PatchLabels::a1_y_A, "A", "bottom layer's base vector a1, y component"},
+      {"a2_x_A", &PatchLabels::a2_x_A, "A", "bottom layer's base vector a2 in the patch frame, x component"},
+      {"a2_y_A", &PatchLabels::a2_y_A, "A", "bottom layer's base vector a2, y component"},
+      {"scale", &PatchLabels::scale, "factor", "lattice scale of the patch (scale jitter; 1: as tabulated)"},
   };
   return f;
 }
@@ -55,6 +64,12 @@ void validate(const TrainsetSpec& s) {
   for (const Range* r : {&s.vacancy, &s.source_size_A, &s.jitter_A, &s.contamination})
     if (r->min < 0) throw ConfigError("vacancy, source size, jitter and contamination ranges: expected values >= 0");
   if (s.vacancy.max > 1) throw ConfigError("vacancy-range: expected fractions <= 1");
+  for (double v : s.phi_set_deg)
+    if (!std::isfinite(v)) throw ConfigError("phi-set-deg: expected finite angles");
+  if (!(s.phi_jitter_deg >= 0 && s.phi_jitter_deg <= 180))
+    throw ConfigError("phi-jitter-deg: expected 0 to 180 degrees, found " + std::to_string(s.phi_jitter_deg));
+  if (!(s.scale_jitter >= 0 && s.scale_jitter <= 0.5))
+    throw ConfigError("scale-jitter: expected a fraction 0 to 0.5, found " + std::to_string(s.scale_jitter));
   if (s.heatmap_sigma_A < 0 || s.heatmap_sigma_A > 5)
     throw ConfigError("heatmap-sigma-A: expected 0 (no heat maps) to 5 Angstrom, found " + std::to_string(s.heatmap_sigma_A));
   if (materials_of(s).empty()) throw ConfigError("material: expected a compound or a list A,B, found '" + s.material + "'");
@@ -103,11 +118,21 @@ void draw_heatmaps(const Structure& st, const std::vector<double>& xs, const std
 
 }  // namespace
 
-PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heatmaps) {
+// Everything patch `index` is made of, drawn from (seed, index) alone.
+struct TrainsetGenerator::Plan {
+  PatchLabels labels;
+  AdfSpec adf;
+  ScanDistortion distortion;
+  AdfField field;
+  StackSpec stack;  // built on the field shrunk by 1/scale, then scaled (scaled_stack)
+};
+
+TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
   const auto& s = spec_;
   rng::Stream g(rng::key(s.seed, 0x747261696eULL, std::uint64_t(index)));
   auto draw = [&](const Range& r) { return r.min + (r.max - r.min) * g.uniform(); };
-  PatchLabels L;
+  Plan p;
+  PatchLabels& L = p.labels;
   L.slip_a = draw(s.slip);
   L.slip_b = draw(s.slip);
   L.twist_deg = draw(s.twist_deg);
@@ -128,7 +153,17 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
   const auto materials = materials_of(s);
   if (materials.size() > 1) L.material_index = std::min(double(materials.size() - 1), std::floor(g.uniform() * double(materials.size())));
 
-  AdfSpec a;
+  // What was added later draws from a stream of its own, so that a set made without it keeps its
+  // patches bit for bit.
+  rng::Stream h(rng::key(s.seed, 0x6672616d65ULL, std::uint64_t(index)));
+  if (!s.phi_set_deg.empty()) {
+    const auto n = s.phi_set_deg.size();
+    const auto pick = std::min(n - 1, std::size_t(h.uniform() * double(n)));
+    L.phi_deg = s.phi_set_deg[pick] + s.phi_jitter_deg * (2 * h.uniform() - 1);
+  }
+  L.scale = 1 + s.scale_jitter * (2 * h.uniform() - 1);
+
+  AdfSpec& a = p.adf;
   a.probe.voltage_kV = s.voltage_kV;
   a.probe.convergence_mrad = s.convergence_mrad;
   a.probe.aberrations.C1 = L.defocus_A;
@@ -139,14 +174,12 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
   a.ny = a.nx = s.patch_px;
   a.pixel_A = s.pixel_A;
   a.margin_A = 6;
-  ScanDistortion d;
-  d.jitter_A = L.jitter_A;
-  const AdfField field = adf_field(a, d);
-  a.x0 = field.x0;
-  a.y0 = field.y0;
-  AdfSimulator sim(a);
+  p.distortion.jitter_A = L.jitter_A;
+  p.field = adf_field(a, p.distortion);
+  a.x0 = p.field.x0;
+  a.y0 = p.field.y0;
 
-  StackSpec k;
+  StackSpec& k = p.stack;
   k.material = materials[std::size_t(L.material_index)];
   k.layers = s.layers;
   k.stacking = s.stacking;
@@ -158,17 +191,62 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
   k.slip_b.resize(k.slip_a.size());
   k.twist_deg.resize(k.slip_a.size());
   k.defects.chalcogen_single_vacancy = L.vacancy;
-  k.extent_x = field.extent_x;
-  k.extent_y = field.extent_y;
+  k.extent_x = p.field.extent_x / L.scale;
+  k.extent_y = p.field.extent_y / L.scale;
   k.seed = rng::key(s.seed, 0x737472756374ULL, std::uint64_t(index));
+
+  // Cartesian labels: s_k = slip_a[k-1] a1 + slip_b[k-1] a2 (s_0 = 0) is layer k's slip from its
+  // registry; interface k is s_{k+1} - s_k; all scaled with the lattice.
+  const BaseVectors v = stack_base_vectors(k);
+  const double c = L.scale;
+  L.a1_x_A = c * v.a1[0], L.a1_y_A = c * v.a1[1], L.a2_x_A = c * v.a2[0], L.a2_y_A = c * v.a2[1];
+  const double s1x = L.slip_a * L.a1_x_A + L.slip_b * L.a2_x_A, s1y = L.slip_a * L.a1_y_A + L.slip_b * L.a2_y_A;
+  const double s2x = L.slip_a2 * L.a1_x_A + L.slip_b2 * L.a2_x_A, s2y = L.slip_a2 * L.a1_y_A + L.slip_b2 * L.a2_y_A;
+  L.slip_x_A = s1x, L.slip_y_A = s1y;
+  if (s.layers == 3) L.slip_x_A_1 = s2x - s1x, L.slip_y_A_1 = s2y - s1y;
+  return p;
+}
+
+namespace {
+
+/// The stack of a plan: built on a field 1/scale the size of the patch's field, then every position
+/// multiplied by scale, which maps that field onto the patch's and scales the lattice about the
+/// field centre.
+Structure scaled_stack(const StackSpec& k, double scale, const AdfField& field) {
   Structure st = build_stack(k);
-  add_surface_contamination(st, L.contamination, k.seed);
+  if (scale != 1) {
+    for (Atom& a : st.atoms) a.x *= scale, a.y *= scale;
+    for (Column& c : st.columns) c.x *= scale, c.y *= scale;
+    for (Domain& d : st.domains) d.centre_x *= scale, d.centre_y *= scale;
+  }
+  st.extent_x = field.extent_x;
+  st.extent_y = field.extent_y;
+  return st;
+}
+
+}  // namespace
+
+PatchLabels TrainsetGenerator::labels(std::int64_t index) const { return plan(index).labels; }
+
+TrainsetGenerator::PatchStructure TrainsetGenerator::structure(std::int64_t index) const {
+  const Plan p = plan(index);
+  return {scaled_stack(p.stack, p.labels.scale, p.field), p.adf.x0, p.adf.y0};
+}
+
+PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heatmaps) {
+  const auto& s = spec_;
+  const Plan p = plan(index);
+  const PatchLabels& L = p.labels;
+  AdfSimulator sim(p.adf);
+  Structure st = scaled_stack(p.stack, L.scale, p.field);
+  add_surface_contamination(st, L.contamination, p.stack.seed);
   const float* padded = sim.padded_image(st);
-  scan_positions(d, s.patch_px, s.patch_px, s.pixel_A, a.x0, a.y0, k.seed, cache_->xs, cache_->ys);
+  scan_positions(p.distortion, s.patch_px, s.patch_px, s.pixel_A, p.adf.x0, p.adf.y0, p.stack.seed, cache_->xs, cache_->ys);
   resample_bicubic(padded, sim.padded_grid(), cache_->xs.data(), cache_->ys.data(), cache_->xs.size(), out);
   if (heatmaps && s.heatmap_sigma_A > 0)
-    draw_heatmaps(st, cache_->xs, cache_->ys, s.patch_px, s.pixel_A, a.x0, a.y0, s.heatmap_sigma_A, 10 * L.jitter_A + 1.0, heatmaps);
-  if (L.dose > 0) add_counting_noise(out, std::size_t(s.patch_px) * s.patch_px, L.dose * s.pixel_A * s.pixel_A, 0.0, rng::key(k.seed, 0x6e6f697365ULL));
+    draw_heatmaps(st, cache_->xs, cache_->ys, s.patch_px, s.pixel_A, p.adf.x0, p.adf.y0, s.heatmap_sigma_A, 10 * L.jitter_A + 1.0, heatmaps);
+  if (L.dose > 0)
+    add_counting_noise(out, std::size_t(s.patch_px) * s.patch_px, L.dose * s.pixel_A * s.pixel_A, 0.0, rng::key(p.stack.seed, 0x6e6f697365ULL));
   return L;
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tmdflow/sim/structure.hpp"
+
 namespace tmdflow::sim {
 
 struct Range {
@@ -21,6 +23,13 @@ struct TrainsetSpec {
   int layers = 2;
   std::string stacking = "2H";
   Range slip{0, 1}, twist_deg{-1, 1}, phi_deg{0, 120}, vacancy{0, 0.02};
+  /// The canonical frame (data_schema/training.md): when not empty, the bottom layer's orientation
+  /// is one of these (drawn uniformly) plus a uniform jitter in +-phi_jitter_deg, instead of phi_deg.
+  std::vector<double> phi_set_deg;
+  double phi_jitter_deg = 0;
+  /// The patch's lattice is scaled by a factor uniform in [1 - scale_jitter, 1 + scale_jitter]
+  /// about the field centre (a calibration or lattice-finder error); 0: unscaled.
+  double scale_jitter = 0;
   Range dose{1e4, 1e6};                // e/A^2, log-uniform (0,0: noise-free)
   Range defocus_A{-20, 20}, source_size_A{0.3, 0.7}, jitter_A{0, 0.1}, contamination{0, 0.05};
   double inner_mrad = 60, outer_mrad = 200, voltage_kV = 80, convergence_mrad = 30, Cs_A = 0;
@@ -45,6 +54,12 @@ struct PatchLabels {
   double twist_deg = 0, twist2_deg = 0;
   double material_index = 0;               // into the spec's material list (0 for one material)
   double phi_deg = 0, vacancy = 0, dose = 0, defocus_A = 0, source_size_A = 0, jitter_A = 0, contamination = 0;
+  // Cartesian forms in the patch frame (x = column, y = row; Angstrom = pixels x pixel_A, so they
+  // include `scale`): interface k = layer k+1 relative to layer k, minus the registry.
+  double slip_x_A = 0, slip_y_A = 0;       // interface 0
+  double slip_x_A_1 = 0, slip_y_A_1 = 0;   // interface 1 (trilayers; 0 otherwise)
+  double a1_x_A = 0, a1_y_A = 0, a2_x_A = 0, a2_y_A = 0;  // the bottom layer's a1, a2
+  double scale = 1;                        // lattice scale factor of the patch (scale_jitter)
   struct Field {
     const char* name;
     double PatchLabels::*member;
@@ -65,7 +80,21 @@ class TrainsetGenerator {
   /// pixel (after scan distortion), so a peak sits exactly on the column as the image shows it.
   PatchLabels patch(std::int64_t index, float* out, float* heatmaps = nullptr);
 
+  /// The labels of patch `index` without rendering it (the same values patch() returns).
+  PatchLabels labels(std::int64_t index) const;
+
+  /// The structure patch `index` shows (before contamination), in its field frame, and where the
+  /// patch's pixel (0, 0) lies in it: pixel (i, j) is the probe at (x0 + j pixel_A, y0 + i pixel_A)
+  /// before scan distortion. For tests and ground truth.
+  struct PatchStructure {
+    Structure structure;
+    double x0 = 0, y0 = 0;
+  };
+  PatchStructure structure(std::int64_t index) const;
+
  private:
+  struct Plan;
+  Plan plan(std::int64_t index) const;
   TrainsetSpec spec_;
   struct Cache;
   std::unique_ptr<Cache> cache_;
