@@ -206,3 +206,35 @@ TEST_F(TrainsetStreamTest, BadShapesAndOptionsAreRefusedInOneLine) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(TrainsetStreamTest, ComputedTargetsFollowTheirSamples) {
+  // Targets the caller computed (3 per sample) in place of label datasets: each sample carries
+  // its own row, in any batch and on any rank.
+  learn::TrainsetSource src = source();
+  src.labels.clear();
+  for (std::int64_t i = 0; i < kCount; ++i)
+    for (double v : {double(i), 0.5 * double(i), -1.0}) src.computed_targets.push_back(v);
+  src.computed_width = 3;
+  const auto& comm = Runtime::world_comm();
+  learn::TrainsetStream s(src, options(5), comm.rank(), comm.size());
+  EXPECT_EQ(s.target_values(), 3);
+  for (std::int64_t b = 0; b < s.batches_per_epoch(); ++b) {
+    const learn::Batch batch = s.train_batch(1, b);
+    ASSERT_EQ(batch.target_values, 3);
+    for (std::int64_t k = 0; k < batch.count; ++k) {
+      const double i = double(batch.indices[std::size_t(k)]);
+      EXPECT_EQ(batch.targets[std::size_t(3 * k)], float(i));
+      EXPECT_EQ(batch.targets[std::size_t(3 * k + 1)], float(0.5 * i));
+      EXPECT_EQ(batch.targets[std::size_t(3 * k + 2)], -1.0f);
+      EXPECT_NEAR(batch.inputs[std::size_t(k * kSide * kSide)], i, 1e-6);  // the sample's own pixels
+    }
+  }
+  src.computed_targets.pop_back();
+  EXPECT_THROW(learn::TrainsetStream(src, options(5), comm.rank(), comm.size()), tmdflow::InputError);
+  src.labels = {"labels/a"};
+  EXPECT_THROW(learn::TrainsetStream(src, options(5), comm.rank(), comm.size()), tmdflow::ConfigError);
+}
+
+}  // namespace

@@ -120,9 +120,13 @@ struct TrainsetStream::Impl {
     width = s[s.size() - 1];
     if (n <= 0 || channels <= 0 || height <= 0 || width <= 0)
       throw InputError::at(source.file, inputs.path(), "inputs", "a non-empty array", shape_text(s));
-    if (source.labels.empty() == source.target_map.empty())
-      throw ConfigError("trainset " + source.file + ": expected either label datasets or a target map, found " +
-                        (source.labels.empty() ? "neither" : "both"));
+    const int kinds = int(!source.labels.empty()) + int(!source.target_map.empty()) + int(source.computed_width > 0);
+    if (kinds != 1)
+      throw ConfigError("trainset " + source.file + ": expected one of label datasets, a target map or computed targets, found " +
+                        (kinds == 0 ? "none" : "several"));
+    if (source.computed_width > 0 && std::int64_t(source.computed_targets.size()) != n * source.computed_width)
+      throw InputError::at(source.file, inputs.path(), "computed targets", std::to_string(n) + " rows of " + std::to_string(source.computed_width),
+                           std::to_string(source.computed_targets.size()) + " values");
     for (const auto& name : source.labels) {
       h5::Dataset d = open_data(g, name);
       if (d.shape() != h5::Shape{n})
@@ -153,6 +157,12 @@ struct TrainsetStream::Impl {
     std::sort(train.begin(), train.end());
   }
 
+  // K regression values, or the values of a map target.
+  std::int64_t value_count() const {
+    if (kind == TargetKind::map) return target_channels * height * width;
+    return source.computed_width > 0 ? source.computed_width : std::int64_t(labels.size());
+  }
+
   std::int64_t batches(std::int64_t count) const {
     const std::int64_t B = options.global_batch;
     return options.drop_last ? count / B : (count + B - 1) / B;
@@ -175,7 +185,7 @@ struct TrainsetStream::Impl {
     std::vector<std::int64_t> sorted = indices;
     std::sort(sorted.begin(), sorted.end());
     const std::size_t plane = std::size_t(channels * height * width);
-    const std::size_t tv = kind == TargetKind::map ? std::size_t(target_channels * height * width) : labels.size();
+    const std::size_t tv = std::size_t(value_count());
     std::vector<float> in(sorted.size() * plane), tg(sorted.size() * tv);
     std::size_t at = 0;
     for (const auto& [first, len] : runs_of(sorted)) {
@@ -188,6 +198,9 @@ struct TrainsetStream::Impl {
           map.read<float>({first, 0, 0, 0}, {len, target_channels, height, width}, tg.data() + at * tv, h5::Xfer::independent);
         else
           map.read<float>({first, 0, 0}, {len, height, width}, tg.data() + at * tv, h5::Xfer::independent);
+      } else if (source.computed_width > 0) {
+        const double* from = source.computed_targets.data() + std::size_t(first) * tv;
+        std::transform(from, from + std::size_t(len) * tv, tg.begin() + std::ptrdiff_t(at * tv), [](double v) { return float(v); });
       } else {
         std::vector<double> v(static_cast<std::size_t>(len));
         for (std::size_t k = 0; k < labels.size(); ++k) {
@@ -225,7 +238,7 @@ struct TrainsetStream::Impl {
     b.width = width;
     b.target_kind = kind;
     b.target_channels = target_channels;
-    b.target_values = kind == TargetKind::map ? target_channels * height * width : std::int64_t(labels.size());
+    b.target_values = value_count();
     const std::int64_t crop = options.augment.crop_px;
     if (crop > 0) b.height = b.width = crop;
     if (b.target_kind == TargetKind::map) b.target_values = target_channels * b.height * b.width;
@@ -292,13 +305,9 @@ std::int64_t TrainsetStream::channels() const { return impl_->channels; }
 std::int64_t TrainsetStream::height() const { return impl_->height; }
 std::int64_t TrainsetStream::width() const { return impl_->width; }
 TargetKind TrainsetStream::target_kind() const { return impl_->kind; }
-std::int64_t TrainsetStream::target_values() const {
-  return impl_->kind == TargetKind::map ? impl_->target_channels * impl_->height * impl_->width : std::int64_t(impl_->labels.size());
-}
+std::int64_t TrainsetStream::target_values() const { return impl_->value_count(); }
 
-std::int64_t TrainsetStream::target_channels() const {
-  return impl_->kind == TargetKind::map ? impl_->target_channels : std::int64_t(impl_->labels.size());
-}
+std::int64_t TrainsetStream::target_channels() const { return impl_->kind == TargetKind::map ? impl_->target_channels : impl_->value_count(); }
 const std::vector<std::int64_t>& TrainsetStream::training_indices() const { return impl_->train; }
 const std::vector<std::int64_t>& TrainsetStream::validation_indices() const { return impl_->validation; }
 

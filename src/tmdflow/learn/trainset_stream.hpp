@@ -33,8 +33,12 @@ struct TrainsetSource {
   /// Regression targets: scalar label datasets (N), e.g. {"labels/slip_a", "labels/slip_b"}: K values.
   std::vector<std::string> labels;
   /// Or map targets (N, H, W): per-pixel class indices or one map, or (N, C, H, W): C maps (e.g.
-  /// heat maps of C classes). Exactly one of labels / map.
+  /// heat maps of C classes). Exactly one of labels / map / computed targets.
   std::string target_map;
+  /// Or regression targets the caller computed from the trainset (e.g. lattice fractions from
+  /// Cartesian labels): N rows of `computed_width` values, row-major.
+  std::vector<double> computed_targets;
+  std::int64_t computed_width = 0;
 };
 
 enum class Normalisation {
