@@ -35,6 +35,7 @@ const std::vector<LearnStageEntry>& learn_stage_catalogue() {
   static const std::vector<LearnStageEntry> entries = {
       {"train", "train a network on a trainset product, data-parallel over the ranks: the model file, its manifest and a training log"},
       {"predict", "run a trained map model (e.g. the column detector) over every image of an image stack: one map per output channel"},
+      {"train-stacking", "train the slip or twist regressor of bilayers/trilayers on a canonical-frame trainset, with symmetry-aware labels"},
   };
   return entries;
 }

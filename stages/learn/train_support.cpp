@@ -56,15 +56,22 @@ bool is_classification(const std::string& loss) { return loss == "cross-entropy"
 }  // namespace
 
 void TrainConfig::declare(Options& o) {
-  o.add<std::string>("network", &network, "resnet", "network family: resnet, unet, autoencoder, detector")
-      .add<std::string>("network-params", &network_params, "",
-                        "sizes KEY=VALUE,... (resnet: layout=18|34|50, width, head; unet: levels, base, classes; autoencoder: "
-                        "latent; detector: classes, width); in_channels and outputs/classes default from the trainset")
-      .add<std::string>("inputs", &inputs, "patches", "inputs dataset or array group in the trainset (N, [C,] H, W)")
+  o.add<std::string>("inputs", &inputs, "patches", "inputs dataset or array group in the trainset (N, [C,] H, W)")
       .add<std::string>("labels", &labels, "", "regression targets: label datasets NAME,... (under labels/ unless a path is given)")
       .add<std::string>("target-map", &target_map, "", "map targets: dataset or array group (N, [C,] H, W), e.g. targets")
       .add<std::string>("loss", &loss, "mse", "loss: mse, l1, cross-entropy, dice, focal")
       .add<std::string>("class-weights", &class_weights, "", "cross-entropy / focal: weight of each class W0,W1,...")
+      .add<bool>("augment-dihedral", &dihedral, false, "augment by the 8 rotations/flips (map targets follow; labels only with --labels-invariant)")
+      .add<bool>("labels-invariant", &labels_invariant, false, "the labels do not change under rotations and flips")
+      .add<std::string>("task", &task, "", "what the model predicts, for the manifest (default: from the targets)");
+  declare_training(o, "", "model");
+}
+
+void TrainConfig::declare_training(Options& o, const std::string& default_network_params, const std::string& default_model_name) {
+  o.add<std::string>("network", &network, "resnet", "network family: resnet, unet, autoencoder, detector")
+      .add<std::string>("network-params", &network_params, default_network_params,
+                        "sizes KEY=VALUE,... (resnet: layout=18|34|50, width, head; unet: levels, base, classes; autoencoder: "
+                        "latent; detector: classes, width); in_channels and outputs/classes default from the trainset")
       .add<std::string>("optimizer", &optimizer, "adamw", "optimiser: adam, adamw, sgd")
       .add<double>("learning-rate", &learning_rate, 1e-3, "peak learning rate")
       .add<double>("weight-decay", &weight_decay, 1e-4, "weight decay (AdamW: decoupled)")
@@ -79,8 +86,6 @@ void TrainConfig::declare(Options& o) {
       .add<int>("patience", &patience, 0, "early stopping: epochs without improvement of the validation loss (0: never)")
       .add<double>("min-delta", &min_delta, 0.0, "early stopping: the least improvement that counts")
       .add<bool>("restore-best", &restore_best, true, "keep the weights of the epoch with the best validation loss")
-      .add<bool>("augment-dihedral", &dihedral, false, "augment by the 8 rotations/flips (map targets follow; labels only with --labels-invariant)")
-      .add<bool>("labels-invariant", &labels_invariant, false, "the labels do not change under rotations and flips")
       .add<std::string>("augment-noise-psnr-dB", &noise_psnr, "", "augment with Poisson or Gaussian noise down to a PSNR in MIN,MAX [dB]")
       .add<double>("augment-blur-px", &blur_px, 0.0, "augment with a Gaussian blur of sigma up to this [pixels] (half the samples)")
       .add<std::string>("augment-scale", &scale_range, "", "augment by scaling about the centre by a factor in MIN,MAX")
@@ -89,9 +94,8 @@ void TrainConfig::declare(Options& o) {
       .add<std::int64_t>("augment-vacancies", &vacancies, 0, "augment with up to this many vacancy-like dark spots")
       .add<double>("augment-mask-probability", &mask_probability, 0.0, "probability of a random masked rectangle")
       .add<std::string>("test-input", &test_input, "", "a held-out test set (FILE.h5[:/group], same datasets): its loss and metrics go to the manifest")
-      .add<std::string>("model-name", &model_name, "model", "name of the model (its folder and manifest)")
+      .add<std::string>("model-name", &model_name, default_model_name, "name of the model (its folder and manifest)")
       .add<std::string>("model-dir", &model_dir, "", "folder of the model (default: the --model-name folder in a folder 'models' beside the output file)")
-      .add<std::string>("task", &task, "", "what the model predicts, for the manifest (default: from the targets)")
       .add<bool>("half", &half, false, "store the weights as float16 (half the file size)")
       .add<std::string>("figures", &figures, "auto", "folder for the training-curve PNG (auto: figures/ beside the output; empty: none)")
       .add<bool>("resume", &resume, false, "continue from the model folder's checkpoint when there is one")
@@ -99,9 +103,7 @@ void TrainConfig::declare(Options& o) {
       .add<int>("threads", &threads, 0, "LibTorch threads per rank (0: the cores each rank owns)");
 }
 
-TrainPlan TrainConfig::plan(const StageContext& ctx) const {
-  TrainPlan p;
-  // Numbers first: no file is opened for a command line that cannot run.
+void TrainConfig::check_numbers() const {
   for (const auto& [option, value] : {std::pair<const char*, double>{"epochs", double(epochs)}, {"batch", double(batch)},
                                       {"learning-rate", learning_rate}})
     require_positive(option, value);
@@ -111,27 +113,12 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
       contamination < 0 || vacancies < 0 || !(mask_probability >= 0 && mask_probability <= 1) || stop_after_steps < 0 || threads < 0)
     throw ConfigError("train: expected non-negative weight-decay, warmup-steps, final-lr-fraction, patience, min-delta, augment-* sizes, "
                       "stop-after-steps and threads, and a mask probability in [0, 1]");
-  if (labels.empty() == target_map.empty())
-    throw ConfigError("labels, target-map: expected one of them (regression labels, or a map of targets), found " +
-                      std::string(labels.empty() ? "neither" : "both"));
   if (model_name.empty() || model_name.find('/') != std::string::npos || model_name == "." || model_name == "..")
     throw ConfigError("model-name: expected a name without '/', found '" + model_name + "'");
+}
 
-  // The trainset.
-  const io::Target in = io::parse_target(ctx.input, "/trainset");
-  p.source.file = in.file;
-  p.source.group = in.group;
-  p.source.inputs = inputs;
-  if (!labels.empty())
-    for (const auto& l : str::split(labels, ',')) {
-      if (str::trim(l).empty()) continue;
-      p.source.labels.push_back(label_path(str::trim(l)));
-      p.label_names.push_back(leaf(str::trim(l)));
-    }
-  p.source.target_map = target_map;
-  p.target_map = target_map;
-
-  auto& s = p.stream;
+learn::StreamOptions TrainConfig::stream_options() const {
+  learn::StreamOptions s;
   s.global_batch = batch;
   s.validation_fraction = validation_fraction;
   s.seed = seed;
@@ -140,9 +127,6 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
   else throw ConfigError("normalisation: expected per-sample or none, found '" + normalisation + "'");
   auto& a = s.augment;
   a.dihedral = dihedral;
-  if (dihedral && !labels.empty() && !labels_invariant)
-    throw ConfigError("augment-dihedral: rotations and flips change direction-like labels (" + labels +
-                      "); give --labels-invariant true when they do not, or train without it");
   if (!noise_psnr.empty()) {
     std::tie(a.psnr_min_db, a.psnr_max_db) = range_of(noise_psnr, "augment-noise-psnr-dB");
     a.noise_probability = 1.0;
@@ -154,9 +138,17 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
   a.vacancies_max = int(vacancies);
   a.mask_probability = mask_probability;
   a.validate();
+  return s;
+}
 
+learn::TrainsetStream TrainConfig::read_trainset(const StageContext& ctx, TrainPlan& p, const TargetsOf& targets_of) const {
+  const io::Target in = io::parse_target(ctx.input, "/trainset");
+  p.source.file = in.file;
+  p.source.group = in.group;
+  p.source.inputs = inputs;
+  if (targets_of) targets_of(p.source);
   // Open the trainset: shapes and targets are checked here, before any work.
-  learn::TrainsetStream probe(p.source, s, ctx.comm.rank(), ctx.comm.size());
+  learn::TrainsetStream probe(p.source, p.stream, ctx.comm.rank(), ctx.comm.size());
   p.channels = probe.channels();
   p.height = crop_px > 0 ? crop_px : probe.height();
   p.width = crop_px > 0 ? crop_px : probe.width();
@@ -189,7 +181,8 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
     learn::TrainsetSource ts = p.source;
     ts.file = t.file;
     ts.group = t.group;
-    learn::StreamOptions probe_options = s;
+    if (targets_of) targets_of(ts);
+    learn::StreamOptions probe_options = p.stream;
     probe_options.validation_fraction = 0;
     learn::TrainsetStream test_probe(ts, probe_options, ctx.comm.rank(), ctx.comm.size());
     if (test_probe.channels() != probe.channels() || test_probe.height() != probe.height() || test_probe.width() != probe.width() ||
@@ -197,6 +190,59 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
       throw InputError(test_input + ": expected test samples shaped like the trainset's, found others");
     p.test = ts;
   }
+  return probe;
+}
+
+void TrainConfig::plan_trainer(const StageContext& ctx, TrainPlan& p) const {
+  auto& t = p.trainer;
+  t.epochs = epochs;
+  t.optimizer.kind = learn::optimizer_kind(optimizer);
+  t.optimizer.learning_rate = learning_rate;
+  t.optimizer.weight_decay = weight_decay;
+  t.schedule.kind = learn::schedule_kind(schedule);
+  t.schedule.warmup_steps = warmup_steps;
+  t.schedule.final_fraction = final_fraction;
+  t.seed = seed;
+  t.patience = patience;
+  t.min_delta = min_delta;
+  t.restore_best = restore_best;
+  t.stop_after_steps = stop_after_steps;
+
+  // Where the model goes: never over another model without --force.
+  const fs::path out_dir = fs::absolute(ctx.output.file).parent_path();
+  p.model_name = model_name;
+  p.model_dir = model_dir.empty() ? (out_dir / "models" / model_name).string() : model_dir;
+  t.checkpoint = (fs::path(p.model_dir) / "checkpoint.pt").string();
+  if (fs::exists(fs::path(p.model_dir) / "model.pt") && !ctx.replace)
+    throw ConfigError("model-dir: " + p.model_dir + " already holds a model (model.pt): give another --model-name or --model-dir, "
+                      "or --force to replace it");
+  if (fs::exists(t.checkpoint) && !resume && !ctx.replace)
+    throw ConfigError("model-dir: " + p.model_dir + " holds the checkpoint of an unfinished run: --resume true continues it, "
+                      "--force starts afresh");
+  p.figures_dir = figures == "auto" ? (out_dir / "figures").string() : figures;
+}
+
+TrainPlan TrainConfig::plan(const StageContext& ctx) const {
+  TrainPlan p;
+  // Numbers first: no file is opened for a command line that cannot run.
+  check_numbers();
+  if (labels.empty() == target_map.empty())
+    throw ConfigError("labels, target-map: expected one of them (regression labels, or a map of targets), found " +
+                      std::string(labels.empty() ? "neither" : "both"));
+  if (dihedral && !labels.empty() && !labels_invariant)
+    throw ConfigError("augment-dihedral: rotations and flips change direction-like labels (" + labels +
+                      "); give --labels-invariant true when they do not, or train without it");
+  p.stream = stream_options();
+
+  if (!labels.empty())
+    for (const auto& l : str::split(labels, ',')) {
+      if (str::trim(l).empty()) continue;
+      p.source.labels.push_back(label_path(str::trim(l)));
+      p.label_names.push_back(leaf(str::trim(l)));
+    }
+  p.source.target_map = target_map;
+  p.target_map = target_map;
+  learn::TrainsetStream probe = read_trainset(ctx, p, {});
 
   // The network: the trainset gives its input channels and output size unless they are set.
   p.spec.family = network;
@@ -225,35 +271,11 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
 
   // Metrics on the validation set, averaged over its samples by the trainer.
   p.metrics = values ? learn::mae_per_output(p.label_names) : is_classification(loss) ? learn::pixel_accuracy() : learn::mean_absolute_error();
-
-  auto& t = p.trainer;
-  t.epochs = epochs;
-  t.optimizer.kind = learn::optimizer_kind(optimizer);
-  t.optimizer.learning_rate = learning_rate;
-  t.optimizer.weight_decay = weight_decay;
-  t.schedule.kind = learn::schedule_kind(schedule);
-  t.schedule.warmup_steps = warmup_steps;
-  t.schedule.final_fraction = final_fraction;
-  t.seed = seed;
-  t.patience = patience;
-  t.min_delta = min_delta;
-  t.restore_best = restore_best;
-  t.stop_after_steps = stop_after_steps;
-
-  // Where the model goes: never over another model without --force.
-  const fs::path out_dir = fs::absolute(ctx.output.file).parent_path();
-  p.model_name = model_name;
-  p.model_dir = model_dir.empty() ? (out_dir / "models" / model_name).string() : model_dir;
-  t.checkpoint = (fs::path(p.model_dir) / "checkpoint.pt").string();
-  if (fs::exists(fs::path(p.model_dir) / "model.pt") && !ctx.replace)
-    throw ConfigError("model-dir: " + p.model_dir + " already holds a model (model.pt): give another --model-name or --model-dir, "
-                      "or --force to replace it");
-  if (fs::exists(t.checkpoint) && !resume && !ctx.replace)
-    throw ConfigError("model-dir: " + p.model_dir + " holds the checkpoint of an unfinished run: --resume true continues it, "
-                      "--force starts afresh");
-  p.figures_dir = figures == "auto" ? (out_dir / "figures").string() : figures;
+  plan_trainer(ctx, p);
   return p;
 }
+
+std::map<std::string, std::string> network_params_of(const std::string& text) { return key_values(text, "network-params"); }
 
 std::int64_t count_parameters(learn::Network& network) {
   std::int64_t n = 0;

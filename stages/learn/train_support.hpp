@@ -2,6 +2,8 @@
 // The train stage's parts: its options and what they resolve to (the trainset, the network, the
 // loss, the trainer), and what it writes besides the model (training log, figure, manifest).
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,7 +56,27 @@ struct TrainConfig {
   /// Checks the options and the trainset (shapes, targets) and resolves everything; ConfigError /
   /// InputError naming the option or dataset.
   TrainPlan plan(const StageContext& ctx) const;
+
+  // The parts that every training stage shares (train, train-stacking).
+  /// The options of training itself (network, optimiser, schedule, augmentation but the dihedral
+  /// one, test set, model folder, resume), with a stage's own defaults.
+  void declare_training(Options& o, const std::string& default_network_params, const std::string& default_model_name);
+  /// ConfigError for numbers out of range and a bad model name (before any file is opened).
+  void check_numbers() const;
+  /// Batch, split, normalisation and augmentation.
+  learn::StreamOptions stream_options() const;
+  /// Fills the targets of a trainset source (train-stacking: computed from its labels), for the
+  /// trainset and for a --test-input alike.
+  using TargetsOf = std::function<void(learn::TrainsetSource&)>;
+  /// Opens the trainset of --input (p.stream set) with its targets, and a --test-input: shapes,
+  /// facts and conditions into p; returns the open trainset.
+  learn::TrainsetStream read_trainset(const StageContext& ctx, TrainPlan& p, const TargetsOf& targets_of) const;
+  /// Trainer options, the model folder (refusing to overwrite a model without --force) and figures.
+  void plan_trainer(const StageContext& ctx, TrainPlan& p) const;
 };
+
+/// "a=1,b=x" -> {a: 1, b: x}; ConfigError naming network-params for an item without '='.
+std::map<std::string, std::string> network_params_of(const std::string& text);
 
 std::int64_t count_parameters(learn::Network& network);
 
