@@ -21,12 +21,15 @@ class MakeTrainset : public Stage {
   std::string name() const override { return "make-trainset"; }
   std::string summary() const override { return "labelled ADF patches of TMD stacks sampling slip, twist, defects and noise"; }
   std::string description() const override {
-    return "Simulates N patches (incoherent ADF model) of MX2 stacks. Per patch, uniformly within the given ranges: slip Da, Db\n"
-           "(fractions of a1, a2), twist (degrees), orientation phi, vacancy fraction, dose (log-uniform), defocus, source size,\n"
-           "line jitter and contamination. Writes patches (N, size, size) float32 and labels/ (one dataset per label, N values),\n"
-           "schema trainset/1. With --heatmap-sigma-A, also targets (N, 2, size, size): metal and chalcogen column heat maps\n"
-           "(occupancy-weighted Gaussians on the columns where the scan saw them), the targets of atom-column detectors.\n"
-           "Deterministic in --seed for any number of ranks. Conventions: data_schema/structures.md.";
+    return "Simulates N patches (incoherent ADF model) of stacks: MX2 (MoS2, WS2, MoSe2, WSe2) or 1T'' (ReS2, ReSe2) layers.\n"
+           "Per patch, uniformly within the given ranges: slip Da, Db of each upper layer (fractions of a1, a2), twist (degrees),\n"
+           "orientation (a range, or a set plus jitter: the canonical frame), lattice scale, vacancy fraction, holes, dose\n"
+           "(log-uniform) or a target PSNR, defocus, source size, line jitter, drift and contamination. Writes patches (N, size,\n"
+           "size) float32 and labels/ (one dataset per label, N values; slips also as Cartesian vectors in the patch frame with\n"
+           "the bottom layer's a1, a2), schema trainset/1. With --heatmap-sigma-A, also targets (N, 2, size, size): metal and\n"
+           "chalcogen column heat maps (occupancy-weighted Gaussians on the columns where the scan saw them), the targets of\n"
+           "atom-column detectors. Deterministic in --seed for any number of ranks. Conventions: data_schema/structures.md,\n"
+           "data_schema/training.md (labels, canonical frame, the published conditions as example commands).";
   }
   std::string product_schema() const override { return "trainset/1"; }
   std::string default_group() const override { return "/trainset"; }
@@ -37,10 +40,12 @@ class MakeTrainset : public Stage {
     o.add<std::int64_t>("count", &s.count, 1000, "number of patches")
         .add<int>("patch-px", &s.patch_px, 64, "patch size [pixels per side]")
         .add<double>("pixel-A", &s.pixel_A, 0.2, "probe step [Angstrom]")
-        .add<std::string>("material", &s.material, "MoS2", "compound (MoS2, WS2, MoSe2, WSe2), or a list drawn per patch (label material_index)")
-        .add<int>("layers", &s.layers, 2, "layers (2 or 3)")
-        .add<std::string>("stacking", &s.stacking, "2H", "registry at zero slip and twist: 2H, 3R or AA")
-        .add<std::string>("slip-range", &slip_, "0,1", "range of Da and Db [fraction of a1, a2]")
+        .add<std::string>("material", &s.material, "MoS2",
+                          "compound (MoS2, WS2, MoSe2, WSe2; 1T'': ReS2, ReSe2), or a list of one family drawn per patch (label material_index)")
+        .add<int>("layers", &s.layers, 2, "layers (1 to 3)")
+        .add<std::string>("stacking", &s.stacking, "", "registry at zero slip and twist: 2H, 3R or AA (default 2H for MX2; 1T'': AA only)")
+        .add<std::string>("slip-range", &slip_, "0,1", "range of Da and Db of each upper layer [fraction of a1, a2]")
+        .add<std::string>("slip2-range", &slip2_, "", "range of layer 2's Da and Db (trilayers) when it differs from --slip-range")
         .add<std::string>("twist-range-deg", &twist_, "-1,1", "range of the twist of each upper layer [degrees]")
         .add<std::string>("phi-range-deg", &phi_, "0,120", "range of the bottom layer's orientation [degrees]")
         .add<std::string>("phi-set-deg", &phi_set_, "",
@@ -53,6 +58,11 @@ class MakeTrainset : public Stage {
         .add<std::string>("source-size-range-A", &source_, "0.3,0.7", "range of the Gaussian source size [Angstrom]")
         .add<std::string>("jitter-range-A", &jitter_, "0,0.1", "range of the scan-line jitter [Angstrom rms]")
         .add<std::string>("contamination-range", &contamination_, "0,0.05", "range of amorphous carbon [atoms per A^2]")
+        .add<std::string>("drift-range-A", &drift_, "0,0", "range of the sample drift over a patch's scan [Angstrom], in a random direction")
+        .add<std::string>("holes-range", &holes_, "0,0", "range of the fraction of a patch's area in holes (vacuum through every layer)")
+        .add<std::string>("psnr-range-dB", &psnr_, "0,0",
+                          "range of the PSNR, 20 log10(max of the clean patch / rms noise) [dB]; sets the noise instead of the dose (0,0: off)")
+        .add<std::string>("psnr-noise", &psnr_noise_, "poisson", "noise of --psnr-range-dB: poisson (counts at the dose that gives it) or gaussian")
         .add<double>("inner-mrad", &s.inner_mrad, 60.0, "ADF detector inner angle [mrad]")
         .add<double>("outer-mrad", &s.outer_mrad, 200.0, "ADF detector outer angle [mrad]")
         .add<double>("voltage-kV", &s.voltage_kV, 80.0, "accelerating voltage [kV]")
@@ -79,6 +89,13 @@ class MakeTrainset : public Stage {
     spec_.source_size_A = range(source_, "source-size-range-A");
     spec_.jitter_A = range(jitter_, "jitter-range-A");
     spec_.contamination = range(contamination_, "contamination-range");
+    if (!slip2_.empty()) spec_.slip2 = range(slip2_, "slip2-range");
+    spec_.drift_A = range(drift_, "drift-range-A");
+    spec_.holes = range(holes_, "holes-range");
+    spec_.psnr_dB = range(psnr_, "psnr-range-dB");
+    if (psnr_noise_ != "poisson" && psnr_noise_ != "gaussian")
+      throw ConfigError("psnr-noise: expected poisson or gaussian, found '" + psnr_noise_ + "'");
+    spec_.psnr_gaussian = psnr_noise_ == "gaussian";
     sim::validate(spec_);
   }
 
@@ -152,18 +169,21 @@ class MakeTrainset : public Stage {
     for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"dose_range_e_per_A2", s.dose}, {"defocus_range_A", s.defocus_A},
                                   {"source_size_range_A", s.source_size_A}, {"jitter_range_A", s.jitter_A},
                                   {"vacancy_range", s.vacancy}, {"contamination_range", s.contamination},
-                                  {"slip_range", s.slip}, {"twist_range_deg", s.twist_deg}})
+                                  {"slip_range", s.slip}, {"twist_range_deg", s.twist_deg}, {"drift_range_A", s.drift_A},
+                                  {"holes_range", s.holes}, {"psnr_range_dB", s.psnr_dB}})
       root.set_attr(name, std::vector<double>{r.min, r.max});
+    if (s.slip2) root.set_attr("slip2_range", std::vector<double>{s.slip2->min, s.slip2->max});
+    if (s.psnr_dB.max > 0) root.set_attr("psnr_noise", psnr_noise_);
     if (!s.phi_set_deg.empty()) root.set_attr("phi_set_deg", s.phi_set_deg);
     root.set_attr("phi_jitter_deg", s.phi_jitter_deg);
     root.set_attr("scale_jitter", s.scale_jitter);
     root.set_attr("layers", std::int64_t(s.layers));
-    root.set_attr("stacking", s.stacking);
+    root.set_attr("stacking", sim::stacking_of(s));
   }
 
  private:
   sim::TrainsetSpec spec_;
-  std::string slip_, twist_, phi_, phi_set_, vacancy_, dose_, defocus_, source_, jitter_, contamination_;
+  std::string slip_, slip2_, twist_, phi_, phi_set_, vacancy_, drift_, holes_, psnr_, psnr_noise_, dose_, defocus_, source_, jitter_, contamination_;
 };
 
 }  // namespace

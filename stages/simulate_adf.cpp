@@ -1,5 +1,5 @@
-// Stage simulate-adf: incoherent ADF-STEM images (the incoSTEM model) of a structure -- an MX2
-// stack (1-3 layers with slip and twist), a 1T'' ReS2/ReSe2 layer or a polycrystal -- with alloying,
+// Stage simulate-adf: incoherent ADF-STEM images (the incoSTEM model) of a structure -- a stack of
+// 1-3 MX2 or 1T'' ReS2/ReSe2 layers with slip and twist, a 1T'' layer or a polycrystal -- with alloying,
 // point defects, contamination, scan distortion and counting noise, and the ground truth beside
 // them (atoms, columns, domains). Frames (independent noise and distortion of the same structure)
 // are sharded over ranks; the result is the same for any number of ranks.
@@ -27,8 +27,8 @@ class SimulateAdf : public Stage {
   std::string name() const override { return "simulate-adf"; }
   std::string summary() const override { return "incoherent ADF-STEM images of TMD stacks, alloys, defects or polycrystals, with ground truth"; }
   std::string description() const override {
-    return "Builds a structure (--crystal stack: 1-3 MX2 layers with stacking, slip and twist; 1T'': ReS2/ReSe2; polycrystal:\n"
-           "Voronoi domains) and images it with the incoherent ADF model: each atom's elastic cross-section on the annular\n"
+    return "Builds a structure (--crystal stack: 1-3 layers, MX2 or 1T'' ReS2/ReSe2, with stacking, slip and twist; 1T'': one\n"
+           "ReS2/ReSe2 layer; polycrystal: Voronoi domains) and images it with the incoherent ADF model: each atom's elastic cross-section on the annular\n"
            "detector (Kirkland scattering factors) convolved with the probe intensity (aperture, aberrations, source size,\n"
            "focal spread). Realism: contamination, drift and line jitter, Poisson noise for a dose, read noise. Writes image\n"
            "(frames, y, x) in detected electrons (or the fraction of the beam when --dose-e-per-A2 is 0) and structure/.\n"
@@ -40,10 +40,10 @@ class SimulateAdf : public Stage {
 
   void declare(Options& o) override {
     o.add<std::string>("crystal", &crystal_, "stack", "structure kind: stack, 1T'' (ReS2/ReSe2) or polycrystal")
-        .add<std::string>("material", &material_, "MoS2", "compound (MoS2, WS2, MoSe2, WSe2; ReS2, ReSe2 for 1T'')")
+        .add<std::string>("material", &material_, "MoS2", "compound (MoS2, WS2, MoSe2, WSe2; 1T'': ReS2, ReSe2)")
         .add<int>("layers", &layers_, 1, "layers in a stack (1-3)")
-        .add<std::string>("stacking", &stacking_, "2H", "registry at zero slip and twist: 2H, 3R or AA")
-        .add<double>("phi-deg", &phi_, 30.0, "orientation of the bottom layer [degrees] (1T'': rotation of the a axis)")
+        .add<std::string>("stacking", &stacking_, "", "registry at zero slip and twist: 2H, 3R or AA (default 2H for MX2; 1T'': AA only)")
+        .add<double>("phi-deg", &phi_, 30.0, "orientation of the bottom layer [degrees] (MX2: phi; 1T'': rotation of the cell's a axis)")
         .add<std::string>("slip-a", &slip_a_, "", "slip of each upper layer along a1 [fraction of a1], comma-separated")
         .add<std::string>("slip-b", &slip_b_, "", "slip of each upper layer along a2 [fraction of a2], comma-separated")
         .add<std::string>("twist-deg", &twist_, "", "twist of each upper layer about a metal site [degrees], comma-separated")
@@ -75,7 +75,8 @@ class SimulateAdf : public Stage {
     if (dose_ < 0 || read_noise_ < 0 || contamination_ < 0) throw ConfigError("dose-e-per-A2, read-noise, contamination: expected values >= 0");
     require_positive("pixel-A", spec_.pixel_A);
     if (layers_ < 1 || layers_ > 3) throw ConfigError("layers: expected 1 to 3, found " + std::to_string(layers_));
-    if (stacking_ != "2H" && stacking_ != "3R" && stacking_ != "AA") throw ConfigError("stacking: expected 2H, 3R or AA, found '" + stacking_ + "'");
+    if (!stacking_.empty() && stacking_ != "2H" && stacking_ != "3R" && stacking_ != "AA")
+      throw ConfigError("stacking: expected 2H, 3R or AA, found '" + stacking_ + "'");
     if (domains_ < 1) throw ConfigError("domains: expected at least 1, found " + std::to_string(domains_));
     if (!std::isfinite(phi_)) throw ConfigError("phi-deg: expected a finite angle");
     if (!(distortion_.jitter_A >= 0) || !std::isfinite(distortion_.drift_x_A) || !std::isfinite(distortion_.drift_y_A))
@@ -94,8 +95,10 @@ class SimulateAdf : public Stage {
       throw ConfigError("layers, slip-a, slip-b, twist-deg: apply to --crystal stack only, found --crystal " + crystal_);
     if (crystal_ == "1T''" && (!alloy_.metal.empty() || !alloy_.chalcogen.empty()))
       throw ConfigError("alloy-metal, alloy-chalcogen: not available for --crystal 1T'' (stack and polycrystal only)");
-    // The simulator checks sampling and angles; build it once here so errors come before any work.
+    // The simulator checks sampling and angles, the builders the structure's parameters (the
+    // registry of a 1T'' stack, ...): both once here, on a small field, so errors come before any work.
     sim::AdfSimulator check(spec_);
+    build(sim::AdfField{0, 0, 12, 12});
   }
 
   std::uint64_t planned_bytes(const StageContext&) const override {
@@ -111,6 +114,7 @@ class SimulateAdf : public Stage {
       k.layers = layers_;
       k.stacking = stacking_;
       k.phi_deg = phi_;
+      k.rotation_deg = phi_;  // the orientation of a 1T'' stack
       k.slip_a = slip_a_v_;
       k.slip_b = slip_b_v_;
       k.twist_deg = twist_v_;

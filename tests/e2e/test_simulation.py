@@ -136,6 +136,45 @@ with h5py.File(k1, "r") as f:
 code, out = run(["validate", k1])
 check(code == 0, f"validate canonical trainset: {out}")
 
+# ---- make-trainset of 1T'' trilayers at the published ReS2 conditions, with PSNR, holes and drift ----
+r1 = os.path.join(tmp, "r1.h5")
+r2 = os.path.join(tmp, "r2.h5")
+rargs = ["--count", "7", "--patch-px", "40", "--material", "ReS2", "--layers", "3", "--pixel-A", "0.12", "--voltage-kV", "300",
+         "--convergence-mrad", "21.3", "--inner-mrad", "39", "--outer-mrad", "200", "--defocus-range-A", "30,40",
+         "--source-size-range-A", "0.25,0.26", "--phi-set-deg", "0,180", "--phi-jitter-deg", "1.5", "--scale-jitter", "0.02",
+         "--twist-range-deg", "0,0", "--vacancy-range", "0,0.1", "--psnr-range-dB", "7,25", "--holes-range", "0.05,0.1",
+         "--drift-range-A", "0,0.5", "--seed", "8"]
+run_ok(["stage", "make-trainset", "--output", r1] + rargs)
+run_ok(["stage", "make-trainset", "--output", r2] + rargs, ranks=2)
+q1, q2 = arrays(r1, "trainset"), arrays(r2, "trainset")
+check(same(q1, q2), "make-trainset of ReS2 trilayers with PSNR, holes and drift: bit-identical on 1 and 2 ranks")
+rot, psnr = q1["labels/rotation_deg"], q1["labels/psnr_dB"]
+check(np.all(np.minimum(abs(rot), abs(rot - 180)) <= 1.5), f"1T'' rotations within 1.5 deg of 0 or 180: {rot}")
+check(np.all((psnr > 6) & (psnr < 26)), f"measured PSNRs in the requested 7-25 dB (+-1): {psnr}")
+check(np.all((q1["labels/holes"] > 0.03) & (q1["labels/holes"] < 0.12)), f"hole fractions drawn: {q1['labels/holes']}")
+check(np.all(np.hypot(q1["labels/drift_x_A"], q1["labels/drift_y_A"]) <= 0.5), "drift lengths within the range")
+check(np.any(q1["labels/slip_x_A_1"] != 0), "trilayers carry interface-1 slips")
+with h5py.File(r1, "r") as f:
+    check(f["trainset"].attrs["stacking"] == "AA", "1T'' sets record the AA registry")
+code, out = run(["validate", r1])
+check(code == 0, f"validate 1T'' trainset: {out}")
+# The published MoS2 conditions (60 kV, 31.5 mrad, ADF 49.5-198 mrad, 0.06 A/px) are accepted too.
+run_ok(["stage", "make-trainset", "--output", os.path.join(tmp, "mos2.h5"), "--count", "2", "--patch-px", "32", "--pixel-A", "0.06",
+        "--voltage-kV", "60", "--convergence-mrad", "31.5", "--inner-mrad", "49.5", "--outer-mrad", "198",
+        "--phi-set-deg", "30,90", "--twist-range-deg", "0,10"])
+
+# ---- simulate-adf of a ReS2 bilayer: both layers in the ground truth, AA registry by default ------
+a1 = os.path.join(tmp, "res2.h5")
+run_ok(["stage", "simulate-adf", "--output", a1, "--material", "ReS2", "--layers", "2", "--slip-a", "0.3", "--slip-b", "0.1",
+        "--size", "48,48", "--pixel-A", "0.12", "--voltage-kV", "300", "--convergence-mrad", "21.3", "--inner-mrad", "39",
+        "--phi-deg", "0", "--single-vacancy", "0.1"])
+with h5py.File(a1, "r") as f:
+    st = f["adf_root/ground_truth/structure"]
+    desc = st.attrs["description"]
+    check(desc.startswith("ReS2 bilayer AA rotation=0 slip=(0.3,0.1)"), f"description of a 1T'' bilayer: {desc!r}")
+    check(set(st["atoms/layer"][()]) == {0, 1}, "atoms of both layers recorded")
+    check(np.any(st["columns/defect"][()] == 1), "vacancies in a 1T'' stack")
+
 # ---- make-trainset --heatmap-sigma-A: column heat maps on the columns the image shows ----------
 h1 = os.path.join(tmp, "h1.h5")
 h2 = os.path.join(tmp, "h2.h5")
@@ -195,6 +234,10 @@ for args, needle in [
     (["stage", "make-trainset", "--output", bad, "--slip-range", "1,0"], "slip-range"),
     (["stage", "make-trainset", "--output", bad, "--heatmap-sigma-A", "-1"], "heatmap-sigma-A"),
     (["stage", "make-trainset", "--output", bad, "--scale-jitter", "0.9"], "scale-jitter"),
+    (["stage", "make-trainset", "--output", bad, "--material", "MoS2,ReS2"], "material"),
+    (["stage", "make-trainset", "--output", bad, "--material", "ReS2", "--stacking", "2H"], "stacking"),
+    (["stage", "make-trainset", "--output", bad, "--psnr-range-dB", "7,20", "--psnr-noise", "white"], "psnr-noise"),
+    (["stage", "simulate-adf", "--output", bad, "--material", "ReS2", "--layers", "2", "--stacking", "3R"], "stacking"),
     (["stage", "make-trainset", "--output", bad, "--phi-set-deg", "30,x"], "phi-set-deg"),
 ]:
     code, out = run(args, ranks=2)

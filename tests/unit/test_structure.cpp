@@ -148,7 +148,7 @@ TEST(StructureMaterials, InvalidSpecsAreConfigErrors) {
   EXPECT_THROW(stack([](StackSpec& s) { s.layers = 4; }), tmdflow::ConfigError);
   EXPECT_THROW(stack([](StackSpec& s) { s.stacking = "ABC"; }), tmdflow::ConfigError);
   EXPECT_THROW(stack([](StackSpec& s) { s.slip_a = {0.1}; }), tmdflow::ConfigError);  // monolayer has no slip
-  EXPECT_THROW(stack([](StackSpec& s) { s.material = "ReS2"; }), tmdflow::ConfigError);
+  EXPECT_THROW(stack([](StackSpec& s) { s.material = "ReS2", s.stacking = "2H"; }), tmdflow::ConfigError);  // 1T'': AA only
   EXPECT_THROW(stack([](StackSpec& s) { s.extent_x = 0; }), tmdflow::ConfigError);
   EXPECT_THROW(stack([](StackSpec& s) { s.defects.metal_vacancy = 1.5; }), tmdflow::ConfigError);
   EXPECT_THROW(stack([](StackSpec& s) { s.defects.chalcogen_single_vacancy = -0.1; }), tmdflow::ConfigError);

@@ -92,7 +92,7 @@ TEST(Trainset, CartesianSlipLabelsAreTheDisplacementsOfTheAtoms) {
       spec.phi_set_deg = {30, 90};
       spec.phi_jitter_deg = 1.5;
       spec.scale_jitter = 0.02;
-      const TrainsetGenerator gen(spec);
+      TrainsetGenerator gen(spec);
       for (std::int64_t i = 0; i < 6; ++i) {
         const PatchLabels L = gen.labels(i);
         const auto ps = gen.structure(i);
@@ -142,7 +142,7 @@ TEST(Trainset, CanonicalFrameDrawsOrientationFromTheSetAndScalesTheLattice) {
   spec.phi_set_deg = {30, 90};
   spec.phi_jitter_deg = 1.5;
   spec.scale_jitter = 0.02;
-  const TrainsetGenerator gen(spec);
+  TrainsetGenerator gen(spec);
   int near30 = 0, near90 = 0;
   double smin = 2, smax = 0;
   for (std::int64_t i = 0; i < spec.count; ++i) {
@@ -167,7 +167,7 @@ TEST(Trainset, CanonicalFrameDrawsOrientationFromTheSetAndScalesTheLattice) {
   // Without the set, the range applies and nothing is scaled.
   TrainsetSpec plain = small_spec();
   plain.phi_deg = {10, 20};
-  const TrainsetGenerator g2(plain);
+  TrainsetGenerator g2(plain);
   for (std::int64_t i = 0; i < 20; ++i) {
     const PatchLabels L = g2.labels(i);
     EXPECT_GE(L.phi_deg, 10);
@@ -186,7 +186,7 @@ TEST(Trainset, SlipsOverTheCellPutEveryMoireRegistryAtThePatchCentre) {
   spec.twist_deg = {1.5, 2.5};
   spec.vacancy = {0, 0};
   spec.phi_set_deg = {30};
-  const TrainsetGenerator gen(spec);
+  TrainsetGenerator gen(spec);
   int bins[4][4] = {};
   for (std::int64_t i = 0; i < spec.count; ++i) {
     const PatchLabels L = gen.labels(i);
@@ -229,4 +229,108 @@ TEST(Trainset, InvalidCanonicalFrameOptionsAreConfigErrors) {
   s = small_spec();
   s.phi_set_deg = {30, NAN};
   EXPECT_THROW(validate(s), tmdflow::ConfigError);
+}
+
+TEST(Trainset, OneTDoublePrimeStacksCarryTheirRotationAndSlipLabels) {
+  for (int layers : {2, 3}) {
+    TrainsetSpec spec = small_spec();
+    spec.material = "ReS2,ReSe2";
+    spec.layers = layers;
+    spec.pixel_A = 0.12;
+    spec.voltage_kV = 300;
+    spec.convergence_mrad = 21.3;
+    spec.inner_mrad = 39;
+    spec.phi_set_deg = {0, 180};
+    spec.phi_jitter_deg = 1.5;
+    spec.scale_jitter = 0.02;
+    spec.twist_deg = {0, 0};
+    spec.vacancy = {0, 0.1};
+    TrainsetGenerator gen(spec);
+    EXPECT_EQ(stacking_of(spec), "AA");
+    for (std::int64_t i = 0; i < 6; ++i) {
+      const PatchLabels L = gen.labels(i);
+      EXPECT_EQ(L.rotation_deg, L.phi_deg);
+      EXPECT_LE(std::min(std::abs(L.rotation_deg), std::abs(L.rotation_deg - 180)), 1.5);
+      const auto ps = gen.structure(i);
+      const Structure& st = ps.structure;
+      const std::string name = L.material_index == 0 ? "ReS2" : "ReSe2";
+      // a1, a2 = the layer cell turned by the rotation and scaled.
+      const LayerCell cell = layer_cell(name);
+      const double c = std::cos(L.rotation_deg * kPi / 180), sn = std::sin(L.rotation_deg * kPi / 180);
+      EXPECT_NEAR(L.a1_x_A, L.scale * (c * cell.a1[0] - sn * cell.a1[1]), 1e-9);
+      EXPECT_NEAR(L.a2_y_A, L.scale * (sn * cell.a2[0] + c * cell.a2[1]), 1e-9);
+      // Layer k's Re atoms are layer 0's moved by the cumulative interface slips (no twist here).
+      const V2 a1{L.a1_x_A, L.a1_y_A}, a2{L.a2_x_A, L.a2_y_A};
+      const double cx = st.extent_x / 2, cy = st.extent_y / 2;
+      const Column& r0 = nearest_metal(st, 0, cx, cy);
+      V2 s_k{};
+      for (int k = 1; k < layers; ++k) {
+        s_k = k == 1 ? V2{L.slip_x_A, L.slip_y_A} : V2{s_k.x + L.slip_x_A_1, s_k.y + L.slip_y_A_1};
+        const V2 shift = nearest_image(s_k, a1, a2);
+        const Column& rk = nearest_metal(st, k, r0.x + shift.x, r0.y + shift.y);
+        EXPECT_LT(std::hypot(rk.x - r0.x - shift.x, rk.y - r0.y - shift.y), 1e-9) << "layers " << layers << " k " << k;
+      }
+    }
+  }
+}
+
+TEST(Trainset, PsnrOptionGivesPatchesOfThatPsnr) {
+  for (bool gaussian : {false, true}) {
+    TrainsetSpec noisy = small_spec();
+    noisy.count = 8;
+    noisy.psnr_dB = {7, 20};
+    noisy.psnr_gaussian = gaussian;
+    TrainsetSpec clean = noisy;
+    clean.psnr_dB = {0, 0};  // the same patches without noise
+    TrainsetGenerator gn(noisy), gc(clean);
+    std::vector<float> pn(32 * 32), pc(32 * 32);
+    for (std::int64_t i = 0; i < noisy.count; ++i) {
+      const PatchLabels L = gn.patch(i, pn.data());
+      const PatchLabels Lc = gc.patch(i, pc.data());
+      EXPECT_TRUE(std::isinf(Lc.psnr_dB));
+      // Measured here: noise = noisy - clean in the noisy patch's units (counts at the label's dose).
+      const double unit = gaussian ? 1.0 : L.dose * noisy.pixel_A * noisy.pixel_A;
+      EXPECT_EQ(gaussian, L.dose == 0);
+      double peak = 0, sum2 = 0;
+      for (std::size_t p = 0; p < pn.size(); ++p) {
+        peak = std::max(peak, unit * pc[p]);
+        sum2 += (pn[p] - unit * pc[p]) * (pn[p] - unit * pc[p]);
+      }
+      const double psnr = 20 * std::log10(peak / std::sqrt(sum2 / double(pn.size())));
+      EXPECT_NEAR(psnr, L.psnr_dB, 1e-3) << "patch " << i;
+      EXPECT_GT(psnr, 7 - 1.0) << "patch " << i;
+      EXPECT_LT(psnr, 20 + 1.0) << "patch " << i;
+    }
+  }
+}
+
+TEST(Trainset, HolesAndDriftAreDrawnFromTheirRanges) {
+  TrainsetSpec spec = small_spec();
+  spec.count = 12;
+  spec.patch_px = 64;
+  spec.holes = {0.1, 0.3};
+  spec.drift_A = {0.5, 1.0};
+  spec.vacancy = {0, 0};
+  TrainsetSpec intact = spec;
+  intact.holes = {0, 0};  // the same patches without the holes
+  TrainsetGenerator gen(spec), gi(intact);
+  std::vector<float> img(64 * 64), ref(64 * 64);
+  for (std::int64_t i = 0; i < spec.count; ++i) {
+    const PatchLabels L = gen.patch(i, img.data());
+    const PatchLabels Li = gi.patch(i, ref.data());
+    EXPECT_EQ(Li.holes, 0.0);
+    EXPECT_EQ(L.drift_x_A, Li.drift_x_A);
+    const double drift = std::hypot(L.drift_x_A, L.drift_y_A);
+    EXPECT_GE(drift, 0.5);
+    EXPECT_LE(drift, 1.0);
+    EXPECT_GT(L.holes, 0.08);
+    EXPECT_LT(L.holes, 0.32);
+    // The pixels the holes darkened (below half their intact value) cover the labelled fraction,
+    // up to the probe-wide rim of each hole.
+    double dark = 0, brighter = 0;
+    for (std::size_t p = 0; p < img.size(); ++p) dark += img[p] < 0.5f * ref[p], brighter += img[p] > ref[p] + 1e-4f;
+    dark /= double(img.size());
+    EXPECT_NEAR(dark, L.holes, 0.3 * L.holes) << "patch " << i;
+    EXPECT_EQ(brighter, 0) << "a hole only removes atoms";
+  }
 }

@@ -473,73 +473,151 @@ std::vector<std::string> material_names() {
   return names;
 }
 
-Structure build_stack(const StackSpec& spec) {
-  const std::string who = "stack";
-  const Material& m = material(spec.material);
-  if (triclinic_layer(m.name))
-    throw ConfigError(who + ": material: expected an MX2 1H material (MoS2, WS2, MoSe2, WSe2), found " + m.name +
-                      " (build it with build_1t_double_prime)");
-  if (spec.layers < 1 || spec.layers > 3)
-    throw ConfigError(who + ": layers: expected 1..3, found " + std::to_string(spec.layers));
-  if (spec.stacking != "2H" && spec.stacking != "3R" && spec.stacking != "AA")
-    throw ConfigError(who + ": stacking: expected 2H, 3R or AA, found \"" + spec.stacking + "\"");
-  const std::size_t extra = std::size_t(spec.layers - 1);
-  if (spec.slip_a.size() > extra || spec.slip_b.size() > extra || spec.twist_deg.size() > extra)
-    throw ConfigError(who + ": slip_a, slip_b, twist_deg: expected at most layers - 1 = " + std::to_string(extra) +
-                      " values each, found " + std::to_string(spec.slip_a.size()) + ", " +
-                      std::to_string(spec.slip_b.size()) + ", " + std::to_string(spec.twist_deg.size()));
-  check_finite(spec.phi_deg, who + ": phi_deg");
-  for (double v : spec.slip_a) check_finite(v, who + ": slip_a");
-  for (double v : spec.slip_b) check_finite(v, who + ": slip_b");
-  for (double v : spec.twist_deg) check_finite(v, who + ": twist_deg");
-  check_extent(spec.extent_x, spec.extent_y, who);
-  validate(spec.alloy, spec.defects, who);
+namespace {
 
+std::string stacking_of(const StackSpec& spec, bool triclinic) {
+  return spec.stacking.empty() ? (triclinic ? "AA" : "2H") : spec.stacking;
+}
+
+double value_at(const std::vector<double>& v, int k) { return k >= 1 && std::size_t(k - 1) < v.size() ? v[k - 1] : 0.0; }
+
+/// "MoS2 bilayer 2H phi=30 slip=(0.1,0) twist=(1.5) 50x50 A" (orientation named by `orientation`).
+std::string stack_description(const StackSpec& spec, const std::string& stacking, const std::string& orientation) {
+  static const char* words[] = {"monolayer", "bilayer", "trilayer"};
+  std::ostringstream d;
+  d << spec.material << ' ' << words[spec.layers - 1];
+  if (spec.layers > 1) d << ' ' << stacking;
+  d << ' ' << orientation;
+  if (spec.layers > 1) {
+    d << " slip=(";
+    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << number(value_at(spec.slip_a, k)) << ',' << number(value_at(spec.slip_b, k));
+    d << ") twist=(";
+    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << number(value_at(spec.twist_deg, k));
+    d << ')';
+  }
+  d << ' ' << number(spec.extent_x) << 'x' << number(spec.extent_y) << " A" << random_suffix(spec.alloy, spec.defects, spec.seed);
+  return d.str();
+}
+
+/// Sites of one 1T'' layer: cell origin at `origin`, A at rotation_deg, B at rotation_deg + gamma;
+/// heights from the entrance surface of the layer plus z0; site keys (0, layer, basis atom, n1, n2)
+/// counted from that origin.
+void add_1tpp_layer(std::vector<Site>& sites, const Material& m, const TriclinicLayer& t, Vec2 origin, double rotation_deg, int layer,
+                    double z0, double ex, double ey) {
+  const Vec2 A = polar(t.a, rotation_deg), B = polar(t.b, rotation_deg + t.gamma_plane);
+  const auto basis = project(t);
+  double h_min = 0;
+  for (const auto& b : basis) h_min = std::min(h_min, b.h);
+  for_each_lattice_point(origin, A, B, Vec2{0, 0}, Vec2{ex, ey}, t.a + t.b, [&](std::int64_t n1, std::int64_t n2, Vec2 p) {
+    for (std::size_t i = 0; i < basis.size(); ++i) {
+      const Vec2 q = p + A * basis[i].u + B * basis[i].v;
+      if (!inside_field(q, ex, ey)) continue;
+      Site s;
+      s.p = q;
+      s.z[0] = z0 + basis[i].h - h_min;  // the layer's entrance surface at z0
+      s.capacity = 1;
+      s.layer = std::int16_t(layer);
+      s.sublattice = basis[i].metal ? Sublattice::metal : Sublattice::chalcogen;
+      s.Z = basis[i].metal ? m.metal_Z : m.chalcogen_Z;
+      s.key = site_key(0, layer, std::int64_t(i), n1, n2);
+      sites.push_back(s);
+    }
+  });
+}
+
+Structure build_mx2_stack(const StackSpec& spec, const Material& m, const std::string& stacking) {
   const double ex = spec.extent_x, ey = spec.extent_y, phi0 = positive_mod(spec.phi_deg, 120.0);
   const Vec2 centre{ex / 2, ey / 2};
   const Vec2 a1 = polar(m.a, phi0 - 30), a2 = polar(m.a, phi0 + 30), t = (a1 + a2) * (1.0 / 3.0);
-  auto at = [](const std::vector<double>& v, int k) { return k >= 1 && std::size_t(k - 1) < v.size() ? v[k - 1] : 0.0; };
   std::vector<Site> sites;
   for (int k = 0; k < spec.layers; ++k) {
     // Registry at zero slip and twist (structures.md): 2H rotates odd layers by 60 deg and puts their
     // metal over the chalcogen below; 3R shifts each layer by (a1 + a2)/3; AA is eclipsed.
     Vec2 shift;
     double phi = phi0;
-    if (spec.stacking == "2H" && k % 2 == 1) shift = t, phi = phi0 + 60;
-    if (spec.stacking == "3R") shift = t * double(k);
-    shift = shift + a1 * at(spec.slip_a, k) + a2 * at(spec.slip_b, k);
+    if (stacking == "2H" && k % 2 == 1) shift = t, phi = phi0 + 60;
+    if (stacking == "3R") shift = t * double(k);
+    shift = shift + a1 * value_at(spec.slip_a, k) + a2 * value_at(spec.slip_b, k);
     // The twist turns the layer about its own metal site nearest the field centre, which keeps the
     // registry there; that site is also the origin of the layer's site keys.
     const Vec2 pivot = centre + nearest_image(shift, a1, a2);
-    add_1h_layer(sites, m, pivot, phi + at(spec.twist_deg, k), k, 0, m.chalcogen_dz / 2 + k * m.layer_spacing, ex, ey,
+    add_1h_layer(sites, m, pivot, phi + value_at(spec.twist_deg, k), k, 0, m.chalcogen_dz / 2 + k * m.layer_spacing, ex, ey,
                  Vec2{0, 0}, Vec2{ex, ey}, [](Vec2) { return true; });
   }
   Structure s;
   s.extent_x = ex, s.extent_y = ey;
   assemble(sites, spec.alloy, spec.defects, spec.seed, s);
   s.domains.push_back(Domain{0, phi0, centre.x, centre.y});
-
-  static const char* words[] = {"monolayer", "bilayer", "trilayer"};
-  std::ostringstream d;
-  d << m.name << ' ' << words[spec.layers - 1];
-  if (spec.layers > 1) d << ' ' << spec.stacking;
-  d << " phi=" << number(phi0);
-  if (spec.layers > 1) {
-    d << " slip=(";
-    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << number(at(spec.slip_a, k)) << ',' << number(at(spec.slip_b, k));
-    d << ") twist=(";
-    for (int k = 1; k < spec.layers; ++k) d << (k > 1 ? ";" : "") << number(at(spec.twist_deg, k));
-    d << ')';
-  }
-  d << ' ' << number(ex) << 'x' << number(ey) << " A" << random_suffix(spec.alloy, spec.defects, spec.seed);
-  s.description = d.str();
+  s.description = stack_description(spec, stacking, "phi=" + number(phi0));
   return s;
+}
+
+/// 1T'' layers in one orientation ("AA": eclipsed at zero slip): layer k is the bottom layer moved by
+/// slip_a A + slip_b B, one layer spacing up, then turned by its twist about its own cell origin
+/// nearest the field centre (the registry there is the slip's).
+Structure build_1tpp_stack(const StackSpec& spec, const Material& m, const TriclinicLayer& t) {
+  const double ex = spec.extent_x, ey = spec.extent_y;
+  const Vec2 centre{ex / 2, ey / 2};
+  const Vec2 A = polar(t.a, spec.rotation_deg), B = polar(t.b, spec.rotation_deg + t.gamma_plane);
+  std::vector<Site> sites;
+  for (int k = 0; k < spec.layers; ++k) {
+    const Vec2 shift = A * value_at(spec.slip_a, k) + B * value_at(spec.slip_b, k);
+    add_1tpp_layer(sites, m, t, centre + nearest_image(shift, A, B), spec.rotation_deg + value_at(spec.twist_deg, k), k,
+                   k * m.layer_spacing, ex, ey);
+  }
+  Structure s;
+  s.extent_x = ex, s.extent_y = ey;
+  assemble(sites, AlloySpec{}, spec.defects, spec.seed, s);
+  s.domains.push_back(Domain{0, positive_mod(spec.rotation_deg, 180.0), centre.x, centre.y});
+  s.description = stack_description(spec, "AA", "rotation=" + number(spec.rotation_deg));
+  return s;
+}
+
+}  // namespace
+
+Structure build_stack(const StackSpec& spec) {
+  const std::string who = "stack";
+  const Material& m = material(spec.material);
+  const TriclinicLayer* triclinic = triclinic_layer(m.name);
+  const std::string stacking = stacking_of(spec, triclinic);
+  if (spec.layers < 1 || spec.layers > 3)
+    throw ConfigError(who + ": layers: expected 1..3, found " + std::to_string(spec.layers));
+  if (triclinic && stacking != "AA")
+    throw ConfigError(who + ": stacking: expected AA for 1T'' " + m.name + " layers (all in one orientation), found \"" + stacking + "\"");
+  if (stacking != "2H" && stacking != "3R" && stacking != "AA")
+    throw ConfigError(who + ": stacking: expected 2H, 3R or AA, found \"" + stacking + "\"");
+  const std::size_t extra = std::size_t(spec.layers - 1);
+  if (spec.slip_a.size() > extra || spec.slip_b.size() > extra || spec.twist_deg.size() > extra)
+    throw ConfigError(who + ": slip_a, slip_b, twist_deg: expected at most layers - 1 = " + std::to_string(extra) +
+                      " values each, found " + std::to_string(spec.slip_a.size()) + ", " +
+                      std::to_string(spec.slip_b.size()) + ", " + std::to_string(spec.twist_deg.size()));
+  check_finite(spec.phi_deg, who + ": phi_deg");
+  check_finite(spec.rotation_deg, who + ": rotation_deg");
+  for (double v : spec.slip_a) check_finite(v, who + ": slip_a");
+  for (double v : spec.slip_b) check_finite(v, who + ": slip_b");
+  for (double v : spec.twist_deg) check_finite(v, who + ": twist_deg");
+  check_extent(spec.extent_x, spec.extent_y, who);
+  validate(spec.alloy, spec.defects, who);
+  if (triclinic) {
+    if (!spec.alloy.metal.empty() || !spec.alloy.chalcogen.empty())
+      throw ConfigError(who + ": alloy: expected none for 1T'' " + m.name + " (alloying is offered for MX2 layers only)");
+    if (spec.defects.chalcogen_double_vacancy > 0)
+      throw ConfigError(who + ": defects.chalcogen_double_vacancy: expected 0 (in a 1T'' layer each chalcogen is its own "
+                              "column; use chalcogen_single_vacancy), found " + number(spec.defects.chalcogen_double_vacancy));
+    return build_1tpp_stack(spec, m, *triclinic);
+  }
+  return build_mx2_stack(spec, m, stacking);
 }
 
 BaseVectors stack_base_vectors(const StackSpec& spec) {
   const Material& m = material(spec.material);
-  const double phi0 = positive_mod(spec.phi_deg, 120.0);
-  const Vec2 a1 = polar(m.a, phi0 - 30), a2 = polar(m.a, phi0 + 30);
+  Vec2 a1, a2;
+  if (const TriclinicLayer* t = triclinic_layer(m.name)) {
+    a1 = polar(t->a, spec.rotation_deg), a2 = polar(t->b, spec.rotation_deg + t->gamma_plane);
+  } else {
+    const double phi0 = positive_mod(spec.phi_deg, 120.0);
+    a1 = polar(m.a, phi0 - 30), a2 = polar(m.a, phi0 + 30);
+  }
   BaseVectors v;
   v.a1[0] = a1.x, v.a1[1] = a1.y, v.a2[0] = a2.x, v.a2[1] = a2.y;
   return v;
@@ -571,43 +649,24 @@ LayerCell layer_cell(const std::string& name) {
 Structure build_1t_double_prime(const TriclinicSpec& spec) {
   const std::string who = "1T'' layer";
   const Material& m = material(spec.material);
-  const TriclinicLayer* layer = triclinic_layer(m.name);
-  if (!layer) throw ConfigError(who + ": material: expected ReS2 or ReSe2, found " + m.name + " (build it with build_stack)");
+  if (!triclinic_layer(m.name)) throw ConfigError(who + ": material: expected ReS2 or ReSe2, found " + m.name + " (build it with build_stack)");
   check_finite(spec.rotation_deg, who + ": rotation_deg");
   check_extent(spec.extent_x, spec.extent_y, who);
   validate(AlloySpec{}, spec.defects, who);
   if (spec.defects.chalcogen_double_vacancy > 0)
     throw ConfigError(who + ": defects.chalcogen_double_vacancy: expected 0 (in a 1T'' layer each chalcogen is its own "
                             "column; use chalcogen_single_vacancy), found " + number(spec.defects.chalcogen_double_vacancy));
-
-  const double ex = spec.extent_x, ey = spec.extent_y;
-  const Vec2 centre{ex / 2, ey / 2};
-  const Vec2 A = polar(layer->a, spec.rotation_deg), B = polar(layer->b, spec.rotation_deg + layer->gamma_plane);
-  const auto basis = project(*layer);
-  double h_min = 0;
-  for (const auto& b : basis) h_min = std::min(h_min, b.h);
-  std::vector<Site> sites;
-  for_each_lattice_point(centre, A, B, Vec2{0, 0}, Vec2{ex, ey}, layer->a + layer->b,
-                         [&](std::int64_t n1, std::int64_t n2, Vec2 p) {
-                           for (std::size_t i = 0; i < basis.size(); ++i) {
-                             const Vec2 q = p + A * basis[i].u + B * basis[i].v;
-                             if (!inside_field(q, ex, ey)) continue;
-                             Site s;
-                             s.p = q;
-                             s.z[0] = basis[i].h - h_min;  // the entrance surface at z = 0
-                             s.capacity = 1;
-                             s.sublattice = basis[i].metal ? Sublattice::metal : Sublattice::chalcogen;
-                             s.Z = basis[i].metal ? m.metal_Z : m.chalcogen_Z;
-                             s.key = site_key(0, 0, std::int64_t(i), n1, n2);
-                             sites.push_back(s);
-                           }
-                         });
-  Structure s;
-  s.extent_x = ex, s.extent_y = ey;
-  assemble(sites, AlloySpec{}, spec.defects, spec.seed, s);
-  s.domains.push_back(Domain{0, positive_mod(spec.rotation_deg, 180.0), centre.x, centre.y});
-  s.description = m.name + " 1T'' monolayer rotation=" + number(spec.rotation_deg) + " " + number(ex) + "x" + number(ey) + " A" +
-                  random_suffix(AlloySpec{}, spec.defects, spec.seed);
+  // A one-layer 1T'' stack: the same sites, site keys and defects.
+  StackSpec k;
+  k.material = m.name;
+  k.layers = 1;
+  k.rotation_deg = spec.rotation_deg;
+  k.defects = spec.defects;
+  k.extent_x = spec.extent_x, k.extent_y = spec.extent_y;
+  k.seed = spec.seed;
+  Structure s = build_stack(k);
+  s.description = m.name + " 1T'' monolayer rotation=" + number(spec.rotation_deg) + " " + number(spec.extent_x) + "x" +
+                  number(spec.extent_y) + " A" + random_suffix(AlloySpec{}, spec.defects, spec.seed);
   return s;
 }
 

@@ -96,18 +96,24 @@ struct DefectSpec {
   double dopant_fraction = 0;
 };
 
-/// A stack of 1..3 MX2 layers. Layer 0 (entrance side, smallest z) has orientation phi_deg and a metal
+/// A stack of 1..3 layers of one material. MX2 (1H) layers: layer 0 (entrance side, smallest z) has orientation phi_deg and a metal
 /// site at the centre of the field; the registry at zero slip and twist is `stacking` ("2H": AA', each
 /// layer rotated by 60 deg with its metal over the chalcogen of the layer below; "3R": AB, same
 /// orientation shifted by (a1 + a2)/3 per layer; "AA": eclipsed). Layer k > 0 is then shifted by
 /// slip_a[k-1] a1 + slip_b[k-1] a2 from its registry position (fractions of the bottom layer's base
 /// vectors a1, a2, with a1 at angle phi - 30 and a2 at phi + 30 degrees; not cumulative) and rotated by
 /// twist_deg[k-1] about its own metal site nearest the centre of the field (data_schema/structures.md).
+/// 1T'' (ReS2, ReSe2) layers: only "AA" (all layers in one orientation, eclipsed at zero slip);
+/// layer 0's cell A axis at rotation_deg from +x (phi_deg is not used), its cell origin at the
+/// centre; a1 = A, a2 = B; layer k is shifted by the slip, one layer spacing up, and turned by its
+/// twist about its own cell origin nearest the centre. Vacancies: chalcogen_single_vacancy and
+/// metal_vacancy (no alloying, no double vacancies: each 1T'' chalcogen is its own column).
 struct StackSpec {
   std::string material = "MoS2";
   int layers = 1;
-  std::string stacking = "2H";
-  double phi_deg = 30.0;
+  std::string stacking;              // empty: the family's default, "2H" for MX2, "AA" for 1T''
+  double phi_deg = 30.0;             // MX2 orientation (structures.md)
+  double rotation_deg = 0.0;         // 1T'' orientation: angle of the cell's A axis
   std::vector<double> slip_a, slip_b, twist_deg;   // size layers - 1 (missing entries are 0)
   AlloySpec alloy;
   DefectSpec defects;
@@ -117,7 +123,8 @@ struct StackSpec {
 Structure build_stack(const StackSpec& spec);
 
 /// The bottom layer's base vectors a1, a2 (Angstrom; x, y components) exactly as build_stack
-/// orients them: the lattice the slips are fractions of, and what labels quote in Cartesian form.
+/// orients them: the lattice the slips are fractions of, and what labels quote in Cartesian form
+/// (MX2: a1 at phi - 30, a2 at phi + 30; 1T'': the cell's A at rotation_deg, B at rotation_deg + gamma).
 struct BaseVectors {
   double a1[2] = {0, 0}, a2[2] = {0, 0};
 };

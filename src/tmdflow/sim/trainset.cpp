@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/sim/adf.hpp"
+#include "tmdflow/sim/holes.hpp"
 #include "tmdflow/sim/random.hpp"
 #include "tmdflow/sim/realism.hpp"
 #include "tmdflow/sim/structure.hpp"
@@ -21,9 +23,9 @@ const std::vector<PatchLabels::Field>& PatchLabels::fields() {
       {"twist_deg", &PatchLabels::twist_deg, "degree", "twist of layer 1 about a metal site"},
       {"twist2_deg", &PatchLabels::twist2_deg, "degree", "twist of layer 2 (trilayers)"},
       {"material_index", &PatchLabels::material_index, "index", "compound of the patch: index into the product's materials attribute"},
-      {"phi_deg", &PatchLabels::phi_deg, "degree", "orientation of layer 0 (data_schema/structures.md)"},
+      {"phi_deg", &PatchLabels::phi_deg, "degree", "orientation of layer 0 as drawn (MX2: phi of data_schema/structures.md; 1T'': rotation_deg)"},
       {"vacancy", &PatchLabels::vacancy, "fraction", "chalcogen single-vacancy fraction"},
-      {"dose", &PatchLabels::dose, "e/A^2", "electron dose (0: noise-free)"},
+      {"dose", &PatchLabels::dose, "e/A^2", "electron dose (0: noise-free or Gaussian PSNR noise)"},
       {"defocus_A", &PatchLabels::defocus_A, "A", "C1"},
       {"source_size_A", &PatchLabels::source_size_A, "A", "Gaussian source size (sigma)"},
       {"jitter_A", &PatchLabels::jitter_A, "A", "scan-line jitter (rms)"},
@@ -37,6 +39,11 @@ const std::vector<PatchLabels::Field>& PatchLabels::fields() {
       {"a2_x_A", &PatchLabels::a2_x_A, "A", "bottom layer's base vector a2 in the patch frame, x component"},
       {"a2_y_A", &PatchLabels::a2_y_A, "A", "bottom layer's base vector a2, y component"},
       {"scale", &PatchLabels::scale, "factor", "lattice scale of the patch (scale jitter; 1: as tabulated)"},
+      {"rotation_deg", &PatchLabels::rotation_deg, "degree", "1T'': rotation of the bottom layer (its cell's A axis from +x); 0 for MX2"},
+      {"psnr_dB", &PatchLabels::psnr_dB, "dB", "20 log10(max of the noise-free patch / rms of its noise), measured (inf: noise-free)"},
+      {"holes", &PatchLabels::holes, "fraction", "fraction of the patch's pixels in holes (vacuum through every layer)"},
+      {"drift_x_A", &PatchLabels::drift_x_A, "A", "sample drift over the patch's acquisition, x component"},
+      {"drift_y_A", &PatchLabels::drift_y_A, "A", "sample drift over the patch's acquisition, y component"},
   };
   return f;
 }
@@ -55,6 +62,12 @@ std::vector<std::string> materials_of(const TrainsetSpec& s) {
   return out;
 }
 
+std::string stacking_of(const TrainsetSpec& s) {
+  if (!s.stacking.empty()) return s.stacking;
+  const auto materials = materials_of(s);
+  return !materials.empty() && layer_cell(materials.front()).triclinic ? "AA" : "2H";
+}
+
 void validate(const TrainsetSpec& s) {
   if (s.count < 1) throw ConfigError("count: expected at least 1, found " + std::to_string(s.count));
   if (s.patch_px < 8 || s.patch_px > 1024) throw ConfigError("patch-px: expected 8..1024, found " + std::to_string(s.patch_px));
@@ -70,10 +83,29 @@ void validate(const TrainsetSpec& s) {
     throw ConfigError("phi-jitter-deg: expected 0 to 180 degrees, found " + std::to_string(s.phi_jitter_deg));
   if (!(s.scale_jitter >= 0 && s.scale_jitter <= 0.5))
     throw ConfigError("scale-jitter: expected a fraction 0 to 0.5, found " + std::to_string(s.scale_jitter));
+  if (s.slip2 && !(s.slip2->max >= s.slip2->min)) throw ConfigError("slip2-range: expected MIN <= MAX");
+  if (!(s.drift_A.min >= 0)) throw ConfigError("drift-range-A: expected lengths >= 0");
+  if (!(s.holes.min >= 0 && s.holes.max <= 0.5))
+    throw ConfigError("holes-range: expected area fractions 0 to 0.5, found " + std::to_string(s.holes.min) + "," + std::to_string(s.holes.max));
+  if (s.psnr_dB.max > 0 && !(s.psnr_dB.min > -20 && s.psnr_dB.max <= 80))
+    throw ConfigError("psnr-range-dB: expected PSNRs above -20 and at most 80 dB (0,0: noise by the dose), found " +
+                      std::to_string(s.psnr_dB.min) + "," + std::to_string(s.psnr_dB.max));
   if (s.heatmap_sigma_A < 0 || s.heatmap_sigma_A > 5)
     throw ConfigError("heatmap-sigma-A: expected 0 (no heat maps) to 5 Angstrom, found " + std::to_string(s.heatmap_sigma_A));
   if (materials_of(s).empty()) throw ConfigError("material: expected a compound or a list A,B, found '" + s.material + "'");
-  for (const auto& m : materials_of(s)) material(m);
+  const auto materials = materials_of(s);
+  const bool triclinic = layer_cell(materials.front()).triclinic;
+  for (const auto& m : materials)
+    if (layer_cell(m).triclinic != triclinic)
+      throw ConfigError("material: expected compounds of one family (MX2: MoS2, WS2, MoSe2, WSe2; 1T'': ReS2, ReSe2), found '" +
+                        s.material + "'");
+  // The builder checks the registry against the family.
+  StackSpec probe;
+  probe.material = materials.front();
+  probe.layers = s.layers;
+  probe.stacking = s.stacking;
+  probe.extent_x = probe.extent_y = 1;
+  build_stack(probe);
   AdfSpec a;
   a.probe.voltage_kV = s.voltage_kV;
   a.probe.convergence_mrad = s.convergence_mrad;
@@ -124,7 +156,9 @@ struct TrainsetGenerator::Plan {
   AdfSpec adf;
   ScanDistortion distortion;
   AdfField field;
-  StackSpec stack;  // built on the field shrunk by 1/scale, then scaled (scaled_stack)
+  StackSpec stack;          // built on the field shrunk by 1/scale, then scaled (scaled_stack)
+  std::vector<Hole> holes;  // in the field frame
+  double psnr_target = 0;   // dB; 0: the noise is the dose's
 };
 
 TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
@@ -137,8 +171,8 @@ TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
   L.slip_b = draw(s.slip);
   L.twist_deg = draw(s.twist_deg);
   if (s.layers == 3) {
-    L.slip_a2 = draw(s.slip);
-    L.slip_b2 = draw(s.slip);
+    L.slip_a2 = draw(s.slip2.value_or(s.slip));
+    L.slip_b2 = draw(s.slip2.value_or(s.slip));
     L.twist2_deg = draw(s.twist_deg);
   }
   L.phi_deg = draw(s.phi_deg);
@@ -156,12 +190,21 @@ TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
   // What was added later draws from a stream of its own, so that a set made without it keeps its
   // patches bit for bit.
   rng::Stream h(rng::key(s.seed, 0x6672616d65ULL, std::uint64_t(index)));
+  auto draw_h = [&](const Range& r) { return r.min + (r.max - r.min) * h.uniform(); };
   if (!s.phi_set_deg.empty()) {
     const auto n = s.phi_set_deg.size();
     const auto pick = std::min(n - 1, std::size_t(h.uniform() * double(n)));
     L.phi_deg = s.phi_set_deg[pick] + s.phi_jitter_deg * (2 * h.uniform() - 1);
   }
   L.scale = 1 + s.scale_jitter * (2 * h.uniform() - 1);
+  const double drift = draw_h(s.drift_A), drift_angle = 2 * 3.14159265358979323846 * h.uniform();
+  if (drift > 0) L.drift_x_A = drift * std::cos(drift_angle), L.drift_y_A = drift * std::sin(drift_angle);
+  const double hole_fraction = draw_h(s.holes);
+  const int hole_count = 1 + int(2 * h.uniform());  // one or two holes share the area
+  if (s.psnr_dB.max > 0) {
+    p.psnr_target = draw_h(s.psnr_dB);
+    L.dose = 0;  // set from the image (patch)
+  }
 
   AdfSpec& a = p.adf;
   a.probe.voltage_kV = s.voltage_kV;
@@ -175,15 +218,22 @@ TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
   a.pixel_A = s.pixel_A;
   a.margin_A = 6;
   p.distortion.jitter_A = L.jitter_A;
+  p.distortion.drift_x_A = L.drift_x_A;
+  p.distortion.drift_y_A = L.drift_y_A;
   p.field = adf_field(a, p.distortion);
   a.x0 = p.field.x0;
   a.y0 = p.field.y0;
 
   StackSpec& k = p.stack;
   k.material = materials[std::size_t(L.material_index)];
+  const bool triclinic = layer_cell(k.material).triclinic;
   k.layers = s.layers;
   k.stacking = s.stacking;
-  k.phi_deg = L.phi_deg;
+  if (triclinic) {
+    k.rotation_deg = L.rotation_deg = L.phi_deg;
+  } else {
+    k.phi_deg = L.phi_deg;
+  }
   k.slip_a = {L.slip_a, L.slip_a2};
   k.slip_b = {L.slip_b, L.slip_b2};
   k.twist_deg = {L.twist_deg, L.twist2_deg};
@@ -204,6 +254,21 @@ TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
   const double s2x = L.slip_a2 * L.a1_x_A + L.slip_b2 * L.a2_x_A, s2y = L.slip_a2 * L.a1_y_A + L.slip_b2 * L.a2_y_A;
   L.slip_x_A = s1x, L.slip_y_A = s1y;
   if (s.layers == 3) L.slip_x_A_1 = s2x - s1x, L.slip_y_A_1 = s2y - s1y;
+
+  // Holes: whole discs inside the patch whose areas add up to the drawn fraction; the label is the
+  // fraction of the patch's (nominal) pixels that fall in one.
+  if (hole_fraction > 0) {
+    const double side = s.patch_px * s.pixel_A;
+    HoleSpec hs;
+    hs.count = hole_count;
+    hs.radius_A = std::sqrt(hole_fraction * side * side / (hole_count * 3.14159265358979323846));
+    p.holes = draw_holes(hs, a.x0, a.y0, side, side, rng::key(k.seed, 0x686f6c6573ULL));
+    std::int64_t inside = 0;
+    for (int i = 0; i < s.patch_px; ++i)
+      for (int j = 0; j < s.patch_px; ++j) inside += in_hole(p.holes, a.x0 + j * s.pixel_A, a.y0 + i * s.pixel_A);
+    L.holes = double(inside) / (double(s.patch_px) * s.patch_px);
+  }
+  L.psnr_dB = std::numeric_limits<double>::infinity();  // until noise is added
   return p;
 }
 
@@ -224,29 +289,69 @@ Structure scaled_stack(const StackSpec& k, double scale, const AdfField& field) 
   return st;
 }
 
+/// 20 log10(max(clean) / rms(noisy - clean)); +inf without noise.
+double measured_psnr(const std::vector<float>& clean, const float* noisy, double clean_to_noisy) {
+  double peak = 0, sum2 = 0;
+  for (std::size_t p = 0; p < clean.size(); ++p) {
+    const double c = clean_to_noisy * clean[p];
+    peak = std::max(peak, c);
+    sum2 += (noisy[p] - c) * (noisy[p] - c);
+  }
+  const double rms = std::sqrt(sum2 / double(clean.size()));
+  return rms > 0 ? 20 * std::log10(peak / rms) : std::numeric_limits<double>::infinity();
+}
+
 }  // namespace
 
-PatchLabels TrainsetGenerator::labels(std::int64_t index) const { return plan(index).labels; }
+PatchLabels TrainsetGenerator::labels(std::int64_t index) {
+  if (spec_.dose.max > 0 || spec_.psnr_dB.max > 0) {
+    std::vector<float> scratch(std::size_t(spec_.patch_px) * spec_.patch_px);
+    return patch(index, scratch.data());
+  }
+  return plan(index).labels;
+}
 
 TrainsetGenerator::PatchStructure TrainsetGenerator::structure(std::int64_t index) const {
   const Plan p = plan(index);
-  return {scaled_stack(p.stack, p.labels.scale, p.field), p.adf.x0, p.adf.y0};
+  Structure st = scaled_stack(p.stack, p.labels.scale, p.field);
+  cut_holes(st, p.holes);
+  return {std::move(st), p.adf.x0, p.adf.y0};
 }
 
 PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heatmaps) {
   const auto& s = spec_;
-  const Plan p = plan(index);
-  const PatchLabels& L = p.labels;
+  Plan p = plan(index);
+  PatchLabels& L = p.labels;
   AdfSimulator sim(p.adf);
   Structure st = scaled_stack(p.stack, L.scale, p.field);
   add_surface_contamination(st, L.contamination, p.stack.seed);
+  cut_holes(st, p.holes);  // vacuum: no contamination over a hole either
   const float* padded = sim.padded_image(st);
   scan_positions(p.distortion, s.patch_px, s.patch_px, s.pixel_A, p.adf.x0, p.adf.y0, p.stack.seed, cache_->xs, cache_->ys);
   resample_bicubic(padded, sim.padded_grid(), cache_->xs.data(), cache_->ys.data(), cache_->xs.size(), out);
   if (heatmaps && s.heatmap_sigma_A > 0)
-    draw_heatmaps(st, cache_->xs, cache_->ys, s.patch_px, s.pixel_A, p.adf.x0, p.adf.y0, s.heatmap_sigma_A, 10 * L.jitter_A + 1.0, heatmaps);
-  if (L.dose > 0)
-    add_counting_noise(out, std::size_t(s.patch_px) * s.patch_px, L.dose * s.pixel_A * s.pixel_A, 0.0, rng::key(p.stack.seed, 0x6e6f697365ULL));
+    draw_heatmaps(st, cache_->xs, cache_->ys, s.patch_px, s.pixel_A, p.adf.x0, p.adf.y0, s.heatmap_sigma_A,
+                  10 * L.jitter_A + std::hypot(L.drift_x_A, L.drift_y_A) + 1.0, heatmaps);
+
+  const std::size_t n = std::size_t(s.patch_px) * s.patch_px;
+  const std::uint64_t noise_key = rng::key(p.stack.seed, 0x6e6f697365ULL);
+  double electrons_per_unit = L.dose * s.pixel_A * s.pixel_A, read_noise = 0;
+  if (s.psnr_dB.max > 0) {
+    // Poisson counts c ~ P(e v): PSNR = 20 log10(e max v / sqrt(e mean v)), so e = 10^(PSNR/10)
+    // mean v / (max v)^2. Gaussian: sigma = max v / 10^(PSNR/20) on the noise-free values.
+    double peak = 0, mean = 0;
+    for (std::size_t q = 0; q < n; ++q) peak = std::max(peak, double(out[q])), mean += std::max(0.0, double(out[q])) / double(n);
+    const double ratio = std::pow(10.0, p.psnr_target / 20);
+    electrons_per_unit = 0;
+    if (peak > 0 && s.psnr_gaussian) read_noise = peak / ratio;
+    if (peak > 0 && !s.psnr_gaussian) electrons_per_unit = ratio * ratio * mean / (peak * peak);
+    L.dose = electrons_per_unit / (s.pixel_A * s.pixel_A);
+  }
+  if (electrons_per_unit > 0 || read_noise > 0) {
+    cache_->frame.assign(out, out + n);
+    add_counting_noise(out, n, electrons_per_unit, read_noise, noise_key);
+    L.psnr_dB = measured_psnr(cache_->frame, out, electrons_per_unit > 0 ? electrons_per_unit : 1.0);
+  }
   return L;
 }
 

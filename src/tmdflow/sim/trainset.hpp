@@ -1,9 +1,11 @@
 #pragma once
-// Labelled training patches for the stacking network: incoherent ADF images of MX2 stacks whose
-// slip, twist, orientation, defects, dose, probe and scan distortion are drawn per patch from
-// ranges. Patch k depends only on (seed, k): any split over ranks gives the same set.
+// Labelled training patches for the stacking network: incoherent ADF images of stacks (MX2, or
+// 1T'' ReS2/ReSe2) whose slip, twist, orientation, scale, defects, holes, dose or PSNR, probe and
+// scan distortion are drawn per patch from ranges. Patch k depends only on (seed, k): any split
+// over ranks gives the same set.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,10 +21,12 @@ struct TrainsetSpec {
   std::int64_t count = 1000;
   int patch_px = 64;
   double pixel_A = 0.2;
-  std::string material = "MoS2";      // one compound, or several "MoS2,WSe2": drawn per patch
+  std::string material = "MoS2";      // one compound, or several "MoS2,WSe2" of one family: drawn per patch
   int layers = 2;
-  std::string stacking = "2H";
+  std::string stacking;                // empty: 2H for MX2, AA for 1T'' (structures.md)
   Range slip{0, 1}, twist_deg{-1, 1}, phi_deg{0, 120}, vacancy{0, 0.02};
+  /// Layer 2's slip range (trilayers), when it differs from `slip`.
+  std::optional<Range> slip2;
   /// The canonical frame (data_schema/training.md): when not empty, the bottom layer's orientation
   /// is one of these (drawn uniformly) plus a uniform jitter in +-phi_jitter_deg, instead of phi_deg.
   std::vector<double> phi_set_deg;
@@ -32,6 +36,15 @@ struct TrainsetSpec {
   double scale_jitter = 0;
   Range dose{1e4, 1e6};                // e/A^2, log-uniform (0,0: noise-free)
   Range defocus_A{-20, 20}, source_size_A{0.3, 0.7}, jitter_A{0, 0.1}, contamination{0, 0.05};
+  /// Sample drift over the patch's acquisition [Angstrom]: its length, in a direction drawn uniformly.
+  Range drift_A{0, 0};
+  /// Fraction of the patch's area in holes (vacuum through every layer); 0,0: none.
+  Range holes{0, 0};
+  /// When max > 0, the noise is set by a target PSNR (dB; PSNR = 20 log10(max of the clean patch /
+  /// rms of the noise)) drawn uniformly in this range, and `dose` is not used: Poisson counts at the
+  /// dose that gives it, or Gaussian noise on the noise-free values (psnr_gaussian).
+  Range psnr_dB{0, 0};
+  bool psnr_gaussian = false;
   double inner_mrad = 60, outer_mrad = 200, voltage_kV = 80, convergence_mrad = 30, Cs_A = 0;
   std::uint64_t seed = 1;
   /// Column heat maps as targets (0: none): sigma of each column's Gaussian [Angstrom].
@@ -43,6 +56,9 @@ constexpr int kHeatmapChannels = 2;
 
 /// The compounds of spec.material ("MoS2" or "MoS2,WSe2").
 std::vector<std::string> materials_of(const TrainsetSpec& spec);
+
+/// The registry of the set: spec.stacking, or the family's default (2H for MX2, AA for 1T'').
+std::string stacking_of(const TrainsetSpec& spec);
 
 /// Throws ConfigError naming the first bad parameter.
 void validate(const TrainsetSpec& spec);
@@ -60,6 +76,10 @@ struct PatchLabels {
   double slip_x_A_1 = 0, slip_y_A_1 = 0;   // interface 1 (trilayers; 0 otherwise)
   double a1_x_A = 0, a1_y_A = 0, a2_x_A = 0, a2_y_A = 0;  // the bottom layer's a1, a2
   double scale = 1;                        // lattice scale factor of the patch (scale_jitter)
+  double rotation_deg = 0;                 // 1T'': the bottom layer's rotation (cell A from +x); 0 for MX2
+  double psnr_dB = 0;                      // measured on the patch (+inf when noise-free)
+  double holes = 0;                        // fraction of the patch's pixels in holes
+  double drift_x_A = 0, drift_y_A = 0;     // sample drift over the patch's acquisition
   struct Field {
     const char* name;
     double PatchLabels::*member;
@@ -80,8 +100,9 @@ class TrainsetGenerator {
   /// pixel (after scan distortion), so a peak sits exactly on the column as the image shows it.
   PatchLabels patch(std::int64_t index, float* out, float* heatmaps = nullptr);
 
-  /// The labels of patch `index` without rendering it (the same values patch() returns).
-  PatchLabels labels(std::int64_t index) const;
+  /// The labels of patch `index`, the values patch() returns (rendered only when the noise needs
+  /// the image: the PSNR and, with a PSNR range, the dose).
+  PatchLabels labels(std::int64_t index);
 
   /// The structure patch `index` shows (before contamination), in its field frame, and where the
   /// patch's pixel (0, 0) lies in it: pixel (i, j) is the probe at (x0 + j pixel_A, y0 + i pixel_A)
