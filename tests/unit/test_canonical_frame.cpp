@@ -20,7 +20,7 @@ TEST(CanonicalFrame, FractionsOfTheCartesianSlipsMatchTheBuilder) {
   spec.scale_jitter = 0.02;
   spec.twist_deg = {0, 0};
   spec.count = 40;
-  const TrainsetGenerator gen(spec);
+  TrainsetGenerator gen(spec);
   const LayerCell cell = layer_cell("MoS2");
   int polarity[2] = {0, 0};
   for (std::int64_t k = 0; k < spec.count; ++k) {
@@ -44,6 +44,31 @@ TEST(CanonicalFrame, FractionsOfTheCartesianSlipsMatchTheBuilder) {
   }
   EXPECT_GT(polarity[0], 5);
   EXPECT_GT(polarity[1], 5);
+}
+
+TEST(CanonicalFrame, A1TDoublePrimeTrainsetTurnedBy180) {
+  // make-trainset's 1T'' patches at rotation 0 or 180: the canonical pair is (A, B) or (-A, -B), so
+  // the fractions of the Cartesian slip are the builder's or their negatives.
+  TrainsetSpec spec;
+  spec.material = "ReS2";
+  spec.layers = 2;
+  spec.stacking = "AA";
+  spec.phi_set_deg = {0, 180};
+  spec.phi_jitter_deg = 1.5;
+  spec.twist_deg = {0, 0};
+  spec.count = 20;
+  TrainsetGenerator gen(spec);
+  const LayerCell cell = layer_cell("ReS2");
+  for (std::int64_t k = 0; k < spec.count; ++k) {
+    const PatchLabels l = gen.labels(k);
+    const CanonicalBasis b = canonical_basis(cell, {l.a1_x_A, l.a1_y_A}, {l.a2_x_A, l.a2_y_A}, l.phi_deg);
+    EXPECT_EQ(b.bottom, 0);
+    EXPECT_LE(std::abs(b.rotation_deg), 1.5 + 1e-9);
+    const double sign = std::abs(std::remainder(l.rotation_deg, 360.0)) > 90 ? -1 : 1;
+    const auto f = lattice_fractions(b, l.slip_x_A, l.slip_y_A);
+    EXPECT_NEAR(f[0], sign * l.slip_a, 1e-9);
+    EXPECT_NEAR(f[1], sign * l.slip_b, 1e-9);
+  }
 }
 
 TEST(CanonicalFrame, A1TDoublePrimeLatticeTurnedBy180) {

@@ -2,7 +2,7 @@
 // distance), and the physics it claims, checked on simulated images: equivalent labels give the same
 // incoherent ADF image up to a translation (normalised cross-correlation > 0.999), labels that are
 // not equivalent give clearly different ones. Images are built independently of the symmetry code
-// (sim::build_stack, or 1T'' monolayers placed by hand) from the labels' Cartesian meaning.
+// (sim::build_stack) from the labels' Cartesian meaning.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -133,19 +133,26 @@ Scene build_scene(const std::string& material, const std::string& stacking, int 
   for (int k = 0; k + 1 < layers; ++k) s.push_back(s.back() + y[std::size_t(2 * k)] * a1c + y[std::size_t(2 * k + 1)] * a2c);
   Scene scene;
   if (cell.triclinic) {
-    // 1T'' stacks placed by hand: eclipsed (AA) registry, layer k shifted by s_k; the incoherent
-    // image does not depend on z.
+    // build_stack's 1T'' stacks: eclipsed (AA) registry, the bottom cell's A at rotation_deg, the
+    // slips fractions of the bottom layer's (turned) A, B.
+    const double r = rotation_deg * kPi / 180, c = std::cos(r), sn = std::sin(r);
+    const Vec b1{c * a1c.x - sn * a1c.y, sn * a1c.x + c * a1c.y}, b2{c * a2c.x - sn * a2c.y, sn * a2c.x + c * a2c.y};
+    const double det = b1.x * b2.y - b1.y * b2.x;
+    StackSpec spec;
+    spec.material = material;
+    spec.layers = layers;
+    spec.stacking = stacking;
+    spec.rotation_deg = rotation_deg;
+    spec.extent_x = spec.extent_y = kField;
     for (int k = 0; k < layers; ++k) {
-      TriclinicSpec t;
-      t.material = material;
-      t.extent_x = t.extent_y = kField;
-      t.rotation_deg = rotation_deg;
-      Structure l = build_1t_double_prime(t);
-      for (auto& a : l.atoms) a.x += s[std::size_t(k)].x, a.y += s[std::size_t(k)].y, a.layer = std::int16_t(k);
-      scene.structure.atoms.insert(scene.structure.atoms.end(), l.atoms.begin(), l.atoms.end());
-      scene.origins.push_back(s[std::size_t(k)]);
+      const Vec v = s[std::size_t(k)];
+      if (k > 0) {
+        spec.slip_a.push_back((v.x * b2.y - v.y * b2.x) / det);
+        spec.slip_b.push_back((b1.x * v.y - b1.y * v.x) / det);
+      }
+      scene.origins.push_back(v);
     }
-    scene.structure.extent_x = scene.structure.extent_y = kField;
+    scene.structure = build_stack(spec);
     return scene;
   }
   // The builder's own basis (a1 at phi - 30, a2 at phi + 30) and registry (structures.md).
