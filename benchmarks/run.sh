@@ -110,6 +110,10 @@ echo "== multislice: MoS2 monolayer, 256 px window, 128 px detector, vs the FFTs
 awk -v a="$(value "$DIR/ms_1.txt" patterns_per_s_total)" -v b="$(value "$DIR/ms_2.txt" patterns_per_s_total)" \
   'BEGIN { printf "  2 ranks vs 1 rank: %.1f patterns/s vs %.1f patterns/s = speed-up %.2f\n\n", b, a, b / a }'
 
+echo "== stacking fit: physics refinement of slips on simulated 2 nm windows (ReS2, MoS2), vs one ADF image of the window =="
+"$BIN/tmdflow_bench_stacking_fit" 24 | tee "$DIR/stacking_fit.txt"
+echo
+
 echo "== make-trainset: 4000 labelled 64 x 64 ADF patches of MoS2 bilayers (whole command) =="
 ts="$DIR/trainset.h5"
 rm -f "$ts"
