@@ -1,8 +1,7 @@
 #pragma once
 // Ground-truth windows for the stacking fit's tests and benchmark: stacks built by the simulation
-// engine's own builders (sim::build_stack for MX2; 1T'' stacks assembled from
-// sim::build_1t_double_prime monolayers) and imaged by sim::AdfSimulator with its real probe --
-// independent of the fit's Gaussian forward model (analysis/stacking_model.hpp).
+// engine's builder (sim::build_stack, as make-trainset) and imaged by sim::AdfSimulator with its
+// real probe -- independent of the fit's Gaussian forward model (analysis/stacking_model.hpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -52,48 +51,27 @@ struct StackTruth {
   std::uint64_t seed = 1;
 };
 
-/// The stack's atoms in a field of extent x extent Angstrom, layer 0's cell origin at its centre.
+/// The stack's atoms in a field of extent x extent Angstrom, layer 0's cell origin at its centre,
+/// as sim::build_stack (the trainset's builder) makes them.
 inline sim::Structure build_truth_stack(const StackTruth& t, double extent) {
-  const sim::LayerCell cell = sim::layer_cell(t.material);
-  std::vector<double> Sx(std::size_t(t.layers), 0.0), Sy(std::size_t(t.layers), 0.0);  // cumulative slips
-  for (int k = 1; k < t.layers; ++k)
-    Sx[std::size_t(k)] = Sx[std::size_t(k - 1)] + t.slip_x_A[std::size_t(k - 1)], Sy[std::size_t(k)] = Sy[std::size_t(k - 1)] + t.slip_y_A[std::size_t(k - 1)];
-  sim::Structure s;
-  if (!cell.triclinic) {
-    sim::StackSpec spec;
-    spec.material = t.material, spec.layers = t.layers, spec.stacking = t.stacking;
-    spec.phi_deg = 30 + t.bottom_rotation_deg;
-    spec.extent_x = spec.extent_y = extent;
-    spec.seed = t.seed;
-    spec.defects.chalcogen_single_vacancy = t.vacancy;
-    // build_stack's slips are fractions of its own a1, a2 (at phi - 30 and phi + 30).
-    const double a = sim::material(t.material).a, r = (spec.phi_deg - 30) * M_PI / 180;
-    const double a1x = a * std::cos(r), a1y = a * std::sin(r), a2x = a * std::cos(r + M_PI / 3), a2y = a * std::sin(r + M_PI / 3);
-    const double det = a1x * a2y - a1y * a2x;
-    for (int k = 1; k < t.layers; ++k) {
-      const double x = Sx[std::size_t(k)], y = Sy[std::size_t(k)];
-      spec.slip_a.push_back((x * a2y - y * a2x) / det), spec.slip_b.push_back((a1x * y - a1y * x) / det);
-      spec.twist_deg.push_back(k == 1 ? t.twist_deg : 0.0);
-    }
-    s = sim::build_stack(spec);
-  } else {
-    // 1T'' stacks: each layer a monolayer of the builder (the cell origin at the field centre),
-    // moved by its cumulative slip and one layer spacing per layer; cut back to the field.
-    s.extent_x = s.extent_y = extent;
-    const double spacing = sim::material(t.material).layer_spacing;
-    for (int k = 0; k < t.layers; ++k) {
-      sim::TriclinicSpec spec;
-      spec.material = t.material, spec.rotation_deg = t.bottom_rotation_deg;
-      spec.extent_x = spec.extent_y = extent;
-      spec.defects.chalcogen_single_vacancy = t.vacancy;
-      spec.seed = t.seed + std::uint64_t(k) * 7919;
-      for (sim::Atom a : sim::build_1t_double_prime(spec).atoms) {
-        a.x += Sx[std::size_t(k)], a.y += Sy[std::size_t(k)], a.z += k * spacing;
-        a.layer = std::int16_t(k), a.column = -1;
-        if (a.x >= 0 && a.x < extent && a.y >= 0 && a.y < extent) s.atoms.push_back(a);
-      }
-    }
+  sim::StackSpec spec;
+  spec.material = t.material, spec.layers = t.layers, spec.stacking = t.stacking;
+  if (sim::layer_cell(t.material).triclinic) spec.rotation_deg = t.bottom_rotation_deg;
+  else spec.phi_deg = 30 + t.bottom_rotation_deg;
+  spec.extent_x = spec.extent_y = extent;
+  spec.seed = t.seed;
+  spec.defects.chalcogen_single_vacancy = t.vacancy;
+  // build_stack's slips are per layer (cumulative over the interfaces) in fractions of its own
+  // bottom-layer a1, a2.
+  const sim::BaseVectors b = sim::stack_base_vectors(spec);
+  const double det = b.a1[0] * b.a2[1] - b.a1[1] * b.a2[0];
+  double x = 0, y = 0;
+  for (int k = 1; k < t.layers; ++k) {
+    x += t.slip_x_A[std::size_t(k - 1)], y += t.slip_y_A[std::size_t(k - 1)];
+    spec.slip_a.push_back((x * b.a2[1] - y * b.a2[0]) / det), spec.slip_b.push_back((b.a1[0] * y - b.a1[1] * x) / det);
+    spec.twist_deg.push_back(k == 1 ? t.twist_deg : 0.0);
   }
+  sim::Structure s = sim::build_stack(spec);
   const double c = extent / 2;
   for (auto& a : s.atoms) {
     const double x = a.x - c, y = a.y - c;
