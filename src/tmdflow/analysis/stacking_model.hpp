@@ -37,7 +37,8 @@ struct StackingModelSpec {
 void validate(const StackingModelSpec& spec);
 
 struct StackingParams {
-  std::vector<double> slip_x_A, slip_y_A;  // per interface k: layer k+1 relative to layer k minus the registry, canonical frame, Angstrom
+  std::vector<double> slip_x_A, slip_y_A;  // per interface k: layer k+1 relative to layer k minus the registry, canonical frame
+                                           // (undistorted; affine x slip is the slip in the window's own frame), Angstrom
   double twist_deg = 0;                    // layer 1 relative to layer 0, counter-clockwise, about the window centre
   double origin_x_A = 0, origin_y_A = 0;   // position of layer 0's cell origin relative to the window centre (canonical frame)
   double affine[4] = {1, 0, 0, 1};         // lattice distortion (row-major 2x2 acting on the ideal cell)
