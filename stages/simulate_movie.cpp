@@ -11,7 +11,8 @@
 #include "stage_list.hpp"
 #include "tmdflow/analysis/dynamics/diffusion.hpp"
 #include "tmdflow/analysis/dynamics/transition_matrix.hpp"
-#include "tmdflow/core/units.hpp"
+#include "tmdflow/core/log.hpp"
+#include "tmdflow/core/timer.hpp"
 #include "tmdflow/io/image_stack.hpp"
 #include "tmdflow/par/failure.hpp"
 #include "tmdflow/par/partition.hpp"
@@ -115,8 +116,12 @@ class SimulateMovie : public Stage {
     const auto dopants = sim::lattice_dopants(lattice, structure);
     std::int32_t dopant_count = 0;
     for (auto v : dopants) dopant_count += v;
+    const Stopwatch clock;
     sim::DefectKmc kmc(lattice, dopants, kmc_, dopant_count);
     const sim::KmcTrajectory trajectory = kmc.run();
+    log::info("simulate-movie: ", lattice.chalcogens(), " chalcogen sites, ", dopant_count, " dopants, ", trajectory.initial_vacancies,
+              " vacancies at frame 0; ", trajectory.events.size(), " events over ", kmc_.frames, " frames (trajectory in ",
+              str::number(clock.seconds()), " s)");
 
     // Frames, sharded over the ranks.
     io::ImageStackWriter writer(out.group(), image_meta());

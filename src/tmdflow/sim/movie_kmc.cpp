@@ -168,6 +168,7 @@ double DefectKmc::hop_rate(std::int32_t site, int slot, int direction) const {
 
 void DefectKmc::set_rate(std::size_t channel, double rate) {
   std::size_t k = leaves_ + channel;
+  if (tree_[k] == rate) return;  // most channels near a change stay closed (0 -> 0)
   tree_[k] = rate;
   for (k /= 2; k >= 1; k /= 2) tree_[k] = tree_[2 * k] + tree_[2 * k + 1];
 }
@@ -185,28 +186,32 @@ std::size_t DefectKmc::pick(double target) const {
   return k - leaves_;
 }
 
-// A change at `site` alters the rates of the vacancies up to three hops away (a hop's energy looks
-// at the neighbours of both ends and, for lines, one site further).
-void DefectKmc::refresh_rates_near(std::int32_t site) {
+// A change at a site alters the rates of the vacancies up to three hops away (a hop's energy looks
+// at the neighbours of both ends and, for lines, one site further): refresh every channel there.
+void DefectKmc::refresh_rates_near(std::int32_t a, std::int32_t b) {
   ++stamp_now_;
-  std::vector<std::int32_t> ring{site}, next;
-  stamp_[std::size_t(site)] = stamp_now_;
+  ring_.clear();
+  for (std::int32_t s : {a, b})
+    if (s >= 0 && stamp_[std::size_t(s)] != stamp_now_) {
+      stamp_[std::size_t(s)] = stamp_now_;
+      ring_.push_back(s);
+    }
   for (int depth = 0; depth <= 3; ++depth) {
-    for (std::int32_t s : ring)
+    for (std::int32_t s : ring_)
       for (int slot = 0; slot < 2; ++slot) {
         const std::size_t base = (std::size_t(s) * 2 + std::size_t(slot)) * kChannels;
         set_rate(base, sputter_rate(s, slot));
         for (int d = 0; d < 6; ++d) set_rate(base + 1 + std::size_t(d), hop_rate(s, slot, d));
       }
     if (depth == 3) break;
-    next.clear();
-    for (std::int32_t s : ring)
+    next_.clear();
+    for (std::int32_t s : ring_)
       for (std::int32_t n : lattice_.chalcogen_neighbours[std::size_t(s)])
         if (n >= 0 && stamp_[std::size_t(n)] != stamp_now_) {
           stamp_[std::size_t(n)] = stamp_now_;
-          next.push_back(n);
+          next_.push_back(n);
         }
-    ring.swap(next);
+    ring_.swap(next_);
   }
 }
 
@@ -251,7 +256,7 @@ KmcTrajectory DefectKmc::run() {
       present_[k] = 0;
       vacancy_id_[k] = e.vacancy = next_id_++;
       ++vacancies_;
-      refresh_rates_near(site);
+      refresh_rates_near(site, -1);
     } else {
       const std::int32_t to = lattice_.chalcogen_neighbours[std::size_t(site)][std::size_t(kind - 1)];
       const std::size_t kt = std::size_t(to) * 2 + std::size_t(slot);
@@ -263,8 +268,7 @@ KmcTrajectory DefectKmc::run() {
       present_[kt] = 0;
       vacancy_id_[kt] = vacancy_id_[k];
       vacancy_id_[k] = -1;
-      refresh_rates_near(site);
-      refresh_rates_near(to);
+      refresh_rates_near(site, to);
     }
     out.events.push_back(e);
   }

@@ -98,7 +98,7 @@ class DefectKmc {
   };
   bool vacant(std::int32_t site, int slot, const Move& m) const;
   double terms_with(std::int32_t site, int slot, const Move& m) const;
-  void refresh_rates_near(std::int32_t site);
+  void refresh_rates_near(std::int32_t a, std::int32_t b);
   void set_rate(std::size_t channel, double rate);
   std::size_t pick(double u) const;
   std::vector<KmcVacancy> snapshot() const;
@@ -118,6 +118,7 @@ class DefectKmc {
   std::vector<double> tree_;
   std::vector<std::uint32_t> stamp_;
   std::uint32_t stamp_now_ = 0;
+  std::vector<std::int32_t> ring_, next_;  // breadth-first rings of refresh_rates_near
 };
 
 }  // namespace tmdflow::sim
