@@ -1,0 +1,387 @@
+#include "tmdflow/analysis/lattice_finder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "tmdflow/analysis/lattice/motif.hpp"
+#include "tmdflow/analysis/lattice/reciprocal.hpp"
+#include "tmdflow/analysis/lattice/spectrum.hpp"
+#include "tmdflow/core/error.hpp"
+#include "tmdflow/core/strings.hpp"
+#include "tmdflow/core/units.hpp"
+#include "tmdflow/sim/structure.hpp"
+
+namespace tmdflow::analysis {
+namespace {
+
+using lattice::Reciprocal;
+using lattice::RefinedLattice;
+using lattice::Spectrum;
+constexpr auto Spots = lattice::Score::spots;
+
+const double kSqrt3 = std::sqrt(3.0);
+// The largest distortion from a hexagon accepted: a 1T'' cell is ~1.03 from one; a scan's drift or a
+// non-square calibration may add 15 % (the canonical frame undoes it); more is no TMD lattice.
+constexpr double kMaxAnisotropy = 1.3;
+
+double angle_deg(const double v[2]) { return units::rad_to_deg(std::atan2(v[1], v[0])); }
+double wrap_deg(double a, double period) { return a - period * std::floor(a / period); }
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
+/// What the material predicts: its ideal cell and the hexagonal lattice of the same cell area
+/// (a 1T'' cell is pseudo-hexagonal to ~1.5 %), whose constant a_eff the spectrum search uses.
+struct Expected {
+  sim::LayerCell cell;
+  double area_A2 = 0, a_eff_A = 0;
+  std::string name;
+};
+
+Expected expected_lattice(const LatticeOptions& o) {
+  Expected e;
+  e.cell = sim::layer_cell(o.material);  // ConfigError naming the known materials
+  e.name = e.cell.material;
+  e.area_A2 = std::abs(e.cell.a1[0] * e.cell.a2[1] - e.cell.a1[1] * e.cell.a2[0]);
+  e.a_eff_A = std::sqrt(e.area_A2 / (kSqrt3 / 2));
+  return e;
+}
+
+void validate(const LatticeOptions& o, std::int64_t height, std::int64_t width, const Expected& e) {
+  const std::string who = "lattice finder: ";
+  if (!(o.pixel_A > 0) || !std::isfinite(o.pixel_A))
+    throw ConfigError(who + "pixel_A: expected a positive calibration (Angstrom per pixel), found " + str::number(o.pixel_A));
+  if (!(o.tolerance > 0 && o.tolerance <= 0.5))
+    throw ConfigError(who + "tolerance: expected a fraction in (0, 0.5], found " + str::number(o.tolerance));
+  if (o.layers < 0 || o.layers > 3)
+    throw ConfigError(who + "layers: expected 1, 2 or 3 (0: not known), found " + std::to_string(o.layers));
+  if (o.twisted && e.cell.triclinic)
+    throw ConfigError(who + "twisted: expected an MX2 material (twisted stacks are MX2 only), found " + e.name);
+  if (height < 16 || width < 16 || height > (1 << 20) || width > (1 << 20))
+    throw InputError(who + "image: expected 16 to 2^20 pixels per side, found " + std::to_string(height) + " x " + std::to_string(width));
+}
+
+/// "MoS2 at 0.06 A/px: expected a = 3.160 A (52.67 px) within 10 %"
+std::string expectation(const LatticeOptions& o, const Expected& e) {
+  return "lattice finder: " + e.name + " at " + str::number(o.pixel_A) + " A/px: expected a lattice of constant " + fixed(e.a_eff_A, 3) +
+         " A (" + fixed(e.a_eff_A / o.pixel_A, 2) + " px) within " + str::number(100 * o.tolerance) + " %";
+}
+
+double a_eff_px(const Reciprocal& r) { return std::sqrt(r.cell_area_px() / (kSqrt3 / 2)); }
+
+/// The image's strongest lattice whatever its constant (the material's shape not assumed): what a
+/// message about a wrong calibration quotes. False when there is none.
+bool strongest_lattice(const Spectrum& spectrum, Reciprocal& out) {
+  const auto spots = spectrum.strongest_spots(0.45 * spectrum.min_size(), 16);
+  return lattice::primitive_lattice(spots, spectrum.height(), spectrum.width(), 1.0, out);
+}
+
+[[noreturn]] void throw_no_lattice(const Spectrum& spectrum, const LatticeOptions& o, const Expected& e, const std::string& found) {
+  std::string msg = expectation(o, e) + ", found " + found;
+  Reciprocal any;
+  if (strongest_lattice(spectrum, any)) {
+    const double px = a_eff_px(any);
+    msg += "; the image's strongest lattice has a constant of " + fixed(px, 2) + " px, which a pixel size of " +
+           str::number(e.a_eff_A / px) + " A would fit (calibration or material wrong?)";
+  } else {
+    msg += "; the image shows no lattice at all";
+  }
+  throw InputError(msg);
+}
+
+/// The canonical choice for a hexagonal lattice: a1 the short vector at [-30, 30) deg, a2 at +60 from it.
+void canonical_hexagon(const double shortest[3][2], double a1[2], double a2[2]) {
+  double candidates[6][2];
+  for (int i = 0; i < 3; ++i)
+    for (int s = 0; s < 2; ++s) candidates[2 * i + s][0] = (s ? -1 : 1) * shortest[i][0], candidates[2 * i + s][1] = (s ? -1 : 1) * shortest[i][1];
+  int best = 0;
+  double best_key = 1e300;
+  for (int c = 0; c < 6; ++c) {
+    const double a = angle_deg(candidates[c]);
+    // In [-30, 30) first; among those (or, for a strongly sheared lattice, among all) the nearest to 0.
+    const double key = (a >= -30 && a < 30 ? 0 : 1000) + std::abs(a);
+    if (key < best_key) best_key = key, best = c;
+  }
+  a1[0] = candidates[best][0], a1[1] = candidates[best][1];
+  double miss = 1e300;
+  for (int c = 0; c < 6; ++c) {
+    const double rel = units::rad_to_deg(std::atan2(a1[0] * candidates[c][1] - a1[1] * candidates[c][0],
+                                                    a1[0] * candidates[c][0] + a1[1] * candidates[c][1]));
+    if (std::abs(rel - 60) < miss) miss = std::abs(rel - 60), a2[0] = candidates[c][0], a2[1] = candidates[c][1];
+  }
+}
+
+void canonical_hexagon_of(const Reciprocal& r, double a1[2], double a2[2]) {
+  double b1[2], b2[2], shortest[3][2];
+  r.real_basis(b1, b2);
+  lattice::short_vectors(b1, b2, shortest);
+  canonical_hexagon(shortest, a1, a2);
+}
+
+/// How far `fitted` is from a rotated and scaled copy of `start`: the ratio of the singular values of
+/// the linear map that takes one onto the other (1 for a pure rotation and scale; a 1T'' cell is
+/// ~1.03 from a hexagon, a calibration's shear or non-square pixels add their own few %).
+double distortion(const Reciprocal& start, const Reciprocal& fitted) {
+  const double det = start.b1[0] * start.b2[1] - start.b2[0] * start.b1[1];
+  const double inv[2][2] = {{start.b2[1] / det, -start.b2[0] / det}, {-start.b1[1] / det, start.b1[0] / det}};
+  double m[2][2];
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 2; ++c) m[r][c] = (r == 0 ? fitted.b1[0] : fitted.b1[1]) * inv[0][c] + (r == 0 ? fitted.b2[0] : fitted.b2[1]) * inv[1][c];
+  const double sum = m[0][0] * m[0][0] + m[0][1] * m[0][1] + m[1][0] * m[1][0] + m[1][1] * m[1][1];
+  const double d = std::abs(m[0][0] * m[1][1] - m[0][1] * m[1][0]);
+  const double root = std::sqrt(std::max(0.0, sum * sum - 4 * d * d));
+  const double s1 = std::sqrt(0.5 * (sum + root)), s2 = std::sqrt(std::max(1e-300, 0.5 * (sum - root)));
+  return s1 / s2;
+}
+
+/// The same lattice with b1, b2 its shortest vectors 60 deg apart (b2 counter-clockwise from b1),
+/// the form the hexagon searches use: the sqrt(3) x sqrt(3) sublattice is then h = k (mod 3).
+Reciprocal sixty_form(const Reciprocal& r) {
+  double u[2] = {r.b1[0], r.b1[1]}, v[2] = {r.b2[0], r.b2[1]};
+  lattice::reduce_basis(u, v);
+  if (u[0] * v[0] + u[1] * v[1] < 0) v[0] += u[0], v[1] += u[1];
+  Reciprocal out;
+  const bool swap = u[0] * v[1] - u[1] * v[0] < 0;
+  std::copy(swap ? v : u, (swap ? v : u) + 2, out.b1);
+  std::copy(swap ? u : v, (swap ? u : v) + 2, out.b2);
+  return out;
+}
+
+/// Distortion of a lattice (in sixty form) from the hexagon on its b1: 1 for a hexagonal lattice.
+double anisotropy(const Reciprocal& r) { return distortion(lattice::hexagon(std::hypot(r.b1[0], r.b1[1]), std::atan2(r.b1[1], r.b1[0])), r); }
+
+double quality_dB(const RefinedLattice& r) {
+  std::vector<double> snr;
+  for (const auto& s : r.spots) snr.push_back(s.snr);
+  std::sort(snr.rbegin(), snr.rend());
+  const std::size_t n = std::min<std::size_t>(6, snr.size());
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += 10 * std::log10(snr[i]);
+  return n ? sum / double(n) : 0;
+}
+
+/// find_lattice on a spectrum already computed (estimate_pixel_size tries many pixel sizes on one).
+/// `check_scale` false: return the lattice whatever its scale (estimate_pixel_size wants the scale).
+FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& options, const Expected& expected, bool check_scale = true) {
+  const std::int64_t height = spectrum.height(), width = spectrum.width();
+
+  // The first-order spots of the expected (hexagonal-equivalent) lattice, in cycles per pixel.
+  const double g = 2 / (kSqrt3 * expected.a_eff_A) * options.pixel_A;
+  if (g * spectrum.min_size() < spectrum.min_radius_bins() + 1.5)
+    throw_no_lattice(spectrum, options, expected,
+                     "a field of " + std::to_string(height) + " x " + std::to_string(width) +
+                         " px, too small to show it (it must hold at least ~4 cells across)");
+  if (g > 0.45)
+    throw InputError(expectation(options, expected) + ", found pixels too coarse to resolve it (at least 2.6 px per cell side needed)");
+  const double coarse_radius = std::min(0.45, 3.1 * g), fit_radius = std::min(0.45, 6 * g);
+  // Scales well past the tolerance are searched so that a wrong calibration is measured, not missed.
+  const double reach = std::max(0.35, 2 * options.tolerance);
+  const lattice::HexagonSearch search{g, 1 / (1 + reach), 1 + reach, coarse_radius};
+
+  // Two seeds: the hexagonal lattice that hits the most spot evidence (robust when a stack's
+  // interference empties some orders), and the lattice spanned by the strongest spots whatever its
+  // shape (a scan's drift or a non-square calibration can shear a lattice by 10 % and more). Each is
+  // refined; the one whose points hold more genuine spots wins (the smaller cell when they tie).
+  RefinedLattice bottom;
+  double e1 = -1;
+  auto consider = [&](const Reciprocal& seed, double first_search_fraction) {
+    RefinedLattice r;
+    if (!lattice::refine_lattice(spectrum, seed, fit_radius, first_search_fraction, r)) return;
+    r.lattice = sixty_form(r.lattice);
+    const double scale = std::sqrt(r.lattice.cell_area_px() / (kSqrt3 / 2)) * options.pixel_A / expected.a_eff_A;
+    if (scale < search.scale_lo || scale > search.scale_hi || anisotropy(r.lattice) > kMaxAnisotropy) return;
+    const double e = lattice::lattice_evidence(spectrum, r.lattice, coarse_radius, Spots);
+    const bool tie = std::abs(e - e1) <= 0.02 * std::max(e, e1);
+    if (e1 < 0 || (!tie && e > e1) || (tie && r.lattice.cell_area_px() < bottom.lattice.cell_area_px() * 0.9)) bottom = r, e1 = e;
+  };
+  const auto first = lattice::search_hexagon(spectrum, search);
+  if (first.evidence > 0) consider(first.lattice, 0.05);
+  Reciprocal spanned;
+  if (lattice::primitive_lattice(spectrum.strongest_spots(coarse_radius * spectrum.min_size(), 24), spectrum.height(),
+                                 spectrum.width(), 1.0, spanned))
+    consider(sixty_form(spanned), 0.02);
+  if (e1 <= 0) throw_no_lattice(spectrum, options, expected, "no such lattice");
+
+  // A second lattice: the strongest hexagonal lattice of the same scale among the spots the first
+  // does not explain (a twisted layer), for the twisted option and for the super-cell check.
+  RefinedLattice top;
+  bool has_top = false;
+  auto find_second = [&] {
+    const double s1 = std::sqrt(bottom.lattice.cell_area_px()) / std::sqrt(kSqrt3 / 2) * options.pixel_A / expected.a_eff_A;
+    const lattice::HexagonSearch near{g, s1 / 1.03, s1 * 1.03, coarse_radius};
+    const auto second = lattice::search_hexagon(spectrum, near, {bottom.lattice});
+    if (!(second.evidence > 0.1 * e1) || !lattice::refine_lattice(spectrum, second.lattice, fit_radius, 0.02, top)) return;
+    double a1[2], a2[2], b1[2], b2[2];
+    canonical_hexagon_of(bottom.lattice, a1, a2);
+    canonical_hexagon_of(top.lattice, b1, b2);
+    const double turn = wrap_deg(angle_deg(b1) - angle_deg(a1), 60);
+    // Lattices closer than ~1.5 bins at the first order are one lattice to the spectrum.
+    const double resolution = units::rad_to_deg(1.5 / (g * std::max(height, width)));
+    if (std::min(turn, 60 - turn) < resolution) return;
+    has_top = true;
+  };
+  if (options.twisted) find_second();
+
+  // Most of the spectrum's spots must be the lattice's (both lattices' when twisted).
+  const double total = spectrum.total_evidence(coarse_radius * spectrum.min_size());
+  double explained = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots);
+  if (has_top) explained += lattice::lattice_evidence(spectrum, top.lattice, coarse_radius, Spots, {bottom.lattice});
+  if (explained < 0.4 * total)
+    throw_no_lattice(spectrum, options, expected,
+                     "only a weak lattice near it (its spots hold " + fixed(100 * explained / std::max(total, 1e-300), 0) +
+                         " % of the spectrum's spot evidence)");
+
+  // Sub- and super-cells: a lattice 2x or sqrt(3)x the true one (or its 1/2, 1/sqrt(3)) is hexagonal
+  // too. A wrong calibration by those factors shows as lattice points without spots, or spots
+  // between the lattice points.
+  auto cell_error = [&](double factor, const std::string& what) {
+    const double px = a_eff_px(bottom.lattice) * factor;
+    throw InputError(expectation(options, expected) + ", found " + what + ": the material's lattice is at " + fixed(px, 2) +
+                     " px, which a pixel size of " + str::number(expected.a_eff_A / px) + " A would fit (calibration wrong?)");
+  };
+  // Genuine spots only here (not a strong spot's sidelobes): these sums say where spots are.
+  const double e_all = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots);
+  const double e_even = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots, {}, [](int h, int k) {
+    return h % 2 == 0 && k % 2 == 0;
+  });
+  if (e_all - e_even < 0.02 * e_all) cell_error(0.5, "spots only at every second lattice point (the lattice is half as large)");
+  // The search basis has b1, b2 60 deg apart, so the sqrt(3) x sqrt(3) R30 sublattice is h = k (mod 3).
+  const double e_third = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots, {}, [](int h, int k) {
+    return ((h - k) % 3 + 3) % 3 == 0;
+  });
+  if (e_all - e_third < 0.02 * e_all) cell_error(1 / kSqrt3, "spots only on a sqrt(3) x sqrt(3) sublattice (the lattice is smaller)");
+  Reciprocal half, third;
+  for (int c = 0; c < 2; ++c) {
+    half.b1[c] = bottom.lattice.b1[c] / 2, half.b2[c] = bottom.lattice.b2[c] / 2;
+    third.b1[c] = (bottom.lattice.b1[c] + bottom.lattice.b2[c]) / 3, third.b2[c] = (2 * bottom.lattice.b2[c] - bottom.lattice.b1[c]) / 3;
+  }
+  auto between = [&](const Reciprocal& finer) {
+    std::vector<Reciprocal> known = {bottom.lattice};
+    if (has_top) known.push_back(top.lattice);
+    return lattice::lattice_evidence(spectrum, finer, coarse_radius, Spots, known);
+  };
+  double e_half = between(half), e_between3 = between(third);
+  if ((e_half > 0.1 * e_all || e_between3 > 0.1 * e_all) && !has_top) {
+    find_second();  // a twisted layer's spots may sit there; they do not make a super-cell
+    e_half = between(half), e_between3 = between(third);
+  }
+  if (e_half > 0.1 * e_all) cell_error(2, "spots halfway between the lattice points (the lattice is twice as large)");
+  if (e_between3 > 0.1 * e_all) cell_error(kSqrt3, "spots at thirds between the lattice points (the lattice is larger)");
+
+  FoundLattice out;
+  out.material = expected.name;
+  const double found_area_A2 = bottom.lattice.cell_area_px() * options.pixel_A * options.pixel_A;
+  out.scale = std::sqrt(found_area_A2 / expected.area_A2);
+  out.fitting_pixel_A = options.pixel_A / out.scale;
+  if (check_scale && std::abs(out.scale - 1) > options.tolerance)
+    throw InputError(expectation(options, expected) + ", found " + fixed(out.scale * expected.a_eff_A, 3) + " A (" +
+                     fixed(a_eff_px(bottom.lattice), 2) + " px, " + fixed(100 * (out.scale - 1), 1) + " %): a pixel size of " +
+                     str::number(out.fitting_pixel_A) + " A would fit (calibration or material wrong?)");
+
+  double real1[2], real2[2], shortest[3][2];
+  bottom.lattice.real_basis(real1, real2);
+  lattice::short_vectors(real1, real2, shortest);
+  if (expected.cell.triclinic) {
+    const auto ranked = lattice::rank_motif_assignments(spectrum, shortest, expected.cell, std::min(0.45, 5 * g),
+                                                       options.layers > 0 ? options.layers : 3);
+    const auto& best = ranked.front();
+    std::copy(best.a1, best.a1 + 2, out.a1_px), std::copy(best.a2, best.a2 + 2, out.a2_px);
+    out.mirrored = best.mirrored;
+    out.motif_score = best.score;
+    out.motif_margin = ranked.size() > 1 ? best.score - ranked[1].score : best.score;
+  } else {
+    canonical_hexagon(shortest, out.a1_px, out.a2_px);
+  }
+  for (int c = 0; c < 2; ++c) out.a1_A[c] = out.a1_px[c] * options.pixel_A, out.a2_A[c] = out.a2_px[c] * options.pixel_A;
+  out.angle_deg = angle_deg(out.a1_px);
+  {
+    const CanonicalFrame f = canonical_frame(out, expected.name);
+    const double a = f.m[0][0], b = f.m[0][1], c = f.m[1][0], d = f.m[1][1];
+    const double sum = a * a + b * b + c * c + d * d, det = std::abs(a * d - b * c);
+    const double root = std::sqrt(std::max(0.0, sum * sum - 4 * det * det));
+    out.anisotropy = std::sqrt((sum + root) / std::max(1e-300, sum - root));
+  }
+  out.quality = quality_dB(bottom);
+  out.spots = int(bottom.spots.size());
+  out.residual_bins = bottom.rms_bins;
+  if (options.twisted && has_top) {
+    out.has_second = true;
+    canonical_hexagon_of(top.lattice, out.second_a1_px, out.second_a2_px);
+    out.second_angle_deg = angle_deg(out.second_a1_px);
+    out.twist_deg = wrap_deg(out.second_angle_deg - out.angle_deg, 60);
+    out.twist_folded_deg = std::min(out.twist_deg, 60 - out.twist_deg);
+  }
+  return out;
+}
+
+}  // namespace
+
+FoundLattice find_lattice(const float* image, std::int64_t height, std::int64_t width, const LatticeOptions& options) {
+  const Expected expected = expected_lattice(options);
+  validate(options, height, width, expected);
+  return find_lattice_in(Spectrum(image, int(height), int(width)), options, expected);
+}
+
+double estimate_pixel_size(const float* image, std::int64_t height, std::int64_t width, const std::string& material) {
+  LatticeOptions o;
+  o.material = material;
+  o.pixel_A = 1;
+  const Expected expected = expected_lattice(o);
+  validate(o, height, width, expected);
+  const Spectrum spectrum(image, int(height), int(width));
+  Reciprocal any;
+  if (!strongest_lattice(spectrum, any))
+    throw InputError("lattice finder: " + expected.name + " without a calibration: expected a lattice in the image, found none");
+  // The strongest lattice need not be the material's (a 1T'' image's Re sublattice, a twisted pair,
+  // a lattice whose first-order spots are weak): try pixel sizes from that guess outwards, in steps
+  // of 1.3 that the search's +-35 % window covers, and keep the first the checks accept.
+  const double guess = expected.a_eff_A / a_eff_px(any);
+  std::string first_error;
+  for (int step = 0; step <= 18; ++step) {
+    const int k = (step + 1) / 2 * (step % 2 ? 1 : -1);
+    o.pixel_A = guess * std::pow(1.3, k);
+    if (expected.a_eff_A / o.pixel_A < 3 || expected.a_eff_A / o.pixel_A > 0.25 * spectrum.min_size()) continue;
+    try {
+      return find_lattice_in(spectrum, o, expected, false).fitting_pixel_A;
+    } catch (const InputError& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  throw InputError("lattice finder: " + expected.name + " without a calibration: expected its lattice at some pixel size, found none (" +
+                   first_error + ")");
+}
+
+std::string FoundLattice::describe() const {
+  auto length = [](const double v[2]) { return std::hypot(v[0], v[1]); };
+  std::ostringstream s;
+  s << material << " lattice: a1 = " << fixed(length(a1_A), 4) << " A at " << fixed(angle_deg, 2) << " deg, a2 = " << fixed(length(a2_A), 4)
+    << " A at " << fixed(units::rad_to_deg(std::atan2(a2_px[1], a2_px[0])), 2) << " deg; scale " << fixed(scale, 4) << " (pixel size "
+    << str::number(fitting_pixel_A) << " A fits); " << spots << " spots, rms " << fixed(residual_bins, 3) << " bins, quality "
+    << fixed(quality, 1) << " dB";
+  if (anisotropy > 1.005) s << "; anisotropy " << fixed(anisotropy, 3);
+  if (motif_score != 0) s << "; motif " << fixed(motif_score, 3) << " (lead " << fixed(motif_margin, 3) << ")" << (mirrored ? ", mirrored" : "");
+  if (has_second)
+    s << "; second lattice at " << fixed(second_angle_deg, 2) << " deg: twist " << fixed(twist_deg, 2) << " deg (or "
+      << fixed(60 - twist_deg, 2) << ": the spectrum does not tell)";
+  return s.str();
+}
+
+CanonicalFrame canonical_frame(const FoundLattice& lattice, const std::string& material) {
+  const sim::LayerCell cell = sim::layer_cell(material);
+  // M = P C^-1 with P = [a1_px a2_px], C = [a1c a2c] (columns).
+  const double det = cell.a1[0] * cell.a2[1] - cell.a2[0] * cell.a1[1];
+  const double ci[2][2] = {{cell.a2[1] / det, -cell.a2[0] / det}, {-cell.a1[1] / det, cell.a1[0] / det}};
+  const double p[2][2] = {{lattice.a1_px[0], lattice.a2_px[0]}, {lattice.a1_px[1], lattice.a2_px[1]}};
+  CanonicalFrame f;
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 2; ++c) f.m[r][c] = p[r][0] * ci[0][c] + p[r][1] * ci[1][c];
+  return f;
+}
+
+}  // namespace tmdflow::analysis
