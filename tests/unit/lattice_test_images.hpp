@@ -35,12 +35,14 @@ inline sim::AdfSpec adf_spec(const std::string& material, int size, double pixel
   return a;
 }
 
-/// An MX2 stack (sim::build_stack) imaged over size x size pixels.
-inline TestImage mx2_image(const sim::StackSpec& base, int size, double pixel_A) {
+/// An MX2 stack (sim::build_stack, its defects included) imaged over size x size pixels, with
+/// amorphous carbon on the exit surface (atoms per A^2).
+inline TestImage mx2_image(const sim::StackSpec& base, int size, double pixel_A, double contamination = 0) {
   const double margin = 12;
   sim::StackSpec spec = base;
   spec.extent_x = spec.extent_y = size * pixel_A + 2 * margin;
-  const sim::Structure s = sim::build_stack(spec);
+  sim::Structure s = sim::build_stack(spec);
+  if (contamination > 0) sim::add_surface_contamination(s, contamination, spec.seed + 17);
   sim::AdfSimulator simulator(adf_spec(spec.material, size, pixel_A, margin, margin));
   TestImage t;
   t.size = size, t.pixel_A = pixel_A;
@@ -53,7 +55,8 @@ inline TestImage mx2_image(const sim::StackSpec& base, int size, double pixel_A)
 /// A 1T'' stack: layer k a copy of the monolayer (rotation_deg) translated by slips[k] (Angstrom,
 /// image frame; slips[0] is the bottom layer's, usually (0, 0)).
 inline TestImage triclinic_image(const std::string& material, double rotation_deg, const std::vector<std::array<double, 2>>& slips,
-                                 int size, double pixel_A, std::uint64_t seed = 1) {
+                                 int size, double pixel_A, std::uint64_t seed = 1, const sim::DefectSpec& defects = {},
+                                 double contamination = 0) {
   const double margin = 12;
   double reach = 0;
   for (const auto& s : slips) reach = std::max({reach, std::abs(s[0]), std::abs(s[1])});
@@ -61,14 +64,18 @@ inline TestImage triclinic_image(const std::string& material, double rotation_de
   spec.material = material;
   spec.rotation_deg = rotation_deg;
   spec.extent_x = spec.extent_y = size * pixel_A + 2 * (margin + reach);
-  spec.seed = seed;
-  const sim::Structure s = sim::build_1t_double_prime(spec);
+  spec.defects = defects;
   TestImage t;
   t.size = size, t.pixel_A = pixel_A;
   t.pixels.assign(std::size_t(size) * size, 0.0f);
   std::vector<float> layer(t.pixels.size());
-  for (const auto& slip : slips) {
-    // The image of the layer translated by +slip is the layer's image read from x0 - slip.
+  for (std::size_t k = 0; k < slips.size(); ++k) {
+    // Each layer its own vacancies (seed); the image of the layer translated by +slip is the
+    // layer's image read from x0 - slip.
+    spec.seed = seed + 101 * k;
+    sim::Structure s = sim::build_1t_double_prime(spec);
+    if (contamination > 0 && k + 1 == slips.size()) sim::add_surface_contamination(s, contamination, seed + 17);
+    const auto& slip = slips[k];
     sim::AdfSimulator simulator(adf_spec(material, size, pixel_A, margin + reach - slip[0], margin + reach - slip[1]));
     simulator.image(s, layer.data());
     for (std::size_t p = 0; p < layer.size(); ++p) t.pixels[p] += layer[p];

@@ -135,6 +135,28 @@ TEST(LatticeFinder, NoisyImagesDownToPsnr7) {
   EXPECT_NEAR(g.scale, 1, 1e-3) << g.describe();
 }
 
+TEST(LatticeFinder, VacanciesAndContamination) {
+  // 10 % chalcogen and 3 % metal vacancies and a carbon film of 0.1 atoms/A^2 (twice the trainset's
+  // heaviest) on noisy images: the lattice and the 1T'' assignment hold.
+  sim::StackSpec s;
+  s.material = "MoSe2", s.stacking = "3R", s.layers = 2, s.phi_deg = 23.4, s.slip_a = {0.4}, s.slip_b = {0.1};
+  s.defects.chalcogen_single_vacancy = 0.1, s.defects.metal_vacancy = 0.03;
+  TestImage mx2 = tmdflow::testing::mx2_image(s, 400, 0.09, 0.1);
+  tmdflow::testing::add_noise(mx2, 12, 4);
+  const auto f = find(mx2, "MoSe2");
+  EXPECT_NEAR(circular(f.angle_deg, -6.6, 60), 0, 0.05) << f.describe();
+  EXPECT_NEAR(f.scale, 1, 1e-3) << f.describe();
+
+  sim::DefectSpec d;
+  d.chalcogen_single_vacancy = 0.1, d.metal_vacancy = 0.03;
+  TestImage res2 = tmdflow::testing::triclinic_image("ReS2", -47, {{0, 0}, {-2.2, 1.4}}, 400, 0.1, 5, d, 0.1);
+  tmdflow::testing::add_noise(res2, 12, 5);
+  const auto g = find(res2, "ReS2", 2);
+  EXPECT_NEAR(circular(g.angle_deg, -47, 180), 0, 0.05) << g.describe();
+  EXPECT_FALSE(g.mirrored) << g.describe();
+  EXPECT_NEAR(g.scale, 1, 1e-3) << g.describe();
+}
+
 TEST(LatticeFinder, TwistedBilayerGivesBothLatticesAndTheFoldedTwist) {
   // The spectrum of a twisted bilayer holds both lattices; it cannot tell theta from 60 - theta
   // (which layer is the bottom one), so the folded twist min(theta, 60 - theta) is what is checked.
@@ -244,4 +266,19 @@ TEST(LatticeFinder, NonSquareImagesAndPixelSizeEstimate) {
 
   const TestImage r = tmdflow::testing::triclinic_image("ReSe2", 70, {{0, 0}, {1.5, 1.5}}, 360, 0.07);
   EXPECT_NEAR(analysis::estimate_pixel_size(r.pixels.data(), r.size, r.size, "ReSe2") / 0.07, 1, 1e-3);
+}
+
+TEST(LatticeFinder, LargeImagesAreReadOnTheirCentralPart) {
+  // A 2200 x 2100 image (beyond the 2048 px the finder reads) with the lattice in its centre: the
+  // central part is analysed and the vectors are still the input's pixels.
+  sim::StackSpec s;
+  s.material = "WS2", s.phi_deg = 77;
+  const TestImage t = tmdflow::testing::mx2_image(s, 400, 0.1);
+  const std::int64_t rows = 2200, cols = 2100;
+  std::vector<float> big(std::size_t(rows * cols), t.pixels[0]);
+  for (int i = 0; i < t.size; ++i)
+    for (int j = 0; j < t.size; ++j) big[std::size_t((900 + i) * cols + 850 + j)] = t.pixels[std::size_t(i) * t.size + j];
+  const auto f = analysis::find_lattice(big.data(), rows, cols, {0.1, "WS2"});
+  EXPECT_NEAR(circular(f.angle_deg, 47, 60), 0, 0.05) << f.describe();
+  EXPECT_NEAR(f.scale, 1, 1e-3) << f.describe();
 }

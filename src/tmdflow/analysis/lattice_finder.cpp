@@ -24,6 +24,7 @@ const double kSqrt3 = std::sqrt(3.0);
 // The largest distortion from a hexagon accepted: a 1T'' cell is ~1.03 from one; a scan's drift or a
 // non-square calibration may add 15 % (the canonical frame undoes it); more is no TMD lattice.
 constexpr double kMaxAnisotropy = 1.3;
+constexpr std::int64_t kMaxSide = 2048;  // larger images are read on their central part
 
 double angle_deg(const double v[2]) { return units::rad_to_deg(std::atan2(v[1], v[0])); }
 double wrap_deg(double a, double period) { return a - period * std::floor(a / period); }
@@ -70,7 +71,8 @@ void validate(const LatticeOptions& o, std::int64_t height, std::int64_t width, 
 /// "MoS2 at 0.06 A/px: expected a = 3.160 A (52.67 px) within 10 %"
 std::string expectation(const LatticeOptions& o, const Expected& e) {
   return "lattice finder: " + e.name + " at " + str::number(o.pixel_A) + " A/px: expected a lattice of constant " + fixed(e.a_eff_A, 3) +
-         " A (" + fixed(e.a_eff_A / o.pixel_A, 2) + " px) within " + str::number(100 * o.tolerance) + " %";
+         " A (" + fixed(e.a_eff_A / o.pixel_A, 2) + " px" + (e.cell.triclinic ? ", the hexagon of the 1T'' cell's area" : "") + ") within " +
+         str::number(100 * o.tolerance) + " %";
 }
 
 double a_eff_px(const Reciprocal& r) { return std::sqrt(r.cell_area_px() / (kSqrt3 / 2)); }
@@ -166,6 +168,16 @@ double quality_dB(const RefinedLattice& r) {
   return n ? sum / double(n) : 0;
 }
 
+/// The spectrum of the image, or of its central kMaxSide x kMaxSide part when it is larger: a
+/// 2048^2 field already fixes the lattice to ~1e-4, and memory and time stay bounded.
+Spectrum central_spectrum(const float* image, std::int64_t height, std::int64_t width) {
+  if (height <= kMaxSide && width <= kMaxSide) return Spectrum(image, int(height), int(width));
+  const std::int64_t h = std::min(height, kMaxSide), w = std::min(width, kMaxSide), r0 = (height - h) / 2, c0 = (width - w) / 2;
+  std::vector<float> crop(std::size_t(h * w));
+  for (std::int64_t i = 0; i < h; ++i) std::copy(image + (r0 + i) * width + c0, image + (r0 + i) * width + c0 + w, &crop[std::size_t(i * w)]);
+  return Spectrum(crop.data(), int(h), int(w));
+}
+
 /// find_lattice on a spectrum already computed (estimate_pixel_size tries many pixel sizes on one).
 /// `check_scale` false: return the lattice whatever its scale (estimate_pixel_size wants the scale).
 FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& options, const Expected& expected, bool check_scale = true) {
@@ -228,14 +240,15 @@ FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& opt
   };
   if (options.twisted) find_second();
 
-  // Most of the spectrum's spots must be the lattice's (both lattices' when twisted).
-  const double total = spectrum.total_evidence(coarse_radius * spectrum.min_size());
-  double explained = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots);
-  if (has_top) explained += lattice::lattice_evidence(spectrum, top.lattice, coarse_radius, Spots, {bottom.lattice});
-  if (explained < 0.4 * total)
+  // Most of the spectrum's spot power must be the lattice's (both lattices' when twisted).
+  std::vector<Reciprocal> found = {bottom.lattice};
+  if (has_top) found.push_back(top.lattice);
+  const double near_bins = std::min(3.0, 0.3 * g * double(std::max(height, width)));  // well inside the spot spacing
+  const double explained = lattice::explained_power(spectrum, found, coarse_radius, near_bins);
+  if (explained < 0.5)
     throw_no_lattice(spectrum, options, expected,
-                     "only a weak lattice near it (its spots hold " + fixed(100 * explained / std::max(total, 1e-300), 0) +
-                         " % of the spectrum's spot evidence)");
+                     "only a weak lattice near it (its spots hold " + fixed(100 * explained, 0) +
+                         " % of the spectrum's spot power)");
 
   // Sub- and super-cells: a lattice 2x or sqrt(3)x the true one (or its 1/2, 1/sqrt(3)) is hexagonal
   // too. A wrong calibration by those factors shows as lattice points without spots, or spots
@@ -325,7 +338,7 @@ FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& opt
 FoundLattice find_lattice(const float* image, std::int64_t height, std::int64_t width, const LatticeOptions& options) {
   const Expected expected = expected_lattice(options);
   validate(options, height, width, expected);
-  return find_lattice_in(Spectrum(image, int(height), int(width)), options, expected);
+  return find_lattice_in(central_spectrum(image, height, width), options, expected);
 }
 
 double estimate_pixel_size(const float* image, std::int64_t height, std::int64_t width, const std::string& material) {
@@ -334,7 +347,7 @@ double estimate_pixel_size(const float* image, std::int64_t height, std::int64_t
   o.pixel_A = 1;
   const Expected expected = expected_lattice(o);
   validate(o, height, width, expected);
-  const Spectrum spectrum(image, int(height), int(width));
+  const Spectrum spectrum = central_spectrum(image, height, width);
   Reciprocal any;
   if (!strongest_lattice(spectrum, any))
     throw InputError("lattice finder: " + expected.name + " without a calibration: expected a lattice in the image, found none");

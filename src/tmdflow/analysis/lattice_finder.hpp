@@ -53,6 +53,8 @@ struct FoundLattice {
   std::string describe() const; // one line for logs
 };
 
+/// Images larger than 2048 px on a side are read on their central 2048 x 2048 part (the vectors are
+/// in the input's pixels all the same).
 /// Throws InputError (one line: what was expected, what was found) when no lattice of the material is
 /// found, or when its constant differs from the material's by more than the tolerance (calibration or
 /// material wrong: say the pixel size that would fit). ConfigError for bad options (unknown material,

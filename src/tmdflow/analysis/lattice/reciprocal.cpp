@@ -28,18 +28,18 @@ std::vector<Index> hexagon_indices(double max_norm) {
   return out;
 }
 
-/// Whether g lies within `bins` bins of a point of lattice L (other than the origin).
-struct Excluder {
+/// Whether a frequency lies within `bins` bins of a point (other than the origin) of one of the lattices.
+struct LatticeProximity {
   std::vector<Reciprocal> lattices;
   std::vector<std::array<double, 4>> inverse;
   int height, width;
-  Excluder(const std::vector<Reciprocal>& ls, int h, int w) : lattices(ls), height(h), width(w) {
+  LatticeProximity(const std::vector<Reciprocal>& ls, int h, int w) : lattices(ls), height(h), width(w) {
     for (const auto& l : ls) {
       const double det = l.b1[0] * l.b2[1] - l.b2[0] * l.b1[1];
       inverse.push_back({l.b2[1] / det, -l.b2[0] / det, -l.b1[1] / det, l.b1[0] / det});
     }
   }
-  bool excluded(double fx, double fy, double bins) const {
+  bool near(double fx, double fy, double bins) const {
     for (std::size_t i = 0; i < lattices.size(); ++i) {
       const auto& m = inverse[i];
       const double h = std::round(m[0] * fx + m[1] * fy), k = std::round(m[2] * fx + m[3] * fy);
@@ -80,7 +80,7 @@ Reciprocal hexagon(double g, double theta) {
 
 double lattice_evidence(const Spectrum& spectrum, const Reciprocal& lattice, double max_radius, Score score,
                         const std::vector<Reciprocal>& exclude, const std::function<bool(int, int)>& keep) {
-  const Excluder ex(exclude, spectrum.height(), spectrum.width());
+  const LatticeProximity ex(exclude, spectrum.height(), spectrum.width());
   // Enough indices for any basis whose shortest vectors are within a factor 4 of each other.
   const double shortest = std::min(std::hypot(lattice.b1[0], lattice.b1[1]), std::hypot(lattice.b2[0], lattice.b2[1]));
   const int n = int(std::ceil(4 * max_radius / shortest)) + 1;
@@ -92,12 +92,30 @@ double lattice_evidence(const Spectrum& spectrum, const Reciprocal& lattice, dou
       lattice.point(h, k, g);
       if (std::hypot(g[0], g[1]) > max_radius) continue;
       if (keep && !keep(h, k)) continue;
-      if (!exclude.empty() && ex.excluded(g[0], g[1], 1.5)) continue;
+      if (!exclude.empty() && ex.near(g[0], g[1], 1.5)) continue;
       total += score == Score::above_chance ? spectrum.evidence_above_chance(g[0], g[1])
                : score == Score::plain      ? spectrum.evidence_at(g[0], g[1])
                                             : spectrum.spot_evidence_at(g[0], g[1]);
     }
   return total;
+}
+
+double explained_power(const Spectrum& spectrum, const std::vector<Reciprocal>& lattices, double max_radius, double near_bins) {
+  const int height = spectrum.height(), width = spectrum.width();
+  const LatticeProximity near(lattices, height, width);
+  const int ry = int(std::ceil(max_radius * height)), rx = int(std::ceil(max_radius * width));
+  double total = 0, explained = 0;
+  for (int ky = -std::min(ry, height / 2); ky <= std::min(ry, (height - 1) / 2); ++ky)
+    for (int kx = 0; kx <= std::min(rx, width / 2); ++kx) {
+      if (kx == 0 && ky <= 0) continue;  // the half plane
+      const double fx = double(kx) / width, fy = double(ky) / height;
+      if (std::hypot(fx, fy) > max_radius || spectrum.radius_bins(fx, fy) < spectrum.min_radius_bins()) continue;
+      const double p = spectrum.power(ky, kx), b = spectrum.background(ky, kx);
+      if (p < 10 * b) continue;
+      total += p - b;
+      if (near.near(fx, fy, near_bins)) explained += p - b;
+    }
+  return total > 0 ? explained / total : 0;
 }
 
 HexagonCandidate search_hexagon(const Spectrum& spectrum, const HexagonSearch& search, const std::vector<Reciprocal>& exclude) {
@@ -108,7 +126,7 @@ HexagonCandidate search_hexagon(const Spectrum& spectrum, const HexagonSearch& s
   const int n_theta = int(std::ceil(units::pi / 3 / dtheta));
   const int n_scale = std::max(1, int(std::ceil(std::log(search.scale_hi / search.scale_lo) / dlog)) + 1);
   const auto indices = hexagon_indices(search.max_radius * search.scale_hi / search.g);
-  const Excluder ex(exclude, spectrum.height(), spectrum.width());
+  const LatticeProximity ex(exclude, spectrum.height(), spectrum.width());
   HexagonCandidate best;
   best.evidence = -1;
   std::vector<double> ux(indices.size()), uy(indices.size());
@@ -126,7 +144,7 @@ HexagonCandidate search_hexagon(const Spectrum& spectrum, const HexagonSearch& s
       double e = 0;
       for (std::size_t p = 0; p < indices.size() && indices[p].norm <= max_norm; ++p) {
         const double fx = ux[p] * g, fy = uy[p] * g;
-        if (!exclude.empty() && ex.excluded(fx, fy, 1.5)) continue;
+        if (!exclude.empty() && ex.near(fx, fy, 1.5)) continue;
         e += spectrum.evidence_above_chance(fx, fy);
       }
       if (e > best.evidence) best = {hexagon(g, theta), theta, scale, e};

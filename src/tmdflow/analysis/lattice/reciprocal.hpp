@@ -32,6 +32,12 @@ enum class Score { above_chance, plain, spots };
 double lattice_evidence(const Spectrum& spectrum, const Reciprocal& lattice, double max_radius, Score score,
                         const std::vector<Reciprocal>& exclude = {}, const std::function<bool(int, int)>& keep = {});
 
+/// Fraction of the spectrum's spot power (power above the background, in bins with snr > 10, out
+/// to max_radius cycles per pixel) that lies within `near_bins` of a point of one of the lattices:
+/// how much of the image's periodic content they explain. Power rather than counted peaks, so that
+/// a spot smeared by drift or ringing (a lattice over part of the field) counts once.
+double explained_power(const Spectrum& spectrum, const std::vector<Reciprocal>& lattices, double max_radius, double near_bins);
+
 struct HexagonSearch {
   double g = 0;                     // first-order spot radius of the expected lattice (cycles per pixel)
   double scale_lo = 0.75, scale_hi = 1.35;  // real-space scale range searched (1 = expected)

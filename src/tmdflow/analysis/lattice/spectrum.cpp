@@ -295,19 +295,4 @@ std::vector<Spot> Spectrum::strongest_spots(double max_radius_bins, std::size_t 
   return spots;
 }
 
-double Spectrum::total_evidence(double max_radius_bins) const {
-  double total = 0;
-  const int ry = int(std::ceil(max_radius_bins * height_ / min_size())), rx = int(std::ceil(max_radius_bins * width_ / min_size()));
-  for (int ky = -std::min(ry, height_ / 2); ky <= std::min(ry, (height_ - 1) / 2); ++ky)
-    for (int kx = 0; kx <= std::min(rx, half_width_ - 1); ++kx) {
-      if (kx == 0 && ky <= 0) continue;
-      const double rb = radius_bins(double(kx) / width_, double(ky) / height_);
-      if (rb < min_radius_bins_ || rb > max_radius_bins) continue;
-      const double snr = this->snr(ky, kx);
-      if (snr < 10 || !local_maximum(ky, kx, 3) || !stands_out(ky, kx)) continue;
-      total += std::log(snr) - kLnEvidenceThreshold;
-    }
-  return total;
-}
-
 }  // namespace tmdflow::analysis::lattice

@@ -69,10 +69,6 @@ class Spectrum {
   /// Local maxima of the power with evidence > 0 that stand out of their neighbourhood (no sidelobes) in the half plane fx > 0 or (fx = 0, fy > 0),
   /// within [min_radius, max_radius_bins], strongest first (at most `count`).
   std::vector<Spot> strongest_spots(double max_radius_bins, std::size_t count) const;
-  /// Sum of the evidence of every such spot within [min_radius, max_radius_bins] (half plane), a
-  /// spot smeared over a few bins (scan distortion) counted once (the maximum over 7 x 7 bins): how
-  /// much lattice-like signal there is to explain.
-  double total_evidence(double max_radius_bins) const;
 
  private:
   void transform(const float* image);
