@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <sstream>
 
+#include "tmdflow/analysis/lattice/geometry.hpp"
 #include "tmdflow/analysis/lattice/motif.hpp"
 #include "tmdflow/analysis/lattice/reciprocal.hpp"
 #include "tmdflow/analysis/lattice/spectrum.hpp"
@@ -97,67 +99,6 @@ bool strongest_lattice(const Spectrum& spectrum, Reciprocal& out) {
   throw InputError(msg);
 }
 
-/// The canonical choice for a hexagonal lattice: a1 the short vector at [-30, 30) deg, a2 at +60 from it.
-void canonical_hexagon(const double shortest[3][2], double a1[2], double a2[2]) {
-  double candidates[6][2];
-  for (int i = 0; i < 3; ++i)
-    for (int s = 0; s < 2; ++s) candidates[2 * i + s][0] = (s ? -1 : 1) * shortest[i][0], candidates[2 * i + s][1] = (s ? -1 : 1) * shortest[i][1];
-  int best = 0;
-  double best_key = 1e300;
-  for (int c = 0; c < 6; ++c) {
-    const double a = angle_deg(candidates[c]);
-    // In [-30, 30) first; among those (or, for a strongly sheared lattice, among all) the nearest to 0.
-    const double key = (a >= -30 && a < 30 ? 0 : 1000) + std::abs(a);
-    if (key < best_key) best_key = key, best = c;
-  }
-  a1[0] = candidates[best][0], a1[1] = candidates[best][1];
-  double miss = 1e300;
-  for (int c = 0; c < 6; ++c) {
-    const double rel = units::rad_to_deg(std::atan2(a1[0] * candidates[c][1] - a1[1] * candidates[c][0],
-                                                    a1[0] * candidates[c][0] + a1[1] * candidates[c][1]));
-    if (std::abs(rel - 60) < miss) miss = std::abs(rel - 60), a2[0] = candidates[c][0], a2[1] = candidates[c][1];
-  }
-}
-
-void canonical_hexagon_of(const Reciprocal& r, double a1[2], double a2[2]) {
-  double b1[2], b2[2], shortest[3][2];
-  r.real_basis(b1, b2);
-  lattice::short_vectors(b1, b2, shortest);
-  canonical_hexagon(shortest, a1, a2);
-}
-
-/// How far `fitted` is from a rotated and scaled copy of `start`: the ratio of the singular values of
-/// the linear map that takes one onto the other (1 for a pure rotation and scale; a 1T'' cell is
-/// ~1.03 from a hexagon, a calibration's shear or non-square pixels add their own few %).
-double distortion(const Reciprocal& start, const Reciprocal& fitted) {
-  const double det = start.b1[0] * start.b2[1] - start.b2[0] * start.b1[1];
-  const double inv[2][2] = {{start.b2[1] / det, -start.b2[0] / det}, {-start.b1[1] / det, start.b1[0] / det}};
-  double m[2][2];
-  for (int r = 0; r < 2; ++r)
-    for (int c = 0; c < 2; ++c) m[r][c] = (r == 0 ? fitted.b1[0] : fitted.b1[1]) * inv[0][c] + (r == 0 ? fitted.b2[0] : fitted.b2[1]) * inv[1][c];
-  const double sum = m[0][0] * m[0][0] + m[0][1] * m[0][1] + m[1][0] * m[1][0] + m[1][1] * m[1][1];
-  const double d = std::abs(m[0][0] * m[1][1] - m[0][1] * m[1][0]);
-  const double root = std::sqrt(std::max(0.0, sum * sum - 4 * d * d));
-  const double s1 = std::sqrt(0.5 * (sum + root)), s2 = std::sqrt(std::max(1e-300, 0.5 * (sum - root)));
-  return s1 / s2;
-}
-
-/// The same lattice with b1, b2 its shortest vectors 60 deg apart (b2 counter-clockwise from b1),
-/// the form the hexagon searches use: the sqrt(3) x sqrt(3) sublattice is then h = k (mod 3).
-Reciprocal sixty_form(const Reciprocal& r) {
-  double u[2] = {r.b1[0], r.b1[1]}, v[2] = {r.b2[0], r.b2[1]};
-  lattice::reduce_basis(u, v);
-  if (u[0] * v[0] + u[1] * v[1] < 0) v[0] += u[0], v[1] += u[1];
-  Reciprocal out;
-  const bool swap = u[0] * v[1] - u[1] * v[0] < 0;
-  std::copy(swap ? v : u, (swap ? v : u) + 2, out.b1);
-  std::copy(swap ? u : v, (swap ? u : v) + 2, out.b2);
-  return out;
-}
-
-/// Distortion of a lattice (in sixty form) from the hexagon on its b1: 1 for a hexagonal lattice.
-double anisotropy(const Reciprocal& r) { return distortion(lattice::hexagon(std::hypot(r.b1[0], r.b1[1]), std::atan2(r.b1[1], r.b1[0])), r); }
-
 double quality_dB(const RefinedLattice& r) {
   std::vector<double> snr;
   for (const auto& s : r.spots) snr.push_back(s.snr);
@@ -178,130 +119,125 @@ Spectrum central_spectrum(const float* image, std::int64_t height, std::int64_t 
   return Spectrum(crop.data(), int(h), int(w));
 }
 
-/// find_lattice on a spectrum already computed (estimate_pixel_size tries many pixel sizes on one).
-/// `check_scale` false: return the lattice whatever its scale (estimate_pixel_size wants the scale).
-FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& options, const Expected& expected, bool check_scale = true) {
-  const std::int64_t height = spectrum.height(), width = spectrum.width();
+/// What the searches use: the expected lattice's first-order spot radius g (cycles per pixel), the
+/// radii out to which lattices are scored and fitted, and the hexagon search's window.
+struct SearchPlan {
+  double g = 0, coarse_radius = 0, fit_radius = 0;
+  lattice::HexagonSearch hexagon;
+};
 
-  // The first-order spots of the expected (hexagonal-equivalent) lattice, in cycles per pixel.
-  const double g = 2 / (kSqrt3 * expected.a_eff_A) * options.pixel_A;
-  if (g * spectrum.min_size() < spectrum.min_radius_bins() + 1.5)
+SearchPlan plan_search(const Spectrum& spectrum, const LatticeOptions& options, const Expected& expected) {
+  SearchPlan p;
+  p.g = 2 / (kSqrt3 * expected.a_eff_A) * options.pixel_A;
+  if (p.g * spectrum.min_size() < spectrum.min_radius_bins() + 1.5)
     throw_no_lattice(spectrum, options, expected,
-                     "a field of " + std::to_string(height) + " x " + std::to_string(width) +
+                     "a field of " + std::to_string(spectrum.height()) + " x " + std::to_string(spectrum.width()) +
                          " px, too small to show it (it must hold at least ~4 cells across)");
-  if (g > 0.45)
+  if (p.g > 0.45)
     throw InputError(expectation(options, expected) + ", found pixels too coarse to resolve it (at least 2.6 px per cell side needed)");
-  const double coarse_radius = std::min(0.45, 3.1 * g), fit_radius = std::min(0.45, 6 * g);
+  p.coarse_radius = std::min(0.45, 3.1 * p.g);
+  p.fit_radius = std::min(0.45, 6 * p.g);
   // Scales well past the tolerance are searched so that a wrong calibration is measured, not missed.
   const double reach = std::max(0.35, 2 * options.tolerance);
-  const lattice::HexagonSearch search{g, 1 / (1 + reach), 1 + reach, coarse_radius};
+  p.hexagon = {p.g, 1 / (1 + reach), 1 + reach, p.coarse_radius};
+  return p;
+}
 
-  // Two seeds: the hexagonal lattice that hits the most spot evidence (robust when a stack's
-  // interference empties some orders), and the lattice spanned by the strongest spots whatever its
-  // shape (a scan's drift or a non-square calibration can shear a lattice by 10 % and more). Each is
-  // refined; the one whose points hold more genuine spots wins (the smaller cell when they tie).
-  RefinedLattice bottom;
-  double e1 = -1;
+/// The material's lattice from two seeds: the hexagonal lattice that hits the most spot evidence
+/// (robust when a stack's interference empties some orders), and the lattice spanned by the
+/// strongest spots whatever its shape (a scan's drift or a non-square calibration can shear a
+/// lattice by 10 % and more). Each is fitted; the one whose points hold more genuine spots wins (the
+/// smaller cell when they tie). Returns its spot evidence, <= 0 when neither seed gives a lattice.
+double best_lattice(const Spectrum& spectrum, const SearchPlan& plan, const LatticeOptions& options, const Expected& expected,
+                    RefinedLattice& best) {
+  double best_evidence = -1;
   auto consider = [&](const Reciprocal& seed, double first_search_fraction) {
     RefinedLattice r;
-    if (!lattice::refine_lattice(spectrum, seed, fit_radius, first_search_fraction, r)) return;
-    r.lattice = sixty_form(r.lattice);
-    const double scale = std::sqrt(r.lattice.cell_area_px() / (kSqrt3 / 2)) * options.pixel_A / expected.a_eff_A;
-    if (scale < search.scale_lo || scale > search.scale_hi || anisotropy(r.lattice) > kMaxAnisotropy) return;
-    const double e = lattice::lattice_evidence(spectrum, r.lattice, coarse_radius, Spots);
-    const bool tie = std::abs(e - e1) <= 0.02 * std::max(e, e1);
-    if (e1 < 0 || (!tie && e > e1) || (tie && r.lattice.cell_area_px() < bottom.lattice.cell_area_px() * 0.9)) bottom = r, e1 = e;
+    if (!lattice::refine_lattice(spectrum, seed, plan.fit_radius, first_search_fraction, r)) return;
+    r.lattice = lattice::sixty_form(r.lattice);
+    const double scale = a_eff_px(r.lattice) * options.pixel_A / expected.a_eff_A;
+    if (scale < plan.hexagon.scale_lo || scale > plan.hexagon.scale_hi || lattice::anisotropy(r.lattice) > kMaxAnisotropy) return;
+    const double e = lattice::lattice_evidence(spectrum, r.lattice, plan.coarse_radius, Spots);
+    const bool tie = std::abs(e - best_evidence) <= 0.02 * std::max(e, best_evidence);
+    if (best_evidence < 0 || (!tie && e > best_evidence) || (tie && r.lattice.cell_area_px() < 0.9 * best.lattice.cell_area_px()))
+      best = r, best_evidence = e;
   };
-  const auto first = lattice::search_hexagon(spectrum, search);
-  if (first.evidence > 0) consider(first.lattice, 0.05);
+  const auto hexagon = lattice::search_hexagon(spectrum, plan.hexagon);
+  if (hexagon.evidence > 0) consider(hexagon.lattice, 0.05);
   Reciprocal spanned;
-  if (lattice::primitive_lattice(spectrum.strongest_spots(coarse_radius * spectrum.min_size(), 24), spectrum.height(),
+  if (lattice::primitive_lattice(spectrum.strongest_spots(plan.coarse_radius * spectrum.min_size(), 24), spectrum.height(),
                                  spectrum.width(), 1.0, spanned))
-    consider(sixty_form(spanned), 0.02);
-  if (e1 <= 0) throw_no_lattice(spectrum, options, expected, "no such lattice");
+    consider(lattice::sixty_form(spanned), 0.02);
+  return best_evidence;
+}
 
-  // A second lattice: the strongest hexagonal lattice of the same scale among the spots the first
-  // does not explain (a twisted layer), for the twisted option and for the super-cell check.
-  RefinedLattice top;
-  bool has_top = false;
-  auto find_second = [&] {
-    const double s1 = std::sqrt(bottom.lattice.cell_area_px()) / std::sqrt(kSqrt3 / 2) * options.pixel_A / expected.a_eff_A;
-    const lattice::HexagonSearch near{g, s1 / 1.03, s1 * 1.03, coarse_radius};
-    const auto second = lattice::search_hexagon(spectrum, near, {bottom.lattice});
-    if (!(second.evidence > 0.1 * e1) || !lattice::refine_lattice(spectrum, second.lattice, fit_radius, 0.02, top)) return;
-    double a1[2], a2[2], b1[2], b2[2];
-    canonical_hexagon_of(bottom.lattice, a1, a2);
-    canonical_hexagon_of(top.lattice, b1, b2);
-    const double turn = wrap_deg(angle_deg(b1) - angle_deg(a1), 60);
-    // Lattices closer than ~1.5 bins at the first order are one lattice to the spectrum.
-    const double resolution = units::rad_to_deg(1.5 / (g * std::max(height, width)));
-    if (std::min(turn, 60 - turn) < resolution) return;
-    has_top = true;
-  };
-  if (options.twisted) find_second();
+/// A second lattice of the same scale among the spots the first does not explain (a twisted
+/// layer): the hexagon search within +-3 % of the first's scale with its points excluded. False
+/// when there is none, or when it is within ~1.5 bins of the first at the first order (one
+/// lattice to the spectrum).
+bool second_lattice(const Spectrum& spectrum, const SearchPlan& plan, const RefinedLattice& first, double first_evidence,
+                    RefinedLattice& second) {
+  const double s1 = a_eff_px(first.lattice) / (2 / (kSqrt3 * plan.g));
+  const lattice::HexagonSearch near{plan.g, s1 / 1.03, s1 * 1.03, plan.coarse_radius};
+  const auto found = lattice::search_hexagon(spectrum, near, {first.lattice});
+  if (!(found.evidence > 0.1 * first_evidence) || !lattice::refine_lattice(spectrum, found.lattice, plan.fit_radius, 0.02, second))
+    return false;
+  double a1[2], a2[2], b1[2], b2[2];
+  lattice::canonical_hexagon(first.lattice, a1, a2);
+  lattice::canonical_hexagon(second.lattice, b1, b2);
+  const double turn = wrap_deg(angle_deg(b1) - angle_deg(a1), 60);
+  const double resolution = units::rad_to_deg(1.5 / (plan.g * std::max(spectrum.height(), spectrum.width())));
+  return std::min(turn, 60 - turn) >= resolution;
+}
 
-  // Most of the spectrum's spot power must be the lattice's (both lattices' when twisted).
-  std::vector<Reciprocal> found = {bottom.lattice};
-  if (has_top) found.push_back(top.lattice);
-  const double near_bins = std::min(3.0, 0.3 * g * double(std::max(height, width)));  // well inside the spot spacing
-  const double explained = lattice::explained_power(spectrum, found, coarse_radius, near_bins);
-  if (explained < 0.5)
-    throw_no_lattice(spectrum, options, expected,
-                     "only a weak lattice near it (its spots hold " + fixed(100 * explained, 0) +
-                         " % of the spectrum's spot power)");
-
-  // Sub- and super-cells: a lattice 2x or sqrt(3)x the true one (or its 1/2, 1/sqrt(3)) is hexagonal
-  // too. A wrong calibration by those factors shows as lattice points without spots, or spots
-  // between the lattice points.
+/// Sub- and super-cells: a lattice 2x or sqrt(3)x the true one (or 1/2, 1/sqrt(3) of it) is
+/// hexagonal too, and a calibration wrong by those factors finds it. It shows as lattice points
+/// without spots (spots only on a 2 x 2 or sqrt(3) x sqrt(3) sublattice) or as genuine spots between
+/// the lattice points. `known` holds the lattices whose spots are explained (a twisted layer's);
+/// `find_known` adds a second lattice when spots sit between the points, before they count.
+void check_cell(const Spectrum& spectrum, const SearchPlan& plan, const LatticeOptions& options, const Expected& expected,
+                const Reciprocal& lattice, std::vector<Reciprocal> known, const std::function<bool(Reciprocal&)>& find_known) {
   auto cell_error = [&](double factor, const std::string& what) {
-    const double px = a_eff_px(bottom.lattice) * factor;
+    const double px = a_eff_px(lattice) * factor;
     throw InputError(expectation(options, expected) + ", found " + what + ": the material's lattice is at " + fixed(px, 2) +
                      " px, which a pixel size of " + str::number(expected.a_eff_A / px) + " A would fit (calibration wrong?)");
   };
-  // Genuine spots only here (not a strong spot's sidelobes): these sums say where spots are.
-  const double e_all = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots);
-  const double e_even = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots, {}, [](int h, int k) {
+  // Genuine spots only (not a strong spot's sidelobes): these sums say where spots are.
+  const double all = lattice::lattice_evidence(spectrum, lattice, plan.coarse_radius, Spots);
+  const double even = lattice::lattice_evidence(spectrum, lattice, plan.coarse_radius, Spots, {}, [](int h, int k) {
     return h % 2 == 0 && k % 2 == 0;
   });
-  if (e_all - e_even < 0.02 * e_all) cell_error(0.5, "spots only at every second lattice point (the lattice is half as large)");
-  // The search basis has b1, b2 60 deg apart, so the sqrt(3) x sqrt(3) R30 sublattice is h = k (mod 3).
-  const double e_third = lattice::lattice_evidence(spectrum, bottom.lattice, coarse_radius, Spots, {}, [](int h, int k) {
-    return ((h - k) % 3 + 3) % 3 == 0;
+  if (all - even < 0.02 * all) cell_error(0.5, "spots only at every second lattice point (the lattice is half as large)");
+  const double third = lattice::lattice_evidence(spectrum, lattice, plan.coarse_radius, Spots, {}, [](int h, int k) {
+    return ((h - k) % 3 + 3) % 3 == 0;  // sixty form: the sqrt(3) x sqrt(3) R30 sublattice
   });
-  if (e_all - e_third < 0.02 * e_all) cell_error(1 / kSqrt3, "spots only on a sqrt(3) x sqrt(3) sublattice (the lattice is smaller)");
-  Reciprocal half, third;
+  if (all - third < 0.02 * all) cell_error(1 / kSqrt3, "spots only on a sqrt(3) x sqrt(3) sublattice (the lattice is smaller)");
+  Reciprocal halves, thirds;
   for (int c = 0; c < 2; ++c) {
-    half.b1[c] = bottom.lattice.b1[c] / 2, half.b2[c] = bottom.lattice.b2[c] / 2;
-    third.b1[c] = (bottom.lattice.b1[c] + bottom.lattice.b2[c]) / 3, third.b2[c] = (2 * bottom.lattice.b2[c] - bottom.lattice.b1[c]) / 3;
+    halves.b1[c] = lattice.b1[c] / 2, halves.b2[c] = lattice.b2[c] / 2;
+    thirds.b1[c] = (lattice.b1[c] + lattice.b2[c]) / 3, thirds.b2[c] = (2 * lattice.b2[c] - lattice.b1[c]) / 3;
   }
-  auto between = [&](const Reciprocal& finer) {
-    std::vector<Reciprocal> known = {bottom.lattice};
-    if (has_top) known.push_back(top.lattice);
-    return lattice::lattice_evidence(spectrum, finer, coarse_radius, Spots, known);
-  };
-  double e_half = between(half), e_between3 = between(third);
-  if ((e_half > 0.1 * e_all || e_between3 > 0.1 * e_all) && !has_top) {
-    find_second();  // a twisted layer's spots may sit there; they do not make a super-cell
-    e_half = between(half), e_between3 = between(third);
+  known.insert(known.begin(), lattice);
+  auto between = [&](const Reciprocal& finer) { return lattice::lattice_evidence(spectrum, finer, plan.coarse_radius, Spots, known); };
+  double e_half = between(halves), e_third = between(thirds);
+  Reciprocal other;
+  if ((e_half > 0.1 * all || e_third > 0.1 * all) && find_known && find_known(other)) {
+    known.push_back(other);  // a twisted layer's spots may sit there; they do not make a super-cell
+    e_half = between(halves), e_third = between(thirds);
   }
-  if (e_half > 0.1 * e_all) cell_error(2, "spots halfway between the lattice points (the lattice is twice as large)");
-  if (e_between3 > 0.1 * e_all) cell_error(kSqrt3, "spots at thirds between the lattice points (the lattice is larger)");
+  if (e_half > 0.1 * all) cell_error(2, "spots halfway between the lattice points (the lattice is twice as large)");
+  if (e_third > 0.1 * all) cell_error(kSqrt3, "spots at thirds between the lattice points (the lattice is larger)");
+}
 
-  FoundLattice out;
-  out.material = expected.name;
-  const double found_area_A2 = bottom.lattice.cell_area_px() * options.pixel_A * options.pixel_A;
-  out.scale = std::sqrt(found_area_A2 / expected.area_A2);
-  out.fitting_pixel_A = options.pixel_A / out.scale;
-  if (check_scale && std::abs(out.scale - 1) > options.tolerance)
-    throw InputError(expectation(options, expected) + ", found " + fixed(out.scale * expected.a_eff_A, 3) + " A (" +
-                     fixed(a_eff_px(bottom.lattice), 2) + " px, " + fixed(100 * (out.scale - 1), 1) + " %): a pixel size of " +
-                     str::number(out.fitting_pixel_A) + " A would fit (calibration or material wrong?)");
-
+/// The canonical a1, a2 of the found lattice (MX2: the hexagon rule; 1T'': the motif) and the
+/// numbers derived from them.
+void choose_canonical(const Spectrum& spectrum, const SearchPlan& plan, const LatticeOptions& options, const Expected& expected,
+                      const RefinedLattice& bottom, FoundLattice& out) {
   double real1[2], real2[2], shortest[3][2];
   bottom.lattice.real_basis(real1, real2);
   lattice::short_vectors(real1, real2, shortest);
   if (expected.cell.triclinic) {
-    const auto ranked = lattice::rank_motif_assignments(spectrum, shortest, expected.cell, std::min(0.45, 5 * g),
+    const auto ranked = lattice::rank_motif_assignments(spectrum, shortest, expected.cell, std::min(0.45, 5 * plan.g),
                                                        options.layers > 0 ? options.layers : 3);
     const auto& best = ranked.front();
     std::copy(best.a1, best.a1 + 2, out.a1_px), std::copy(best.a2, best.a2 + 2, out.a2_px);
@@ -309,23 +245,53 @@ FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& opt
     out.motif_score = best.score;
     out.motif_margin = ranked.size() > 1 ? best.score - ranked[1].score : best.score;
   } else {
-    canonical_hexagon(shortest, out.a1_px, out.a2_px);
+    lattice::canonical_hexagon(shortest, out.a1_px, out.a2_px);
   }
   for (int c = 0; c < 2; ++c) out.a1_A[c] = out.a1_px[c] * options.pixel_A, out.a2_A[c] = out.a2_px[c] * options.pixel_A;
   out.angle_deg = angle_deg(out.a1_px);
-  {
-    const CanonicalFrame f = canonical_frame(out, expected.name);
-    const double a = f.m[0][0], b = f.m[0][1], c = f.m[1][0], d = f.m[1][1];
-    const double sum = a * a + b * b + c * c + d * d, det = std::abs(a * d - b * c);
-    const double root = std::sqrt(std::max(0.0, sum * sum - 4 * det * det));
-    out.anisotropy = std::sqrt((sum + root) / std::max(1e-300, sum - root));
-  }
+  out.anisotropy = lattice::singular_value_ratio(canonical_frame(out, expected.name).m);
   out.quality = quality_dB(bottom);
   out.spots = int(bottom.spots.size());
   out.residual_bins = bottom.rms_bins;
-  if (options.twisted && has_top) {
+}
+
+/// find_lattice on a spectrum already computed (estimate_pixel_size tries many pixel sizes on one);
+/// `check_scale` false returns the lattice whatever its scale (estimate_pixel_size wants the scale).
+FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& options, const Expected& expected, bool check_scale = true) {
+  const SearchPlan plan = plan_search(spectrum, options, expected);
+  RefinedLattice bottom, top;
+  const double evidence = best_lattice(spectrum, plan, options, expected, bottom);
+  if (evidence <= 0) throw_no_lattice(spectrum, options, expected, "no such lattice");
+  const bool has_top = options.twisted && second_lattice(spectrum, plan, bottom, evidence, top);
+
+  // Most of the spectrum's spot power must be the lattice's (both lattices' when twisted).
+  std::vector<Reciprocal> found = {bottom.lattice};
+  if (has_top) found.push_back(top.lattice);
+  const double near_bins = std::min(3.0, 0.3 * plan.g * double(std::max(spectrum.height(), spectrum.width())));  // inside the spot spacing
+  const double explained = lattice::explained_power(spectrum, found, plan.coarse_radius, near_bins);
+  if (explained < 0.5)
+    throw_no_lattice(spectrum, options, expected,
+                     "only a weak lattice near it (its spots hold " + fixed(100 * explained, 0) + " % of the spectrum's spot power)");
+  check_cell(spectrum, plan, options, expected, bottom.lattice, has_top ? std::vector<Reciprocal>{top.lattice} : std::vector<Reciprocal>{},
+             [&](Reciprocal& other) {
+               RefinedLattice r;
+               if (has_top || !second_lattice(spectrum, plan, bottom, evidence, r)) return false;
+               other = r.lattice;
+               return true;
+             });
+
+  FoundLattice out;
+  out.material = expected.name;
+  out.scale = std::sqrt(bottom.lattice.cell_area_px() * options.pixel_A * options.pixel_A / expected.area_A2);
+  out.fitting_pixel_A = options.pixel_A / out.scale;
+  if (check_scale && std::abs(out.scale - 1) > options.tolerance)
+    throw InputError(expectation(options, expected) + ", found " + fixed(out.scale * expected.a_eff_A, 3) + " A (" +
+                     fixed(a_eff_px(bottom.lattice), 2) + " px, " + fixed(100 * (out.scale - 1), 1) + " %): a pixel size of " +
+                     str::number(out.fitting_pixel_A) + " A would fit (calibration or material wrong?)");
+  choose_canonical(spectrum, plan, options, expected, bottom, out);
+  if (has_top) {
     out.has_second = true;
-    canonical_hexagon_of(top.lattice, out.second_a1_px, out.second_a2_px);
+    lattice::canonical_hexagon(top.lattice, out.second_a1_px, out.second_a2_px);
     out.second_angle_deg = angle_deg(out.second_a1_px);
     out.twist_deg = wrap_deg(out.second_angle_deg - out.angle_deg, 60);
     out.twist_folded_deg = std::min(out.twist_deg, 60 - out.twist_deg);

@@ -47,7 +47,7 @@ Spectrum::Spectrum(const float* image, int height, int width, double min_radius_
     throw InputError("lattice finder: image: expected at least 16 x 16 pixels, found " + std::to_string(height) + " x " +
                      std::to_string(width));
   transform(image);
-  rings_ = int(std::ceil(std::hypot(0.5 * min_size(), 0.5 * min_size()) * std::max(height, width) / min_size())) + 2;
+  rings_ = int(std::ceil(std::hypot(0.5, 0.5) * min_size())) + 2;  // radii in units of 1 / min_size
   ring_.resize(coefficients_.size());
   for (int ky = 0; ky < height; ++ky) {
     const double fy = double(ky <= height / 2 ? ky : ky - height) / height;
@@ -200,10 +200,10 @@ float Spectrum::evidence_at(double fx, double fy) const {
   return evidence(int(std::lround(fy * height_)), int(std::lround(fx * width_)));
 }
 
-bool Spectrum::local_maximum(int ky, int kx, int reach) const {
+bool Spectrum::local_maximum(int ky, int kx) const {
   const double p = power(ky, kx);
-  for (int dy = -reach; dy <= reach; ++dy)
-    for (int dx = -reach; dx <= reach; ++dx)
+  for (int dy = -1; dy <= 1; ++dy)
+    for (int dx = -1; dx <= 1; ++dx)
       if ((dy || dx) && power(ky + dy, kx + dx) > p) return false;
   return true;
 }

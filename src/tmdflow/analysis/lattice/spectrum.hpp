@@ -44,17 +44,19 @@ class Spectrum {
   /// at least 1e-5 of the strongest spot's (the window's sidelobes are no spots).
   double background(int ky, int kx) const;
   double snr(int ky, int kx) const { return power(ky, kx) / background(ky, kx); }
-  /// Evidence of a spot at bin (ky, kx): max over the 3x3 bins around it of ln(snr / threshold),
-  /// clipped at 0; 0 inside the low-frequency disc. Threshold 10 (a noise bin exceeds it with
-  /// probability e^-10). Indexed periodically (any signed bin).
+  /// Evidence of a spot at bin (ky, kx): the largest over the 3x3 bins around it of ln(snr / 10) at
+  /// the peak of a genuine spot (a local maximum with snr > 10 that stands out of its
+  /// neighbourhood: no sidelobe), 0 elsewhere and inside the low-frequency disc (a noise bin passes
+  /// snr 10 with probability e^-10). Indexed periodically (any signed bin).
   float evidence(int ky, int kx) const;
   float evidence_at(double fx, double fy) const;
   /// Evidence at (fx, fy) minus its mean over the ring at that radius (what a point placed at random
   /// on the ring collects): the score of a lattice point.
   float evidence_above_chance(double fx, double fy) const;
-  /// Evidence of a genuine spot near (fx, fy): ln(snr / 10) of the strongest local maximum within
-  /// 1.5 bins when it has snr >= 10 and at least 1 % of the power of every bin within 5 bins (the
-  /// Hann window's sidelobes, <= 0.06 % of their spot's power beyond 2 bins, are not spots); else 0.
+  /// Evidence of a genuine spot near (fx, fy): ln(snr / 10) of the strongest bin within 1.5 bins
+  /// when it is a local maximum with snr >= 10 and at least 1 % of the power of every bin within 5
+  /// bins (the Hann window's sidelobes, <= 0.06 % of their spot's power beyond 2 bins, are no
+  /// spots); else 0.
   double spot_evidence_at(double fx, double fy) const;
   /// Radius of frequency (fx, fy) in bins (units of 1 / min_size).
   double radius_bins(double fx, double fy) const;
@@ -66,8 +68,9 @@ class Spectrum {
   /// Complex amplitude and snr of a tone known to be at (fx, fy), read from its nearest bin.
   Spot spot_at(double fx, double fy) const;
 
-  /// Local maxima of the power with evidence > 0 that stand out of their neighbourhood (no sidelobes) in the half plane fx > 0 or (fx = 0, fy > 0),
-  /// within [min_radius, max_radius_bins], strongest first (at most `count`).
+  /// Genuine spots (local maxima with snr > 10 that stand out of their neighbourhood) in the half
+  /// plane fx > 0 or (fx = 0, fy > 0), within [min_radius, max_radius_bins], refined, strongest
+  /// first (at most `count`).
   std::vector<Spot> strongest_spots(double max_radius_bins, std::size_t count) const;
 
  private:
@@ -76,7 +79,7 @@ class Spectrum {
   void evidence_map(const std::vector<float>& ln_power);
   void chance_levels();
   int ring_of(int ky, int kx) const;
-  bool local_maximum(int ky, int kx, int reach = 1) const;  // over (2 reach + 1)^2 bins
+  bool local_maximum(int ky, int kx) const;  // over the 3 x 3 bins around it
   /// No bin within 5 bins has 100 times its power (it is no sidelobe of a strong spot).
   bool stands_out(int ky, int kx) const;
   int height_, width_, half_width_, rings_ = 1;
