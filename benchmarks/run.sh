@@ -104,11 +104,19 @@ echo "== ADF image: 1024 x 1024 of a ~3,000-atom MoS2 bilayer, incoherent model,
 awk -v a="$(value "$DIR/adf_1.txt" images_per_s_total)" -v b="$(value "$DIR/adf_2.txt" images_per_s_total)" \
   'BEGIN { printf "  2 ranks vs 1 rank: %.1f images/s vs %.1f images/s = speed-up %.2f\n\n", b, a, b / a }'
 
+echo "== lattice finder and canonical windows (issue #15): speed vs the FFT / plain bicubic, accuracy on 1024^2 =="
+"$BIN/tmdflow_bench_lattice" 12 5 | tee "$DIR/lattice.txt"
+echo
+
 echo "== multislice: MoS2 monolayer, 256 px window, 128 px detector, vs the FFTs alone =="
 "$BIN/tmdflow_bench_multislice" 4 32 256 | tee "$DIR/ms_1.txt"
 "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow_bench_multislice" 4 32 256 | tee "$DIR/ms_2.txt"
 awk -v a="$(value "$DIR/ms_1.txt" patterns_per_s_total)" -v b="$(value "$DIR/ms_2.txt" patterns_per_s_total)" \
   'BEGIN { printf "  2 ranks vs 1 rank: %.1f patterns/s vs %.1f patterns/s = speed-up %.2f\n\n", b, a, b / a }'
+
+echo "== stacking fit: physics refinement of slips on simulated 2 nm windows (ReS2, MoS2), vs one ADF image of the window =="
+"$BIN/tmdflow_bench_stacking_fit" 24 | tee "$DIR/stacking_fit.txt"
+echo
 
 echo "== make-trainset: 4000 labelled 64 x 64 ADF patches of MoS2 bilayers (whole command) =="
 ts="$DIR/trainset.h5"

@@ -9,6 +9,8 @@
 
 namespace tmdflow::io {
 
+bool has_image_stack_layout(const std::string& schema) { return schema == "image_stack/1" || schema == "movie/1"; }
+
 h5::Shape image_stack_chunks(const ImageStackMeta& meta) {
   if (meta.frame_bytes() <= (std::uint64_t(64) << 20)) return {1, meta.height, meta.width};
   return {1, std::min<std::int64_t>(meta.height, 1024), std::min<std::int64_t>(meta.width, 1024)};
@@ -63,8 +65,8 @@ ImageStackReader ImageStackReader::open(const std::string& spec) {
   if (root.kind(t.group) != h5::LinkKind::group) throw InputError(r.where_ + ": expected an image_stack product, found nothing there");
   const h5::Group g = root.open_group(t.group);
   const auto info = read_product_attrs(g);
-  if (!info || info->schema != "image_stack/1")
-    throw InputError(r.where_ + ": tmdflow_product: expected image_stack/1, found " + (info ? info->schema : std::string("no product")));
+  if (!info || !has_image_stack_layout(info->schema))
+    throw InputError(r.where_ + ": tmdflow_product: expected image_stack/1 (or movie/1), found " + (info ? info->schema : std::string("no product")));
   if (g.kind("images/data") != h5::LinkKind::dataset) throw InputError(r.where_ + ": expected images/data, found none");
   r.data_ = g.open_dataset("images/data");
   const h5::Shape s = r.data_.shape();

@@ -30,6 +30,10 @@ struct ImageStackMeta {
   std::uint64_t frame_bytes() const { return std::uint64_t(height) * std::uint64_t(width) * dtype_size(dtype); }
 };
 
+/// Products laid out as image_stack/1 (images/, frames/ and the calibration attributes), which
+/// ImageStackReader opens: image_stack/1 itself and movie/1 (simulate-movie: image_stack/1 plus truth/).
+bool has_image_stack_layout(const std::string& schema);
+
 /// Chunks of one frame when a frame is at most 64 MiB, else tiles of 1024 x 1024 pixels.
 h5::Shape image_stack_chunks(const ImageStackMeta& meta);
 
@@ -48,7 +52,7 @@ class ImageStackWriter {
   h5::Dataset data_;
 };
 
-/// Opens an image_stack/1 product ("FILE[:/group]"; default group /image_stack) to read its frames
+/// Opens an image_stack/1 product (or another of its layout, has_image_stack_layout) ("FILE[:/group]"; default group /image_stack) to read its frames
 /// and calibration (rank-local reads).
 class ImageStackReader {
  public:

@@ -7,6 +7,7 @@
 #include "tmdflow/io/datacube.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/io/formats/image_units.hpp"
+#include "tmdflow/io/image_stack.hpp"
 #include "tmdflow/io/product.hpp"
 
 namespace tmdflow::io {
@@ -90,7 +91,7 @@ class EmdImage : public ImageSource {
     if (parent.empty()) return;
     const h5::Group p = root.open_group(parent);
     const auto info = read_product_attrs(p);
-    if (!info || info->schema != "image_stack/1") return;
+    if (!info || !has_image_stack_layout(info->schema)) return;
     s.title = p.path().substr(p.path().find_last_of('/') + 1);
     const double py = p.attr_double("pixel_size_y_A").value_or(0), px = p.attr_double("pixel_size_x_A").value_or(0);
     if (p.attr_int("calibrated").value_or(0) == 1 && py > 0 && px > 0) {
