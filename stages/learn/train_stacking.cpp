@@ -29,7 +29,7 @@ namespace tmdflow::stages {
 namespace {
 
 // A ResNet-18 layout at a quarter of the published width with one small hidden layer: at 96 x 96
-// windows it runs well over 1,000 windows/s on 2 CPU cores (data_schema/stacking.md, "Model").
+// windows it runs well over 1,000 windows/s on 2 CPU cores (data_schema/training.md, train-stacking).
 // Group normalisation: the same model for any rank count (BatchNorm normalises per rank's share).
 constexpr const char* kDefaultNetwork = "layout=18,width=16,head=64,norm=group,groups=4";
 
@@ -198,7 +198,7 @@ class TrainStacking : public Stage {
            str::number(100 * m.at("fraction_dD_below_0.05A")) + " % below 0.05 A";
   }
 
-  // The contract of infer-stacking (data_schema/stacking.md): what the outputs are and in which
+  // The contract of infer-stacking (data_schema/training.md, train-stacking): what the outputs are and in which
   // frame, the window, the conditions; the stacking metrics beside the trainer's.
   void complete_manifest(io::ModelManifest& m, const std::map<std::string, double>& summary, const std::map<std::string, double>& reference,
                          const std::string& set) const {
