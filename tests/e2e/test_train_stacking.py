@@ -11,7 +11,7 @@ import os
 import h5py
 import numpy as np
 
-from tmdtest import check, finish, leftovers, run, run_ok, scratch
+from tmdtest import SOURCE, check, finish, leftovers, run, run_ok, scratch
 
 tmp = scratch()
 data = os.path.join(tmp, "data.h5")
@@ -106,6 +106,20 @@ if 1 in logs and 2 in logs:
     check(cond.get("voltage_kV") == 60 and cond.get("convergence_mrad") == 31.5 and cond.get("adf_inner_mrad") == 49.5
           and cond.get("adf_outer_mrad") == 198, f"conditions: {cond}")
     check(logs[1]["input"]["height"] == 24 and logs[1]["input"]["pixel_size_A"] == 0.3, f"input: {logs[1]['input']}")
+
+# ---- workflows/train_stacking.ini, test-sized, at 1 and 2 ranks ---------------------------------
+for ranks in (1, 2):
+    wf_out = os.path.join(tmp, f"wf{ranks}", "stacking.h5")
+    code, out = run(["run", os.path.join(SOURCE, "workflows", "train_stacking.ini"), "--output", wf_out,
+                     "--set", "workflow.count=48", "--set", "workflow.test_count=8", "--set", "workflow.window_px=24",
+                     "--set", "workflow.epochs=1", "--set", f"train.model-dir={os.path.join(tmp, 'wf_models', str(ranks))}",
+                     "--set", "train.network-params=layout=18,width=4,head=8,norm=group,groups=2"], ranks=ranks, timeout=300)
+    check(code == 0 and "3 of 3 steps run" in out, f"train_stacking.ini, test-sized, {ranks} rank(s): exit {code}, {out[-1200:]}")
+    if code == 0:
+        m = json.load(open(os.path.join(tmp, "wf_models", str(ranks), "manifest.json")))
+        check(m["output"]["material"] == "ReS2" and m["output"]["stacking"] == "AA" and m["conditions"]["voltage_kV"] == 300
+              and m["conditions"]["adf_inner_mrad"] == 39 and m["metrics"]["stacking"]["set"] == "test",
+              f"the workflow's defaults are the published ReS2 bilayer conditions: {m['output']}, {m['conditions']}")
 
 # ---- bad inputs: one line, before any work, nothing left ----------------------------------------
 no_labels = os.path.join(tmp, "old.h5")
