@@ -256,7 +256,8 @@ std::string LabelSymmetry::describe() const {
     std::vector<std::string> rows;
     for (int i = 0; i < size; ++i) {
       std::string r;
-      const double c = offsets[g][std::size_t(i)];
+      // Offsets are stored in [0, 1) of a period; shown in (-1/2, 1/2] (-1/3, not 2/3).
+      const double c = offsets[g][std::size_t(i)] - std::round(offsets[g][std::size_t(i)]);
       if (std::abs(c) > kTolerance) r = fraction_text(c);
       for (int j = 0; j < size; ++j) {
         const double m = maps[g][std::size_t(i * size + j)];
