@@ -37,6 +37,7 @@ const std::vector<LearnStageEntry>& learn_stage_catalogue() {
       {"train", "train a network on a trainset product, data-parallel over the ranks: the model file, its manifest and a training log"},
       {"predict", "run a trained map model (e.g. the column detector) over every image of an image stack: one map per output channel"},
       {"train-stacking", "train the slip or twist regressor of bilayers/trilayers on a canonical-frame trainset, with symmetry-aware labels"},
+      {"infer-stacking", "interlayer slip or twist of bilayers and trilayers in every image: sliding-window maps, boundaries, physics refinement"},
   };
   return entries;
 }
