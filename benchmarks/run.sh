@@ -118,6 +118,14 @@ echo "== stacking fit: physics refinement of slips on simulated 2 nm windows (Re
 "$BIN/tmdflow_bench_stacking_fit" 24 | tee "$DIR/stacking_fit.txt"
 echo
 
+echo "== stacking inference (shipped res2-bilayer-slip): accuracy vs truth and TED-Gen, windows/s, a 1470^2 map =="
+if [ -x "$BIN/tmdflow-learn" ]; then
+  "$PY" benchmarks/bench_stacking.py --bin "$BIN" --work "$DIR/stacking" --ranks 2 | tee "$DIR/stacking.txt"
+else
+  echo "  (tmdflow-learn not built: LibTorch missing)"
+fi
+echo
+
 echo "== make-trainset: 4000 labelled 64 x 64 ADF patches of MoS2 bilayers (whole command) =="
 ts="$DIR/trainset.h5"
 rm -f "$ts"
