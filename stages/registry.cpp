@@ -11,6 +11,8 @@ std::vector<std::pair<std::string, StageFactory>>& stages_table() {
       {"simulate-adf", make_simulate_adf_stage},
       {"simulate-4dstem", make_simulate_4dstem_stage},
       {"make-trainset", make_make_trainset_stage},
+      {"style-fit", make_style_fit_stage},
+      {"landscape", make_landscape_stage},
       {"virtual-image", make_virtual_image_stage},
       {"diffraction-features", make_diffraction_features_stage},
       {"domains", make_domains_stage},
