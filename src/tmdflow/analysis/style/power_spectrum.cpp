@@ -100,16 +100,20 @@ std::vector<double> RadialSpectrum::log_power(const float* image, std::vector<do
       if (double(j) / nx_ > double(iy) / ny_) px[std::size_t(b)] += p;
     }
   }
+  // A floor 12 decades below the mean power per sample: bins without power (a flat image, a pure
+  // cosine) read the same in any image instead of the round-off of the transform.
+  double total = 0, samples = 0;
+  for (std::size_t b = 0; b < power.size(); ++b) total += power[b], samples += samples_[b];
+  const double floor = 1e-12 * total / samples + 1e-300;
   if (anisotropy) {
     anisotropy->assign(k_.size(), 0.0);
     for (std::size_t b = 0; b < k_.size(); ++b)
-      if (samples_x_[b] > 0 && samples_y_[b] > 0 && px[b] > 0 && power[b] - px[b] > 0)
-        (*anisotropy)[b] = std::log10((px[b] / samples_x_[b]) / ((power[b] - px[b]) / samples_y_[b]));
+      if (samples_x_[b] > 0 && samples_y_[b] > 0)
+        (*anisotropy)[b] = std::log10((px[b] / samples_x_[b] + floor) / ((power[b] - px[b]) / samples_y_[b] + floor));
   }
   double sum = 0;
   for (std::size_t b = 0; b < power.size(); ++b) {
-    // A flat image has no power: a tiny floor keeps the logarithm finite.
-    power[b] = std::log10(power[b] / samples_[b] + 1e-300);
+    power[b] = std::log10(power[b] / samples_[b] + floor);
     sum += power[b];
   }
   for (double& v : power) v -= sum / double(power.size());
