@@ -60,9 +60,16 @@ RadialSpectrum::RadialSpectrum(int ny, int nx, double pixel_A, double k_min, int
     }
   }
   // Independent samples: the r2c half holds each +-k pair once (weights 2 count one power twice).
-  for (std::size_t b = 0; b < k_.size(); ++b) {
-    const double n = samples_[b] / 2, nmin = std::min(samples_x_[b], samples_y_[b]) / 2;
+  const std::size_t nb = k_.size();
+  std::vector<double> band_x(kAnisotropyBands, 0.0), band_y(kAnisotropyBands, 0.0);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const double n = samples_[b] / 2;
     weights_.push_back(n / (n + 16));
+    band_of_.push_back(int(b * kAnisotropyBands / nb));
+    band_x[std::size_t(band_of_.back())] += samples_x_[b] / 2, band_y[std::size_t(band_of_.back())] += samples_y_[b] / 2;
+  }
+  for (int q = 0; q < kAnisotropyBands; ++q) {
+    const double nmin = std::min(band_x[std::size_t(q)], band_y[std::size_t(q)]);
     anisotropy_weights_.push_back(nmin / (nmin + 16));
   }
   if (k_.size() < 4)
@@ -106,10 +113,14 @@ std::vector<double> RadialSpectrum::log_power(const float* image, std::vector<do
   for (std::size_t b = 0; b < power.size(); ++b) total += power[b], samples += samples_[b];
   const double floor = 1e-12 * total / samples + 1e-300;
   if (anisotropy) {
-    anisotropy->assign(k_.size(), 0.0);
-    for (std::size_t b = 0; b < k_.size(); ++b)
-      if (samples_x_[b] > 0 && samples_y_[b] > 0)
-        (*anisotropy)[b] = std::log10((px[b] / samples_x_[b] + floor) / ((power[b] - px[b]) / samples_y_[b] + floor));
+    std::vector<double> bx(kAnisotropyBands, 0.0), by(kAnisotropyBands, 0.0), nx(kAnisotropyBands, 0.0), ny(kAnisotropyBands, 0.0);
+    for (std::size_t b = 0; b < k_.size(); ++b) {
+      const auto q = std::size_t(band_of_[b]);
+      bx[q] += px[b], by[q] += power[b] - px[b], nx[q] += samples_x_[b], ny[q] += samples_y_[b];
+    }
+    anisotropy->assign(kAnisotropyBands, 0.0);
+    for (std::size_t q = 0; q < std::size_t(kAnisotropyBands); ++q)
+      if (nx[q] > 0 && ny[q] > 0) (*anisotropy)[q] = std::log10((bx[q] / nx[q] + floor) / (by[q] / ny[q] + floor));
   }
   double sum = 0;
   for (std::size_t b = 0; b < power.size(); ++b) {

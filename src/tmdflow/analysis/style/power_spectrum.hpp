@@ -13,6 +13,7 @@ namespace tmdflow::analysis {
 /// spectrum of g * image + b is that of image (the gain of a detector drops out).
 class RadialSpectrum {
  public:
+  static constexpr int kAnisotropyBands = 8;
   /// Plans for ny x nx images of pixel_A; bins that no FFT sample falls in are dropped (the lowest
   /// frequencies of a small image). Throws ConfigError when fewer than 4 bins remain.
   RadialSpectrum(int ny, int nx, double pixel_A, double k_min_invA = 0.1, int bins = 40);
@@ -24,15 +25,16 @@ class RadialSpectrum {
   const std::vector<double>& k_invA() const { return k_; }
   /// Weights of the bins in distances: n / (n + 16) for a bin of n independent samples (the log of
   /// an average of n exponential powers scatters by 0.43 / sqrt(n)), so the few-sample bins at low
-  /// frequency count less; for the anisotropy, n of the smaller sector.
+  /// frequency count less; for the anisotropy bands, n of the band's smaller sector.
   const std::vector<double>& weights() const { return weights_; }
   const std::vector<double>& anisotropy_weights() const { return anisotropy_weights_; }
   /// The spectrum of one image (ny x nx values), one value per bin.
   std::vector<double> log_power(const float* image);
-  /// With `anisotropy`, also log10(P_x / P_y) per bin: the power of the frequencies nearer the kx axis
-  /// (|kx| > |ky|) over that of those nearer the ky axis, each averaged over its own samples (0 where
-  /// a sector has none). Scan-line jitter and drift move power between the two: a radial average
-  /// cannot see them.
+  /// With `anisotropy`, also log10(P_x / P_y) in kAnisotropyBands bands of consecutive bins: the
+  /// power of the frequencies nearer the kx axis (|kx| > |ky|) over that of those nearer the ky
+  /// axis, each averaged over its own samples (wide bands: a lattice peak near a sector's edge or a
+  /// noisy few-sample bin would otherwise swamp it). Scan-line jitter and drift move power between
+  /// the two: a radial average cannot see them.
   std::vector<double> log_power(const float* image, std::vector<double>* anisotropy);
 
  private:
@@ -44,6 +46,7 @@ class RadialSpectrum {
   std::vector<double> samples_;      // samples per bin (r2c half, Hermitian weights)
   std::vector<double> samples_x_, samples_y_;  // the same per sector (|kx| > |ky|, and the rest)
   std::vector<double> weights_, anisotropy_weights_;
+  std::vector<int> band_of_;             // per bin: its anisotropy band
   std::vector<double> window_;       // ny * nx Hann window
 };
 
