@@ -33,9 +33,10 @@ class StyleFit : public Stage {
     return "Simulates the stack the images show (--material, --layers, --stacking, --slip-a/-b, --twist-deg, --phi-deg) at their\n"
            "pixel size with the incoherent ADF model, then fits the realism the engine adds -- dose (Poisson counts), Gaussian\n"
            "source size, scan-line jitter, a uniform background, read noise, a Gaussian point-spread after the noise, and\n"
-           "the detector's gain and offset (matched moments) -- so that the simulation's grey-level histogram (KL divergence), radially averaged power spectrum and\n"
-           "line-profile roughness Ra match the images' (Nelder-Mead on a central --fit-px crop; deterministic). Images of\n"
-           "any grey scale: 8-bit images are compared level by level. Writes style/1: the fitted values in parameters/, the\n"
+           "the detector's gain and offset (matched moments) -- so that the simulation's grey-level histogram (KL\n"
+           "divergence), radially averaged power spectrum (and its anisotropy) and line-profile roughness Ra match the\n"
+           "images' (Nelder-Mead on a central --fit-px crop; deterministic). Images of any grey scale: 8-bit images are\n"
+           "compared level by level. Writes style/1: the fitted values in parameters/, the\n"
            "training ranges around them in ranges/ (simulate-adf --style, make-trainset --style), the measures of the\n"
            "noise-free, noise-added and styled simulations against each image in measures/, the three simulations, and a\n"
            "PNG sheet. Definitions: data_schema/style.md.";

@@ -15,7 +15,7 @@ from tmdtest import SHARED, check, finish, leftovers, run, run_ok, scratch
 tmp = scratch()
 exp = os.path.join(tmp, "exp.h5")
 run_ok(["stage", "simulate-adf", "--output", exp, "--material", "MoS2", "--layers", "2", "--size", "128,128", "--pixel-A", "0.1",
-        "--dose-e-per-A2", "2e5", "--source-size-A", "0.5", "--background", "0.004", "--seed", "7"])
+        "--dose-e-per-A2", "2e5", "--source-size-A", "0.5", "--background", "0.004", "--seed", "7", "--frames", "2"])
 stack = os.path.join(tmp, "stack.h5")
 run_ok(["stage", "ingest", "--input", exp, "--output", stack])
 
@@ -36,6 +36,7 @@ run_ok(["stage", "style-fit", "--input", stack, "--output", known, "--material",
 p, m, attrs, ranges = style_of(known)
 check(abs(p["source_size_A"] - 0.5) < 0.08, f"source size {p['source_size_A']}, expected 0.5 +- 0.08 A")
 check(abs(np.log(p["dose_e_per_A2"] / 2e5)) < np.log(1.5), f"dose {p['dose_e_per_A2']}, expected 2e5 within x1.5")
+check(m["kl"].shape == (2, 3) and m["experiment_roughness"].shape == (2,), f"measures of 2 frames: {m['kl'].shape}")
 kl = m["kl"][0]
 check(kl[2] < 0.05 and kl[2] < kl[0] / 10, f"KL noise-free, noise added, style: {kl}")
 check(abs(ranges["dose_range_e_per_A2"][0] - p["dose_e_per_A2"] / 2) < 1e-6 * p["dose_e_per_A2"], f"ranges {ranges}")

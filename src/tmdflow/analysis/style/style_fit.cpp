@@ -168,10 +168,8 @@ class Comparer {
 /// Reflection at 0 (|u|) keeps non-negative parameters so without bounds for the simplex.
 class Coordinates {
  public:
-  Coordinates(const StyleFitSpec& spec, const StyleParameters& base, double mean_clean, double pixel_A)
-      : spec_(spec), base_(base), mean_(std::max(mean_clean, 1e-12)), area_(pixel_A * pixel_A) {
-    for (const auto& name : spec.fit) names_.push_back(name);
-  }
+  Coordinates(std::vector<std::string> names, const StyleFitSpec& spec, const StyleParameters& base, double mean_clean, double pixel_A)
+      : spec_(spec), base_(base), mean_(std::max(mean_clean, 1e-12)), area_(pixel_A * pixel_A), names_(std::move(names)) {}
   std::size_t size() const { return names_.size(); }
 
   StyleParameters params(const std::vector<double>& u) const {
@@ -251,11 +249,21 @@ StyleFitReport fit_style(const StyleExperiment& e, const StyleScene& scene, cons
   Comparer fit_cmp(r.scale, fy, fx, e.pixel_A, spec);
   std::vector<FrameMeasures> fit_frames;
   for (const auto& f : e.frames) fit_frames.push_back(fit_cmp.measure(central_crop(f, e.ny, e.nx, fy, fx)));
+  // Whole counts are spread over their unit interval before they are mapped onto grey levels (a
+  // detector's pulse heights vary from electron to electron): mapped by a gain that is not a whole
+  // number, bare counts would alias onto every other grey level and the histogram turn into a comb.
+  std::vector<float> dither(std::max(std::size_t(fy) * fx, npix));
+  sim::rng::Stream dither_draws(sim::rng::key(scene.seed, 0x646974686572ULL));
+  for (float& d : dither) d = float(dither_draws.uniform() - 0.5);
+  auto spread = [&](std::vector<float>& counts) {
+    for (std::size_t q = 0; q < counts.size(); ++q) counts[q] += dither[q];
+  };
   std::vector<float> buffer, mapped;
   int evaluations = 0;
   auto objective = [&](const StyleParameters& p) {
     ++evaluations;
     renderer.detected(p, CountingNoise::fixed_draws, buffer);
+    spread(buffer);
     double sum = 0;
     for (const auto& m : fit_frames) {
       mapped = buffer;
@@ -264,36 +272,67 @@ StyleFitReport fit_style(const StyleExperiment& e, const StyleScene& scene, cons
     return sum / double(fit_frames.size());
   };
 
-  // Start: coarse scans of the dose and the background when they are to be found.
+  // The search. The image's look trades noise against blur: a low dose under a heavy point-spread
+  // after the noise can look like a higher dose with a wider source, and a search that tries the
+  // point-spread before it has the dose and the source size right settles in that far valley. So:
+  // (1) two passes of coarse scans, one parameter at a time (the others at their best so far),
+  // without the point-spread; (2) the simplex on those parameters; (3) a scan of the point-spread;
+  // (4) the simplex on everything. Without a point-spread to fit, (1) and (2) alone.
+  const double mean_clean = renderer.mean_clean(), area = e.pixel_A * e.pixel_A;
   StyleParameters base = spec.start;
-  if (fits(spec, "dose") && base.dose_e_per_A2 == 0) {
-    double best = HUGE_VAL;
-    for (double e10 = 1.0; e10 <= 8.0 + 1e-9; e10 += 0.5) {
+  double best = base.dose_e_per_A2 > 0 ? objective(base) : HUGE_VAL;  // a dose of 0 (to be found) renders nothing
+  auto scan = [&](const char* name, const std::vector<double>& values, auto set) {
+    if (!fits(spec, name)) return;
+    for (double v : values) {
       StyleParameters p = base;
-      p.dose_e_per_A2 = std::pow(10.0, e10);
-      const double v = objective(p);
-      if (v < best) best = v, base.dose_e_per_A2 = p.dose_e_per_A2;
+      set(p, v);
+      const double f = objective(p);
+      if (f < best) best = f, base = p;
     }
-  }
-  if (fits(spec, "background") && base.background == 0) {
-    double best = objective(base);
-    const double start_background = base.background;
-    for (double rel : {0.05, 0.15, 0.4, 1.0}) {
-      StyleParameters p = base;
-      p.background = start_background + rel * renderer.mean_clean();
-      const double v = objective(p);
-      if (v < best) best = v, base.background = p.background;
+  };
+  auto set_dose = [](StyleParameters& p, double v) { p.dose_e_per_A2 = v; };
+  auto set_source = [&](StyleParameters& p, double v) { p.source_size_A = std::min(v, spec.max_source_size_A); };
+  auto set_psf = [&](StyleParameters& p, double v) { p.psf_A = std::min(v, spec.max_psf_A); };
+  auto set_background = [&](StyleParameters& p, double v) { p.background = v * mean_clean; };
+  auto set_jitter = [&](StyleParameters& p, double v) { p.jitter_A = std::min(v, spec.max_jitter_A); };
+  auto set_read = [&](StyleParameters& p, double v) {  // relative to the shot noise at the mean
+    p.read_noise = v * std::sqrt(std::max(1e-12, p.dose_e_per_A2 * area * (mean_clean + p.background)));
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<double> doses;
+    if (pass == 0 || !(base.dose_e_per_A2 > 0)) {
+      for (double e10 = 1.0; e10 <= 8.0 + 1e-9; e10 += 0.5) doses.push_back(std::pow(10.0, e10));
+    } else {
+      for (double f : {-0.5, -0.25, 0.25, 0.5}) doses.push_back(base.dose_e_per_A2 * std::pow(10.0, f));
     }
+    scan("dose", doses, set_dose);
+    scan("source-size", {0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.1}, set_source);
+    scan("background", {0.0, 0.05, 0.15, 0.4, 1.0}, set_background);
+    scan("jitter", {0.0, 0.03, 0.08, 0.15}, set_jitter);
+    scan("read-noise", {0.0, 0.3, 1.0, 3.0}, set_read);
   }
   r.start = base;
-  r.objective_start = objective(base);
-  Coordinates coords(spec, base, renderer.mean_clean(), e.pixel_A);
-  const int budget = std::max(1, spec.max_evaluations - evaluations);
-  const NelderMeadResult nm = nelder_mead([&](const std::vector<double>& u) { return objective(coords.params(u)); }, coords.coordinates(base),
-                                          coords.steps(), budget, 1e-7);
-  r.fitted = nm.value < r.objective_start ? coords.params(nm.x) : base;
-  r.objective_fitted = std::min(nm.value, r.objective_start);
-  r.history = nm.history;
+  r.objective_start = best;
+  auto simplex = [&](const std::vector<std::string>& names, int budget) {
+    if (names.empty() || budget < 2) return;
+    Coordinates coords(names, spec, base, mean_clean, e.pixel_A);
+    const NelderMeadResult nm = nelder_mead([&](const std::vector<double>& u) { return objective(coords.params(u)); }, coords.coordinates(base),
+                                            coords.steps(), budget, 1e-7);
+    r.history.insert(r.history.end(), nm.history.begin(), nm.history.end());
+    if (nm.value < best) best = nm.value, base = coords.params(nm.x);
+  };
+  std::vector<std::string> without_psf;
+  for (const auto& n : spec.fit)
+    if (n != "psf") without_psf.push_back(n);
+  const bool psf = fits(spec, "psf");
+  const int left = std::max(0, spec.max_evaluations - evaluations);
+  simplex(without_psf, psf ? left / 2 : left);
+  if (psf) {
+    scan("psf", {0.0, 0.02, 0.04, 0.06, 0.1, 0.15, 0.25}, set_psf);
+    simplex(spec.fit, std::max(0, spec.max_evaluations - evaluations));
+  }
+  r.fitted = base;
+  r.objective_fitted = best;
   r.evaluations = evaluations;
 
   // 2. The whole images: noise-free, noise added, and the style with the engine's Poisson noise.
@@ -305,11 +344,12 @@ StyleFitReport fit_style(const StyleExperiment& e, const StyleScene& scene, cons
   StyleRenderer& full = whole ? renderer : *full_renderer;
   Comparer cmp(r.scale, e.ny, e.nx, e.pixel_A, spec);
   r.spectrum_k_invA = cmp.k_invA();
-  StyleParameters plain = r.start;
+  StyleParameters plain = spec.start;  // the engine's image at the given source size
   plain.jitter_A = 0, plain.background = 0;
   std::vector<float> clean, styled;
   full.clean(plain, clean);
   full.detected(r.fitted, CountingNoise::poisson, styled);
+  spread(styled);
   std::vector<float> white(npix);
   sim::rng::Stream g(sim::rng::key(scene.seed, 0x6164646564ULL));
   for (float& z : white) z = float(g.normal());

@@ -1,11 +1,11 @@
 #pragma once
 // The style fit (stage style-fit, data_schema/style.md): the realism parameters of the simulation
 // engine (dose, source size, scan jitter, background, read noise, point-spread after the noise; the
-// detector's gain and offset by
-// moment matching) that make a simulation of an experiment's structure look like the experiment,
-// judged by the grey-level histogram (KL divergence), the radially averaged power spectrum (and its
-// anisotropy, which shows scan distortion) and the roughness of the line profiles. Nelder-Mead on a central crop, with counting noise from fixed
-// draws, so the fit is deterministic; then the measures on the whole images.
+// detector's gain and offset by moment matching) that make a simulation of an experiment's
+// structure look like the experiment, judged by the grey-level histogram (KL divergence), the
+// radially averaged power spectrum (and its anisotropy, which shows scan distortion) and the
+// roughness of the line profiles. Coarse scans, then Nelder-Mead, on a central crop with counting
+// noise from fixed draws, so the fit is deterministic; then the measures on the whole images.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -32,8 +32,8 @@ const std::vector<std::string>& style_parameter_names();
 
 struct StyleFitSpec {
   std::vector<std::string> fit = style_parameter_names();
-  /// The start, and the value of every parameter that is not fitted. A dose of 0 (when the dose is
-  /// fitted) is found first by a scan over 10 to 1e8 e/A^2.
+  /// The start, and the value of every parameter that is not fitted. The fit first scans each fitted
+  /// parameter over a coarse grid (dose 10 to 1e8 e/A^2; a dose of 0 means "to be found"), twice.
   StyleParameters start{0, 0.3, 0, 0, 0, 0};
   double weight_kl = 1, weight_spectrum = 1, weight_roughness = 1, weight_anisotropy = 1;
   int fit_px = 256;              // side of the central crop the fit works on (0: the whole image)
@@ -69,11 +69,11 @@ const char* style_simulation_name(int k);  // "noise_free", "noise_added", "styl
 
 struct StyleFitReport {
   GreyScale scale;
-  StyleParameters start, fitted;
+  StyleParameters start, fitted;                     // start: after the coarse scans, where the simplex begins
   double objective_start = 0, objective_fitted = 0;  // on the fit's crop, fixed draws
   int evaluations = 0;
   double seconds = 0;
-  std::vector<double> history;                       // best objective after each evaluation
+  std::vector<double> history;                       // best objective after each evaluation of the simplexes
   int fit_ny = 0, fit_nx = 0;
   double noise_sd = 0;                               // the experiment's white-noise level (grey levels), first frame
   // Whole images, per frame n and simulation k.
