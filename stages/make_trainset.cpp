@@ -2,6 +2,7 @@
 // stacking network: each patch draws its slip (Da, Db), twist, orientation, point defects, dose,
 // probe blur and scan distortion from the given ranges, keyed by (seed, patch index), so the set
 // is identical for any number of ranks. Patches are sharded over ranks in blocks.
+#include <filesystem>
 #include <optional>
 
 #include "sim_options.hpp"
@@ -11,6 +12,7 @@
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/par/partition.hpp"
 #include "tmdflow/par/progress.hpp"
+#include "tmdflow/sim/style.hpp"
 #include "tmdflow/sim/trainset.hpp"
 
 namespace tmdflow::stages {
@@ -28,7 +30,9 @@ class MakeTrainset : public Stage {
            "size) float32 and labels/ (one dataset per label, N values; slips also as Cartesian vectors in the patch frame with\n"
            "the bottom layer's a1, a2), schema trainset/1. With --heatmap-sigma-A, also targets (N, 2, size, size): metal and\n"
            "chalcogen column heat maps (occupancy-weighted Gaussians on the columns where the scan saw them), the targets of\n"
-           "atom-column detectors. Deterministic in --seed for any number of ranks. Conventions: data_schema/structures.md,\n"
+           "atom-column detectors. --style FILE.h5[:/style] (stage style-fit) sets the realism ranges around a fitted style\n"
+           "(dose, source size, jitter, background, read noise, point-spread, defocus, contamination) and the microscope, for\n"
+           "the options not given (data_schema/style.md). Deterministic in --seed for any number of ranks. Conventions: data_schema/structures.md,\n"
            "data_schema/training.md (labels, canonical frame, the published conditions as example commands).";
   }
   std::string product_schema() const override { return "trainset/1"; }
@@ -60,6 +64,10 @@ class MakeTrainset : public Stage {
         .add<std::string>("contamination-range", &contamination_, "0,0.05", "range of amorphous carbon [atoms per A^2]")
         .add<std::string>("drift-range-A", &drift_, "0,0", "range of the sample drift over a patch's scan [Angstrom], in a random direction")
         .add<std::string>("holes-range", &holes_, "0,0", "range of the fraction of a patch's area in holes (vacuum through every layer)")
+        .add<std::string>("background-range", &background_, "0,0", "range of a uniform background added before the noise [fraction of the beam]")
+        .add<std::string>("read-noise-range", &read_noise_, "0,0", "range of the read noise after the counting noise [detected electrons rms]")
+        .add<std::string>("psf-range-A", &psf_, "0,0", "range of a Gaussian point-spread applied after the noise [Angstrom, sigma]")
+        .add<std::string>("style", &style_, "", "a style-fit product FILE.h5[:/style]: realism ranges around it and its microscope, for the options not given")
         .add<std::string>("psnr-range-dB", &psnr_, "0,0",
                           "range of the PSNR, 20 log10(max of the clean patch / rms noise) [dB]; sets the noise instead of the dose (0,0: off)")
         .add<std::string>("psnr-noise", &psnr_noise_, "poisson", "noise of --psnr-range-dB: poisson (counts at the dose that gives it) or gaussian")
@@ -73,7 +81,8 @@ class MakeTrainset : public Stage {
                      "also write column heat maps (targets: metal, chalcogen) with this Gaussian sigma [Angstrom]; 0: none");
   }
 
-  void validate(const StageContext&) override {
+  void validate(const StageContext& ctx) override {
+    if (!style_.empty() && std::filesystem::exists(io::parse_target(style_, "/style").file)) apply_style(ctx);
     auto range = [](const std::string& t, const char* what) {
       const auto v = str::to_double_list(t, what);
       if (v.size() != 2 || !(v[1] >= v[0])) throw ConfigError(std::string(what) + ": expected MIN,MAX with MIN <= MAX, found '" + t + "'");
@@ -93,6 +102,9 @@ class MakeTrainset : public Stage {
     spec_.drift_A = range(drift_, "drift-range-A");
     spec_.holes = range(holes_, "holes-range");
     spec_.psnr_dB = range(psnr_, "psnr-range-dB");
+    spec_.background = range(background_, "background-range");
+    spec_.read_noise = range(read_noise_, "read-noise-range");
+    spec_.psf_A = range(psf_, "psf-range-A");
     if (psnr_noise_ != "poisson" && psnr_noise_ != "gaussian")
       throw ConfigError("psnr-noise: expected poisson or gaussian, found '" + psnr_noise_ + "'");
     spec_.psnr_gaussian = psnr_noise_ == "gaussian";
@@ -104,7 +116,39 @@ class MakeTrainset : public Stage {
     return planes * std::uint64_t(spec_.count) * std::uint64_t(spec_.patch_px) * std::uint64_t(spec_.patch_px) * sizeof(float);
   }
 
+  std::vector<std::string> extra_inputs() const override { return style_.empty() ? std::vector<std::string>{} : std::vector<std::string>{style_}; }
+
+  /// Range options not given on the command line take the ranges around the style
+  /// (sim::style_ranges, data_schema/style.md), the microscope options its values.
+  void apply_style(const StageContext& ctx) {
+    const sim::Style st = sim::read_style(style_);
+    const sim::StyleRanges r = sim::style_ranges(st);
+    auto text = [](const sim::Range& v) { return Options::text(v.min) + "," + Options::text(v.max); };
+    auto set_range = [&](const char* option, std::string& target, const sim::Range& v) {
+      if (!ctx.given(option)) target = text(v);
+    };
+    auto set = [&](const char* option, double& target, double value) {
+      if (!ctx.given(option)) target = value;
+    };
+    set_range("dose-range-e-per-A2", dose_, r.dose);
+    set_range("source-size-range-A", source_, r.source_size_A);
+    set_range("jitter-range-A", jitter_, r.jitter_A);
+    set_range("background-range", background_, r.background);
+    set_range("read-noise-range", read_noise_, r.read_noise);
+    set_range("psf-range-A", psf_, r.psf_A);
+    set_range("contamination-range", contamination_, r.contamination);
+    set_range("defocus-range-A", defocus_, r.defocus_A);
+    set("voltage-kV", spec_.voltage_kV, st.voltage_kV);
+    set("convergence-mrad", spec_.convergence_mrad, st.convergence_mrad);
+    set("inner-mrad", spec_.inner_mrad, st.inner_mrad);
+    set("outer-mrad", spec_.outer_mrad, st.outer_mrad);
+    set("Cs-A", spec_.Cs_A, st.Cs_A);
+    style_applied_ = st.where;
+  }
+
   void run(const StageContext& ctx, io::ProductWriter& out) override {
+    if (!style_.empty() && style_applied_.empty()) validate(ctx);  // a style made by an earlier workflow step
+    if (!style_.empty() && style_applied_.empty()) sim::read_style(style_);  // names the missing file
     const auto& s = spec_;
     const io::h5::Group& root = out.group();
     root.set_attr("emd_group_type", "root");
@@ -170,7 +214,8 @@ class MakeTrainset : public Stage {
                                   {"source_size_range_A", s.source_size_A}, {"jitter_range_A", s.jitter_A},
                                   {"vacancy_range", s.vacancy}, {"contamination_range", s.contamination},
                                   {"slip_range", s.slip}, {"twist_range_deg", s.twist_deg}, {"drift_range_A", s.drift_A},
-                                  {"holes_range", s.holes}, {"psnr_range_dB", s.psnr_dB}})
+                                  {"holes_range", s.holes}, {"psnr_range_dB", s.psnr_dB}, {"background_range", s.background},
+                                  {"read_noise_range", s.read_noise}, {"psf_range_A", s.psf_A}})
       root.set_attr(name, std::vector<double>{r.min, r.max});
     if (s.slip2) root.set_attr("slip2_range", std::vector<double>{s.slip2->min, s.slip2->max});
     if (s.psnr_dB.max > 0) root.set_attr("psnr_noise", psnr_noise_);
@@ -179,11 +224,13 @@ class MakeTrainset : public Stage {
     root.set_attr("scale_jitter", s.scale_jitter);
     root.set_attr("layers", std::int64_t(s.layers));
     root.set_attr("stacking", sim::stacking_of(s));
+    if (!style_applied_.empty()) root.set_attr("style", style_applied_);
   }
 
  private:
   sim::TrainsetSpec spec_;
   std::string slip_, slip2_, twist_, phi_, phi_set_, vacancy_, drift_, holes_, psnr_, psnr_noise_, dose_, defocus_, source_, jitter_, contamination_;
+  std::string background_, read_noise_, psf_, style_, style_applied_;
 };
 
 }  // namespace

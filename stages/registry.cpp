@@ -12,6 +12,8 @@ std::vector<std::pair<std::string, StageFactory>>& stages_table() {
       {"simulate-4dstem", make_simulate_4dstem_stage},
       {"make-trainset", make_make_trainset_stage},
       {"simulate-movie", make_simulate_movie_stage},
+      {"style-fit", make_style_fit_stage},
+      {"landscape", make_landscape_stage},
       {"virtual-image", make_virtual_image_stage},
       {"diffraction-features", make_diffraction_features_stage},
       {"domains", make_domains_stage},

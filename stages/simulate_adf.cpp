@@ -4,6 +4,7 @@
 // them (atoms, columns, domains). Frames (independent noise and distortion of the same structure)
 // are sharded over ranks; the result is the same for any number of ranks.
 #include <cmath>
+#include <filesystem>
 
 #include "sim_options.hpp"
 
@@ -18,6 +19,7 @@
 #include "tmdflow/sim/random.hpp"
 #include "tmdflow/sim/realism.hpp"
 #include "tmdflow/sim/structure_io.hpp"
+#include "tmdflow/sim/style.hpp"
 
 namespace tmdflow::stages {
 namespace {
@@ -30,7 +32,9 @@ class SimulateAdf : public Stage {
     return "Builds a structure (--crystal stack: 1-3 layers, MX2 or 1T'' ReS2/ReSe2, with stacking, slip and twist; 1T'': one\n"
            "ReS2/ReSe2 layer; polycrystal: Voronoi domains) and images it with the incoherent ADF model: each atom's elastic cross-section on the annular\n"
            "detector (Kirkland scattering factors) convolved with the probe intensity (aperture, aberrations, source size,\n"
-           "focal spread). Realism: contamination, drift and line jitter, Poisson noise for a dose, read noise. Writes image\n"
+           "focal spread). Realism: contamination, drift and line jitter, a uniform background, Poisson noise for a dose, read\n"
+           "noise, a point-spread after the noise; --style FILE.h5[:/style] takes them (and the microscope, the pixel size) from a\n"
+           "style-fit product, options given on the command line winning (data_schema/style.md). Writes image\n"
            "(frames, y, x) in detected electrons (or the fraction of the beam when --dose-e-per-A2 is 0) and structure/.\n"
            "Conventions: data_schema/structures.md, data_schema/simulation.md.";
   }
@@ -56,6 +60,9 @@ class SimulateAdf : public Stage {
         .add<int>("frames", &frames_, 1, "images of the same structure with independent noise and distortion")
         .add<double>("dose-e-per-A2", &dose_, 0.0, "electron dose [e/A^2] with Poisson noise (0: noise-free fractions)")
         .add<double>("read-noise", &read_noise_, 0.0, "read noise [detected electrons rms per pixel]")
+        .add<double>("background", &background_, 0.0, "uniform background added before the noise [fraction of the beam]")
+        .add<double>("psf-A", &psf_A_, 0.0, "Gaussian point-spread applied after the noise (detector, display), sigma [Angstrom]")
+        .add<std::string>("style", &style_, "", "a style-fit product FILE.h5[:/style]: its realism, microscope and pixel size for the options not given")
         .add<double>("drift-x-A", &distortion_.drift_x_A, 0.0, "sample drift along x during a frame [Angstrom]")
         .add<double>("drift-y-A", &distortion_.drift_y_A, 0.0, "sample drift along y during a frame [Angstrom]")
         .add<double>("jitter-A", &distortion_.jitter_A, 0.0, "scan-line jitter along x, rms [Angstrom]")
@@ -64,7 +71,8 @@ class SimulateAdf : public Stage {
     declare_probe(o, spec_.probe, 80.0, 30.0);
   }
 
-  void validate(const StageContext&) override {
+  void validate(const StageContext& ctx) override {
+    if (!style_.empty() && style_file_exists()) apply_style(ctx);
     const auto s = str::to_int_list(size_, "size");
     if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) throw ConfigError("size: expected two positive integers ny,nx, found '" + size_ + "'");
     spec_.ny = int(s[0]);
@@ -73,6 +81,8 @@ class SimulateAdf : public Stage {
     if (crystal_ != "stack" && crystal_ != "1T''" && crystal_ != "polycrystal")
       throw ConfigError("crystal: expected stack, 1T'' or polycrystal, found '" + crystal_ + "'");
     if (dose_ < 0 || read_noise_ < 0 || contamination_ < 0) throw ConfigError("dose-e-per-A2, read-noise, contamination: expected values >= 0");
+    if (!(background_ >= 0 && background_ <= 1)) throw ConfigError("background: expected a fraction of the beam 0 to 1, found " + Options::text(background_));
+    if (!(psf_A_ >= 0 && psf_A_ < 100)) throw ConfigError("psf-A: expected a sigma >= 0 Angstrom, found " + Options::text(psf_A_));
     require_positive("pixel-A", spec_.pixel_A);
     if (layers_ < 1 || layers_ > 3) throw ConfigError("layers: expected 1 to 3, found " + std::to_string(layers_));
     if (!stacking_.empty() && stacking_ != "2H" && stacking_ != "3R" && stacking_ != "AA")
@@ -148,7 +158,38 @@ class SimulateAdf : public Stage {
     return st;
   }
 
+  std::vector<std::string> extra_inputs() const override { return style_.empty() ? std::vector<std::string>{} : std::vector<std::string>{style_}; }
+
+  /// Options not given on the command line take the style's values (data_schema/style.md).
+  void apply_style(const StageContext& ctx) {
+    const sim::Style st = sim::read_style(style_);
+    auto set = [&](const char* option, double& target, double value) {
+      if (!ctx.given(option)) target = value;
+    };
+    set("dose-e-per-A2", dose_, st.dose_e_per_A2);
+    set("read-noise", read_noise_, st.read_noise);
+    set("background", background_, st.background);
+    set("psf-A", psf_A_, st.psf_A);
+    set("jitter-A", distortion_.jitter_A, st.jitter_A);
+    set("contamination", contamination_, st.contamination);
+    set("source-size-A", spec_.probe.source_size_A, st.source_size_A);
+    set("C1-A", spec_.probe.aberrations.C1, st.defocus_A);
+    set("Cs-A", spec_.probe.aberrations.Cs, st.Cs_A);
+    set("voltage-kV", spec_.probe.voltage_kV, st.voltage_kV);
+    set("convergence-mrad", spec_.probe.convergence_mrad, st.convergence_mrad);
+    set("inner-mrad", spec_.inner_mrad, st.inner_mrad);
+    set("outer-mrad", spec_.outer_mrad, st.outer_mrad);
+    set("pixel-A", spec_.pixel_A, st.pixel_A);
+    style_applied_ = st.where;
+  }
+  bool style_file_exists() const { return std::filesystem::exists(io::parse_target(style_, "/style").file); }
+
   void run(const StageContext& ctx, io::ProductWriter& out) override {
+    if (!style_.empty() && style_applied_.empty()) {
+      // A style made by an earlier step of a workflow: read now, checked again.
+      apply_style(ctx);
+      validate(ctx);
+    }
     const sim::AdfField field = sim::adf_field(spec_, distortion_);
     sim::AdfSpec spec = spec_;
     spec.x0 = field.x0;
@@ -181,8 +222,11 @@ class SimulateAdf : public Stage {
         } else {
           simulator.crop(padded, frame.data());
         }
+        if (background_ > 0)
+          for (float& v : frame) v += float(background_);
         if (dose_ > 0 || read_noise_ > 0)
           sim::add_counting_noise(frame.data(), frame.size(), electrons_per_unit, read_noise_, sim::rng::key(seed_, 0x6e6f697365ULL, f));
+        if (psf_A_ > 0) sim::gaussian_blur(frame.data(), spec.ny, spec.nx, psf_A_ / spec.pixel_A);
       }
       par::interruption_point(ctx.comm);
       par::inject_fault(ctx.comm, "block-write");
@@ -195,6 +239,7 @@ class SimulateAdf : public Stage {
     gt.set_attr("image_origin_x_A", spec.x0);
     gt.set_attr("image_origin_y_A", spec.y0);
     gt.set_attr("pixel_A", spec.pixel_A);
+    if (!style_applied_.empty()) root.set_attr("style", style_applied_);
     gt.set_attr("pixel_rule", "image pixel (i, j) is the probe at x = image_origin_x_A + j * pixel_A, y = image_origin_y_A + i * pixel_A (before distortion)");
     std::vector<std::int32_t> Z;
     std::vector<double> sigma;
@@ -220,9 +265,9 @@ class SimulateAdf : public Stage {
   sim::AlloySpec alloy_;
   sim::DefectSpec defects_;
   ChemistryOptions chemistry_;
-  std::string crystal_, material_, stacking_, slip_a_, slip_b_, twist_, size_;
+  std::string crystal_, material_, stacking_, slip_a_, slip_b_, twist_, size_, style_, style_applied_;
   std::vector<double> slip_a_v_, slip_b_v_, twist_v_;
-  double phi_ = 30, contamination_ = 0, dose_ = 0, read_noise_ = 0;
+  double phi_ = 30, contamination_ = 0, dose_ = 0, read_noise_ = 0, background_ = 0, psf_A_ = 0;
   int layers_ = 1, domains_ = 6, frames_ = 1;
   std::uint64_t seed_ = 1;
 };

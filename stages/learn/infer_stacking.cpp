@@ -96,6 +96,8 @@ class InferStacking : public Stage {
         .add<double>("adf-inner-mrad", &inner_mrad_, 0.0, "ADF inner angle [mrad] (0: the model's)")
         .add<double>("adf-outer-mrad", &outer_mrad_, 0.0, "ADF outer angle [mrad] (0: the model's)")
         .add<double>("lattice-tolerance", &tolerance_, 0.10, "largest accepted relative mismatch of the found lattice constant")
+        .add<bool>("calibrate-by-lattice", &calibrate_by_lattice_, false,
+                   "an uncalibrated stack: take the pixel size at which the first image's lattice has the material's constant")
         .add<bool>("consistency", &consistency_, true, "also read each window turned by 180 degrees (confidence; averaged)")
         .add<std::int64_t>("batch", &batch_, 128, "windows per model call")
         .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
@@ -124,7 +126,22 @@ class InferStacking : public Stage {
     const io::ImageStackReader reader = io::ImageStackReader::open(ctx.input);
     meta_ = reader.meta();
     where_ = reader.where();
-    reader.require_calibrated("infer-stacking (windows and lattice constants are physical lengths)");
+    if (calibrate_by_lattice_ && !meta_.calibrated()) {
+      // The lattice is the ruler: the pixel size at which the first image shows the tabulated cell.
+      std::vector<float> first(static_cast<std::size_t>(meta_.height * meta_.width));
+      reader.read_frames_as<float>(0, 1, first.data());
+      try {
+        pixel_A_ = analysis::estimate_pixel_size(first.data(), meta_.height, meta_.width, info_.material);
+      } catch (const InputError& e) {
+        throw InputError(where_ + ": image 0: --calibrate-by-lattice: " + e.what());
+      }
+      meta_.pixel_size_x_A = meta_.pixel_size_y_A = pixel_A_;
+      if (ctx.comm.is_root())
+        log::warn("infer-stacking: ", where_, " has no calibration: ", pixel_A_, " A per pixel from the ", info_.material,
+                  " lattice of its first image (lattice_scale is then 1 by construction)");
+    } else {
+      reader.require_calibrated("infer-stacking (windows and lattice constants are physical lengths; or give --calibrate-by-lattice)");
+    }
     if (std::fabs(meta_.pixel_size_y_A / meta_.pixel_size_x_A - 1) > 0.02)
       throw InputError(ctx.input + ": expected square pixels, found " + Options::text(meta_.pixel_size_y_A) + " x " +
                        Options::text(meta_.pixel_size_x_A) + " A (give ingest --pixel-size-A)");
@@ -773,7 +790,7 @@ class InferStacking : public Stage {
   int layers_ = 2, refine_windows_ = 24, threads_ = 0;
   double window_nm_ = 0, stride_nm_ = 1, fine_stride_nm_ = 0, boundary_threshold_ = 0;
   double voltage_kV_ = 0, convergence_mrad_ = 0, inner_mrad_ = 0, outer_mrad_ = 0, tolerance_ = 0.1;
-  bool consistency_ = true;
+  bool consistency_ = true, calibrate_by_lattice_ = false;
   std::int64_t batch_ = 128;
   io::ModelLocation location_;
   learn::StackingModelInfo info_;

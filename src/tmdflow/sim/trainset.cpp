@@ -44,6 +44,9 @@ const std::vector<PatchLabels::Field>& PatchLabels::fields() {
       {"holes", &PatchLabels::holes, "fraction", "fraction of the patch's pixels in holes (vacuum through every layer)"},
       {"drift_x_A", &PatchLabels::drift_x_A, "A", "sample drift over the patch's acquisition, x component"},
       {"drift_y_A", &PatchLabels::drift_y_A, "A", "sample drift over the patch's acquisition, y component"},
+      {"background", &PatchLabels::background, "fraction of the beam", "uniform background added to every pixel before the counting noise"},
+      {"read_noise", &PatchLabels::read_noise, "detected electrons", "Gaussian read noise (rms) added after the counting noise"},
+      {"psf_A", &PatchLabels::psf_A, "A", "Gaussian point-spread (sigma) applied after the noise"},
   };
   return f;
 }
@@ -85,6 +88,13 @@ void validate(const TrainsetSpec& s) {
     throw ConfigError("scale-jitter: expected a fraction 0 to 0.5, found " + std::to_string(s.scale_jitter));
   if (s.slip2 && !(s.slip2->max >= s.slip2->min)) throw ConfigError("slip2-range: expected MIN <= MAX");
   if (!(s.drift_A.min >= 0)) throw ConfigError("drift-range-A: expected lengths >= 0");
+  if (!(s.background.min >= 0 && s.background.max <= 1))
+    throw ConfigError("background-range: expected fractions of the beam 0 to 1, found " + std::to_string(s.background.min) + "," +
+                      std::to_string(s.background.max));
+  if (!(s.psf_A.min >= 0 && s.psf_A.max <= 10))
+    throw ConfigError("psf-range-A: expected sigmas 0 to 10 Angstrom, found " + std::to_string(s.psf_A.min) + "," + std::to_string(s.psf_A.max));
+  if (!(s.read_noise.min >= 0)) throw ConfigError("read-noise-range: expected values >= 0 (detected electrons rms), found " +
+                                                  std::to_string(s.read_noise.min));
   if (!(s.holes.min >= 0 && s.holes.max <= 0.5))
     throw ConfigError("holes-range: expected area fractions 0 to 0.5, found " + std::to_string(s.holes.min) + "," + std::to_string(s.holes.max));
   if (s.psnr_dB.max > 0 && !(s.psnr_dB.min > -20 && s.psnr_dB.max <= 80))
@@ -205,6 +215,11 @@ TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
     p.psnr_target = draw_h(s.psnr_dB);
     L.dose = 0;  // set from the image (patch)
   }
+  // The detector's side of a style (background, read noise): a stream of its own again.
+  rng::Stream d(rng::key(s.seed, 0x6465746563ULL, std::uint64_t(index)));
+  L.background = s.background.min + (s.background.max - s.background.min) * d.uniform();
+  L.read_noise = s.read_noise.min + (s.read_noise.max - s.read_noise.min) * d.uniform();
+  L.psf_A = s.psf_A.min + (s.psf_A.max - s.psf_A.min) * d.uniform();
 
   AdfSpec& a = p.adf;
   a.probe.voltage_kV = s.voltage_kV;
@@ -334,6 +349,8 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
                   10 * L.jitter_A + std::hypot(L.drift_x_A, L.drift_y_A) + 1.0, heatmaps);
 
   const std::size_t n = std::size_t(s.patch_px) * s.patch_px;
+  if (L.background > 0)
+    for (std::size_t q = 0; q < n; ++q) out[q] += float(L.background);
   const std::uint64_t noise_key = rng::key(p.stack.seed, 0x6e6f697365ULL);
   double electrons_per_unit = L.dose * s.pixel_A * s.pixel_A, read_noise = 0;
   if (s.psnr_dB.max > 0) {
@@ -346,12 +363,15 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
     if (peak > 0 && s.psnr_gaussian) read_noise = peak / ratio;
     if (peak > 0 && !s.psnr_gaussian) electrons_per_unit = ratio * ratio * mean / (peak * peak);
     L.dose = electrons_per_unit / (s.pixel_A * s.pixel_A);
+  } else if (electrons_per_unit > 0) {
+    read_noise = L.read_noise;
   }
   if (electrons_per_unit > 0 || read_noise > 0) {
     cache_->frame.assign(out, out + n);
     add_counting_noise(out, n, electrons_per_unit, read_noise, noise_key);
     L.psnr_dB = measured_psnr(cache_->frame, out, electrons_per_unit > 0 ? electrons_per_unit : 1.0);
   }
+  if (L.psf_A > 0) gaussian_blur(out, s.patch_px, s.patch_px, L.psf_A / s.pixel_A);
   return L;
 }
 

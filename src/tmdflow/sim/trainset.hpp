@@ -45,6 +45,12 @@ struct TrainsetSpec {
   /// dose that gives it, or Gaussian noise on the noise-free values (psnr_gaussian).
   Range psnr_dB{0, 0};
   bool psnr_gaussian = false;
+  /// Uniform background added to every pixel before the counting noise [fraction of the beam]
+  /// (scattering the model leaves out: amorphous film, detector dark signal), and Gaussian read
+  /// noise after it [detected electrons rms; with a dose only]; a style (style-fit) sets both.
+  Range background{0, 0}, read_noise{0, 0};
+  /// Gaussian point-spread applied after the noise (detector, display, resampling) [Angstrom, sigma].
+  Range psf_A{0, 0};
   double inner_mrad = 60, outer_mrad = 200, voltage_kV = 80, convergence_mrad = 30, Cs_A = 0;
   std::uint64_t seed = 1;
   /// Column heat maps as targets (0: none): sigma of each column's Gaussian [Angstrom].
@@ -80,6 +86,9 @@ struct PatchLabels {
   double psnr_dB = 0;                      // measured on the patch (+inf when noise-free)
   double holes = 0;                        // fraction of the patch's pixels in holes
   double drift_x_A = 0, drift_y_A = 0;     // sample drift over the patch's acquisition
+  double background = 0;                   // fraction of the beam added to every pixel before the noise
+  double read_noise = 0;                   // detected electrons rms (with a dose)
+  double psf_A = 0;                        // Gaussian point-spread after the noise, sigma
   struct Field {
     const char* name;
     double PatchLabels::*member;
