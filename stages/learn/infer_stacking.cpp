@@ -276,7 +276,11 @@ class InferStacking : public Stage {
         estimate[std::size_t(n)] = centre[std::size_t(n)].label;
         image_confidence[std::size_t(n)] = centre[std::size_t(n)].inliers;
       } else {
-        const auto rc = analysis::robust_centre(symmetry, used, 2 * threshold);
+        // The bottom layer's orientation of the image: the refined windows' majority.
+        std::int64_t turned = 0;
+        for (std::int64_t k = 0; k < per_image; ++k)
+          if (was_refined[std::size_t(n * per_image + k)]) turned += fit_origin[std::size_t((n * per_image + k) * (3 + C) + 2)] > 30 ? 1 : -1;
+        const auto rc = analysis::robust_centre(turned > 0 ? symmetry_for_bottom(1) : symmetry, used, 2 * threshold);
         estimate[std::size_t(n)] = rc.label;
         std::sort(conf.begin(), conf.end());
         image_confidence[std::size_t(n)] = conf[conf.size() / 2];
@@ -298,6 +302,12 @@ class InferStacking : public Stage {
   static constexpr std::int64_t kLatticeValues = 9;
   // Below this fit confidence a refined window is fitted again from a search over the cell.
   static constexpr double kSearchBelow = 0.5;
+
+  /// The label symmetry for a bottom layer in orientation `bottom` (sim::bottom_orientations).
+  sim::LabelSymmetry symmetry_for_bottom(int bottom) const {
+    if (bottom >= sim::bottom_orientations(info_.material)) bottom = 0;
+    return sim::label_symmetry(info_.material, info_.layers, info_.stacking, info_.task, bottom);
+  }
 
   io::ModelLocation resolve_stacking_model() const {
     if (model_ != "auto") return learn::resolve_model(model_);
@@ -458,7 +468,9 @@ class InferStacking : public Stage {
         double* pose = origin.data() + cell * (3 + C);
         pose[0] = fit.params.origin_x_A, pose[1] = fit.params.origin_y_A, pose[2] = fit.params.bottom_rotation_deg;
         std::copy(r.begin(), r.end(), pose + 3);
-        r = sim::fold_label(symmetry, r);
+        // A 3R stack's labels fold differently on the two bottom orientations the frame cannot tell
+        // apart (sim/stacking_symmetry.hpp); the fit sees which one the window shows.
+        r = sim::fold_label(fit.params.bottom_rotation_deg > 30 ? symmetry_for_bottom(1) : symmetry, r);
         for (std::int64_t c = 0; c < C; ++c) refined[std::size_t(cell * C + c)] = r[std::size_t(c)];
         confidence[std::size_t(cell)] = fit.confidence;
         residual[std::size_t(cell)] = fit.residual_rms;
