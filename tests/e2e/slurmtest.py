@@ -60,6 +60,9 @@ class SlurmCluster:
         for k in list(self.env):
             if k.startswith("SLURM_") and k not in ("SLURM_CONF", "SLURM_MPI_TYPE"):
                 del self.env[k]
+        # The jobs choose their Open MPI session directories themselves (the sbatch templates), not
+        # the test's own (tmdtest.py).
+        self.env.pop("OMPI_MCA_orte_tmpdir_base", None)
         return self
 
     def __exit__(self, *exc):
