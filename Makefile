@@ -11,7 +11,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 NO_DEPS ?=
 PREFIX  ?= /usr/local
 
-.PHONY: all deps configure build demo test bench install clean sanitize-build sanitize-test fuzz-build fuzz fuzz-smoke
+.PHONY: all deps configure build demo test slurm-test bench install clean sanitize-build sanitize-test fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -39,9 +39,18 @@ demo: build
 	@echo "  figures (PNG):             $(abspath $(DEMO_OUT))/figures/ (what each shows: captions.txt)"
 	@sed 's/^/    /' $(DEMO_OUT)/figures/captions.txt
 
+# ctest says only "Skipped": the reasons, which the skipped tests print as "SKIPPED: why".
+SKIP_REASONS = grep -h '^SKIPPED:' $(BUILD)/Testing/Temporary/LastTest.log 2>/dev/null | sort -u || true
+
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) || { $(SKIP_REASONS); exit 1; }
+	@$(SKIP_REASONS)
 	$(MAKE) sanitize-test fuzz-smoke
+
+# Only the tests that submit tmdflow to a real one-node Slurm (slurm/ci/up.sh; label slurm).
+slurm-test: build
+	cd $(BUILD) && ctest --output-on-failure -L slurm || { $(SKIP_REASONS); exit 1; }
+	@$(SKIP_REASONS)
 
 bench: build
 	sh benchmarks/run.sh $(BUILD)

@@ -70,10 +70,35 @@ std::string command_help(const std::string& command) {
            "<prefix>/share/tmdflow/models). For each: task, architecture, input size and pixel size, the\n"
            "conditions it was trained for and its test metrics, and whether the model file's sha256 matches\n"
            "its manifest. Exit code 0 when every model is intact, 4 when one is not (models/README.md).\n";
+  if (command == "campaign")
+    return "usage: tmdflow campaign plan DIR [--workflow WORKFLOW.ini --inputs FOLDER|GLOB|LIST] [--match GLOB]\n"
+           "                             [--set SECTION.KEY=VALUE ...] [--per-task K] [--force]\n"
+           "       tmdflow campaign run DIR [--task T] [--plan P]\n"
+           "       tmdflow campaign status DIR\n"
+           "       tmdflow campaign reduce DIR [--require-all]\n"
+           "\n"
+           "One workflow over many inputs (an archive), one product per input in DIR/products/, resumable\n"
+           "(docs/CAMPAIGNS.md). plan: expands the inputs (a folder, recursively; a glob with * ? [..] and **;\n"
+           "a list file, @FILE or *.txt, one path per line), reads the ledger DIR/ledger.jsonl and lists in\n"
+           "DIR/plan.txt the inputs that are missing, failed or stale (input size or time changed, workflow\n"
+           "or a file it names changed, product gone); the first plan stores the workflow, inputs, --match\n"
+           "and --set in DIR/campaign.json, a later one reuses them (options given again replace them).\n"
+           "run: works through plan.txt: --task T does the T-th share of --per-task inputs on all ranks\n"
+           "together (a Slurm array task; --plan P refuses a share of an older plan); without --task every\n"
+           "input, spread over the ranks, each rank alone on its inputs. Each input's outcome is appended to\n"
+           "the ledger (done, or failed with its error); exit 0 when all are done, else the highest exit code.\n"
+           "status: counts per state, the failed and stale inputs with why; exit 0 when all are done, 4 if not.\n"
+           "reduce: merges the done inputs' products, one file at a time, into DIR/campaign/ (inputs.csv,\n"
+           "tables per analysis, campaign.h5, figures/); --require-all refuses while an input is not done.\n"
+           "\n"
+           "examples:\n"
+           "  tmdflow campaign plan out/c1 --workflow workflows/twist_polarity.ini --inputs /data/2024 --match '*.h5'\n"
+           "  tmdflow-mpiexec 4 tmdflow campaign run out/c1; tmdflow campaign reduce out/c1\n"
+           "  slurm/campaign.sh out/c1 --max-running 20     (plans, submits the job array and the reduce)\n";
   if (command == "help")
     return "usage: tmdflow help [COMMAND]    (or tmdflow COMMAND --help)\n"
            "\n"
-           "Prints the usage of tmdflow, or of COMMAND: run, stage, stages, inspect, validate;\n"
+           "Prints the usage of tmdflow, or of COMMAND: run, stage, stages, inspect, validate, models, campaign;\n"
            "tmdflow help stage NAME prints the options of stage NAME.\n";
   return "";
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "campaign_command.hpp"
 #include "stage_list.hpp"
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/strings.hpp"
@@ -44,6 +45,7 @@ bool needs_learn(const std::vector<std::string>& all) {
     return stages::is_learn_stage(name);
   }
   if (cmd == "run" && args.size() > 1) return workflow_needs_learn(args[1]);
+  if (cmd == "campaign" && args.size() > 2 && args[1] == "run") return workflow_needs_learn(campaign_workflow(args[2]));
   return false;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "campaign_command.hpp"
 #include "command_help.hpp"
 #include "learn_handover.hpp"
 #include "models_command.hpp"
@@ -42,6 +43,8 @@ const char* kUsage =
     "  inspect FILE.h5                                print the product tree\n"
     "  validate FILE.h5 [FILE.h5 ...]                 check files against data_schema/\n"
     "  models                                         list the trained models (name, task, conditions, sha256)\n"
+    "  campaign plan|run|status|reduce DIR [options]  one workflow over an archive: a product per input, a\n"
+    "                                                 ledger, job arrays, resubmission, campaign statistics\n"
     "  help [COMMAND]                                 this text, or a command's (also: COMMAND --help)\n"
     "\n"
     "global options: --quiet, --verbose, --progress=bar|log|off, --version, --help\n"
@@ -86,7 +89,7 @@ int cmd_help(const par::Comm& comm, const std::vector<std::string>& args) {
     else if (args[0] == "stage" && args.size() > 1) text = stages::stage_help(args[1]);
     else text = app::command_help(args[0]);
     if (text.empty())
-      throw UsageError("help: unknown command '" + args[0] + "': expected run, stage, stages, inspect, validate, models or help");
+      throw UsageError("help: unknown command '" + args[0] + "': expected run, stage, stages, inspect, validate, models, campaign or help");
   });
   if (comm.is_root()) std::cout << text << std::flush;
   if (args.size() == 1 && args[0] == "stage") cmd_stages();
@@ -231,7 +234,8 @@ int dispatch(const par::Comm& comm, std::vector<std::string> args) {
   if (cmd == "inspect") return cmd_inspect(comm, cargs);
   if (cmd == "validate") return cmd_validate(comm, cargs);
   if (cmd == "models") return app::cmd_models(comm, cargs);
-  throw UsageError("unknown command '" + cmd + "': expected run, stage, stages, inspect, validate or models (tmdflow --help)");
+  if (cmd == "campaign") return app::cmd_campaign(comm, cargs);
+  throw UsageError("unknown command '" + cmd + "': expected run, stage, stages, inspect, validate, models or campaign (tmdflow --help)");
 }
 
 // One line on stderr: "tmdflow: error: ..." or, for an interruption, "tmdflow: interrupted (...)".

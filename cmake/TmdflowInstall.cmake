@@ -17,7 +17,7 @@ set(TMDFLOW_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/tmdflow CACHE STRING
 
 # --- libraries and headers -------------------------------------------------------------------
 set(_tmdflow_exported tmdflow_flags)
-foreach(_layer core par io sim cluster analysis stages)
+foreach(_layer core par io sim cluster analysis campaign stages)
   if(TARGET tmdflow_${_layer})
     set_target_properties(tmdflow_${_layer} PROPERTIES EXPORT_NAME ${_layer})
     list(APPEND _tmdflow_exported tmdflow_${_layer})

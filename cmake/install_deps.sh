@@ -23,6 +23,7 @@ PACKAGES="
   libcairo2-dev fonts-dejavu-core
   python3 python3-numpy python3-h5py python3-sklearn python3-torch
   unzip
+  slurm-wlm munge
   clang libclang-rt-14-dev llvm
 "
 
@@ -44,7 +45,8 @@ tmdflow needs (found by CMake, cmake/TmdflowDependencies.cmake); tested with Deb
             with a fast BLAS as libblas.so.3 (OpenBLAS: libopenblas0-pthread; the reference BLAS is ~8x slower);
             -DTMDFLOW_WITH_TORCH=OFF to skip it
   tests: GoogleTest (1.12); python3 with numpy, h5py and torch (models exported to PyTorch;
-         scikit-learn and torch for the benchmarks)
+         scikit-learn and torch for the benchmarks); Slurm and munge (slurm-wlm 22.05) for the
+         tests that submit to a real one-node Slurm (skipped without them)
 On a cluster, load them first, e.g. `module load gcc openmpi hdf5/mpi kokkos fftw boost` (names vary:
 `module avail`), then `make build NO_DEPS=1` (see slurm/README.md).
 EOF

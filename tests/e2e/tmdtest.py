@@ -1,4 +1,5 @@
 """Shared helpers of the end-to-end tests (run with Debian's python3: h5py + numpy)."""
+import atexit
 import os
 import shutil
 import subprocess
@@ -11,6 +12,14 @@ SOURCE = os.environ.get("TMDFLOW_SOURCE_DIR", ".")
 SHARED = os.environ.get("TMDFLOW_SHARED_DATA", os.path.join(SOURCE, "..", "shared", "data"))
 
 failures = []
+
+# Open MPI keeps a session directory per user and machine (/tmp/ompi.HOST.UID): a 1-rank tmdflow
+# (a singleton) of one test failed to start when another test's process, ending, removed it at that
+# moment. Each test's processes get their own (tmdflow-mpiexec gives each launch its own anyway).
+if "OMPI_MCA_orte_tmpdir_base" not in os.environ:
+    _ompi_session = tempfile.mkdtemp(prefix="tmdflow-ompi-")
+    os.environ["OMPI_MCA_orte_tmpdir_base"] = _ompi_session
+    atexit.register(shutil.rmtree, _ompi_session, True)
 
 
 def run(args, ranks=1, timeout=120, cwd=None, env=None):

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "tmdflow/core/strings.hpp"
+#include "tmdflow/io/mpiio_hints.hpp"
 #include "tmdflow/par/comm.hpp"
 
 namespace tmdflow::io::h5 {
@@ -653,7 +654,11 @@ static Handle make_fapl(const par::Comm* comm, const std::string& path, bool hol
   TMDFLOW_H5(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), path);
   if (hold_metadata) hold_metadata_until_flush(fapl.get(), path);
   if (comm) {
-    TMDFLOW_H5(H5Pset_fapl_mpio(fapl.get(), comm->get(), MPI_INFO_NULL), path);
+    // The site's settings for its parallel file system (io/mpiio_hints.hpp).
+    const MpiioHints hints;
+    TMDFLOW_H5(H5Pset_fapl_mpio(fapl.get(), comm->get(), hints.get()), path);
+    if (const std::uint64_t align = hdf5_alignment_from_environment())
+      TMDFLOW_H5(H5Pset_alignment(fapl.get(), 1 << 20, align), path);
     TMDFLOW_H5(H5Pset_all_coll_metadata_ops(fapl.get(), true), path);
     TMDFLOW_H5(H5Pset_coll_metadata_write(fapl.get(), true), path);
   }
