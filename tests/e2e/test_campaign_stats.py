@@ -12,7 +12,7 @@ import os
 import h5py
 import numpy as np
 
-from tmdtest import check, finish, leftovers, run, run_ok, scratch
+from tmdtest import SOURCE, TMDFLOW, check, finish, leftovers, run, run_ok, scratch
 
 tmp = scratch()
 rng = np.random.default_rng(5)
@@ -186,6 +186,13 @@ n = F.shape[0]
 check(np.array_equal(F, F[(-np.arange(n)) % n][:, (-np.arange(n)) % n]), "the folded built-in landscape is symmetric under s -> -s")
 check("built-in" in a3["landscape_source"], f"landscape source {a3['landscape_source']}")
 check(abs(s3["basins/fraction"].sum() - 1) < 1e-12, "every kept window in a basin")
+
+# ---- workflows/campaign_stacking.ini: its steps and options check (the inference needs a model) ----
+if os.path.exists(os.path.join(os.path.dirname(TMDFLOW), "tmdflow-learn")):
+    wf = os.path.join(SOURCE, "workflows", "campaign_stacking.ini")
+    text = run_ok(["run", wf, "--input", frames, "--output", os.path.join(tmp, "wf.h5"), "--set", "workflow.pixel_size_A=0.12",
+                   "--set", "workflow.landscape=" + csv, "--dry-run"])
+    check("3 steps checked" in text and "campaign-stats" in text and "--window-nm=2.0" in text, f"campaign_stacking.ini --dry-run: {text[-600:]}")
 
 # ---- bad inputs ---------------------------------------------------------------------------------
 mos2 = os.path.join(tmp, "mos2.h5")
