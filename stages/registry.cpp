@@ -14,6 +14,7 @@ std::vector<std::pair<std::string, StageFactory>>& stages_table() {
       {"simulate-movie", make_simulate_movie_stage},
       {"style-fit", make_style_fit_stage},
       {"landscape", make_landscape_stage},
+      {"campaign-stats", make_campaign_stats_stage},
       {"virtual-image", make_virtual_image_stage},
       {"diffraction-features", make_diffraction_features_stage},
       {"domains", make_domains_stage},

@@ -19,6 +19,7 @@ std::unique_ptr<Stage> make_make_trainset_stage();
 std::unique_ptr<Stage> make_simulate_movie_stage();
 std::unique_ptr<Stage> make_style_fit_stage();
 std::unique_ptr<Stage> make_landscape_stage();
+std::unique_ptr<Stage> make_campaign_stats_stage();
 
 /// Stages that run LibTorch (train, and the analyses' model stages). They are built into a second
 /// executable, tmdflow-learn, so that the plain tmdflow never loads LibTorch (about 0.5 s at every

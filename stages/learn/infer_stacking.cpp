@@ -168,6 +168,12 @@ class InferStacking : public Stage {
     const io::Target in = io::parse_target(ctx.input, "/image_stack");
     file_ = io::FileRegistry::open(in.file, io::h5::Mode::read, &ctx.comm);
     images_ = file_->group(in.group).open_dataset("images/data");
+    // The images may live in the product's own file (a workflow's ingest step): the runner closes
+    // that file after run(), so the dataset must not outlive it.
+    struct Release {
+      InferStacking* stage;
+      ~Release() { stage->images_.reset(), stage->file_.reset(); }
+    } release{this};
     learn::LoadedModel model = learn::load_model(location_.model_path);
     auto network = learn::as_patch_model(model);
     const sim::LabelSymmetry symmetry = sim::label_symmetry(info_.material, info_.layers, info_.stacking, info_.task);
