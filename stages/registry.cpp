@@ -12,9 +12,13 @@ std::vector<std::pair<std::string, StageFactory>>& stages_table() {
       {"simulate-4dstem", make_simulate_4dstem_stage},
       {"make-trainset", make_make_trainset_stage},
       {"simulate-movie", make_simulate_movie_stage},
+      {"make-defect-trainset", make_make_defect_trainset_stage},
       {"virtual-image", make_virtual_image_stage},
       {"diffraction-features", make_diffraction_features_stage},
       {"domains", make_domains_stage},
+      {"track-defects", make_track_defects_stage},
+      {"defect-motifs", make_defect_motifs_stage},
+      {"kinetics", make_kinetics_stage},
   };
   return stages;
 }
@@ -36,6 +40,7 @@ const std::vector<LearnStageEntry>& learn_stage_catalogue() {
   static const std::vector<LearnStageEntry> entries = {
       {"train", "train a network on a trainset product, data-parallel over the ranks: the model file, its manifest and a training log"},
       {"predict", "run a trained map model (e.g. the column detector) over every image of an image stack: one map per output channel"},
+      {"detect-defects", "find point defects (V_S, V_S2, dopants) in every frame of a movie with a trained detector: a table of positions, classes and scores"},
   };
   return entries;
 }

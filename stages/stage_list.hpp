@@ -17,6 +17,10 @@ std::unique_ptr<Stage> make_simulate_4dstem_stage();
 std::unique_ptr<Stage> make_simulate_adf_stage();
 std::unique_ptr<Stage> make_make_trainset_stage();
 std::unique_ptr<Stage> make_simulate_movie_stage();
+std::unique_ptr<Stage> make_make_defect_trainset_stage();
+std::unique_ptr<Stage> make_track_defects_stage();
+std::unique_ptr<Stage> make_defect_motifs_stage();
+std::unique_ptr<Stage> make_kinetics_stage();
 
 /// Stages that run LibTorch (train, and the analyses' model stages). They are built into a second
 /// executable, tmdflow-learn, so that the plain tmdflow never loads LibTorch (about 0.5 s at every

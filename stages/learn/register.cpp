@@ -5,10 +5,12 @@ namespace tmdflow::stages {
 
 std::unique_ptr<Stage> make_train_stage();
 std::unique_ptr<Stage> make_predict_stage();
+std::unique_ptr<Stage> make_detect_defects_stage();
 
 void register_learn_stages() {
   register_stage("train", make_train_stage);
   register_stage("predict", make_predict_stage);
+  register_stage("detect-defects", make_detect_defects_stage);
 }
 
 }  // namespace tmdflow::stages

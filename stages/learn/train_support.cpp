@@ -172,12 +172,17 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
     if (auto v = g.attr_string("materials")) conditions["materials"] = *v;
     else if (!p.material.empty()) conditions["materials"] = p.material;
     if (auto v = g.attr_int("layers")) conditions["layers"] = *v;
+    if (auto v = g.attr_string("dopant")) conditions["dopant"] = *v;
     for (const char* key : {"pixel_A", "voltage_kV", "convergence_mrad", "detector_inner_mrad", "detector_outer_mrad", "Cs_A", "heatmap_sigma_A"})
       if (auto v = g.attr_double(key)) conditions[key] = *v;
     for (const char* key : {"dose_range_e_per_A2", "defocus_range_A", "source_size_range_A", "jitter_range_A", "vacancy_range",
-                            "contamination_range", "slip_range", "twist_range_deg"})
+                            "contamination_range", "slip_range", "twist_range_deg",
+                            // make-defect-trainset draws the microscope per patch
+                            "native_pixel_range_A", "voltage_range_kV", "convergence_range_mrad", "inner_range_mrad", "outer_range_mrad",
+                            "drift_range_A", "dopant_range", "single_vacancy_range", "double_vacancy_range"})
       if (auto v = g.attr_doubles(key)) conditions[key] = *v;
     p.conditions_json = conditions.dump();
+    if (g.kind("class_names") == io::h5::LinkKind::dataset) p.class_names = g.open_dataset("class_names").read_strings();
     if (g.kind(inputs) == io::h5::LinkKind::group) {
       const auto dims = io::emd::read_dims(g.open_group(inputs), 3);
       if (dims.size() == 3 && (dims[2].units == "A" || dims[2].units == "Å")) p.pixel_A = dims[2].step;
@@ -277,6 +282,7 @@ io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, 
   json output;
   if (values) output = {{"kind", "values"}, {"labels", plan.label_names}};
   else output = {{"kind", "map"}, {"target", plan.target_map}, {"channels", data.target_channels()}};
+  if (!values && std::int64_t(plan.class_names.size()) == data.target_channels()) output["class_names"] = plan.class_names;
   m.output = output.dump();
   m.conditions = plan.conditions_json;
   m.data = json{{"command", plan.data_command},
