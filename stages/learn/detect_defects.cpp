@@ -96,6 +96,10 @@ class DetectDefects : public Stage {
         .add<double>("class-distance-A", &class_distance_A_, 1.2, "peaks of different classes closer than this are one defect: the strongest [Angstrom]")
         .add<std::int64_t>("tile-px", &tile_, 512, "owned pixels per tile side [image pixels]")
         .add<std::int64_t>("halo-px", &halo_, 0, "halo around each tile [image pixels] (0: 24 model pixels)")
+        .add<double>("voltage-kV", &voltage_, -1, "accelerating voltage [kV] (-1: the movie's, when it records one)")
+        .add<double>("convergence-mrad", &convergence_, -1, "probe convergence semi-angle [mrad] (-1: the movie's)")
+        .add<double>("adf-inner-mrad", &inner_, -1, "ADF detector inner angle [mrad] (-1: the movie's)")
+        .add<double>("adf-outer-mrad", &outer_, -1, "ADF detector outer angle [mrad] (-1: the movie's)")
         .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
         .add<std::string>("figures", &figures_, "auto", "folder for a PNG of the first frame with its defects (auto: figures/ beside the output; empty: none)");
   }
@@ -125,9 +129,31 @@ class DetectDefects : public Stage {
       throw InputError(ctx.input + ": expected square pixels, found " + std::to_string(meta_.pixel_size_y_A) + " x " +
                        std::to_string(meta_.pixel_size_x_A) + " A (give ingest --pixel-size-A)");
     pixel_A_ = meta_.pixel_size_x_A;
-    if (m.pixel_size_A > 0 && (pixel_A_ / m.pixel_size_A > 4 || m.pixel_size_A / pixel_A_ > 4))
-      throw InputError(ctx.input + ": pixel size: expected within a factor 4 of the model's " + str::number(m.pixel_size_A) + " A, found " +
-                       str::number(pixel_A_) + " A");
+    check_conditions(ctx, m);
+  }
+
+  // A model is used within the conditions it was trained for (its manifest's ranges, 10 % leeway;
+  // the pixel 25 %): the movie's pixel size, and the microscope as given or as the movie records it.
+  void check_conditions(const StageContext& ctx, const io::ModelManifest& m) const {
+    const auto conditions = nlohmann::json::parse(m.conditions, nullptr, false);
+    const io::Target in = io::parse_target(ctx.input, "/image_stack");
+    const auto file = io::FileRegistry::open(in.file, io::h5::Mode::read, nullptr);
+    const io::h5::Group g = file->group(in.group);
+    auto check = [&](const char* key, const char* option, double given, const char* attr, double leeway) {
+      if (!conditions.is_object() || !conditions.contains(key) || !conditions[key].is_array() || conditions[key].size() != 2) return;
+      const double lo = conditions[key][0].get<double>(), hi = conditions[key][1].get<double>();
+      const double value = given >= 0 ? given : attr ? g.attr_double(attr).value_or(-1) : -1;
+      if (value < 0) return;  // unknown: the user's responsibility
+      if (value < lo * (1 - leeway) || value > hi * (1 + leeway))
+        throw ConfigError(std::string(option) + ": model " + m.name + " was trained for " + str::number(lo) + " to " + str::number(hi) +
+                          ", found " + str::number(value) + (given >= 0 ? "" : std::string(" (the movie's ") + attr + ")") +
+                          "; train a detector for these conditions (workflows/train_defects.ini)");
+    };
+    check("native_pixel_range_A", "pixel size", pixel_A_, nullptr, 0.25);
+    check("voltage_range_kV", "voltage-kV", voltage_, "voltage_kV", 0.1);
+    check("convergence_range_mrad", "convergence-mrad", convergence_, "convergence_mrad", 0.1);
+    check("inner_range_mrad", "adf-inner-mrad", inner_, "detector_inner_mrad", 0.1);
+    check("outer_range_mrad", "adf-outer-mrad", outer_, "detector_outer_mrad", 0.1);
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
@@ -246,7 +272,7 @@ class DetectDefects : public Stage {
   }
 
   std::string model_, figures_;
-  double threshold_ = 0.4, min_distance_A_ = 1.2, class_distance_A_ = 1.2;
+  double threshold_ = 0.4, min_distance_A_ = 1.2, class_distance_A_ = 1.2, voltage_ = -1, convergence_ = -1, inner_ = -1, outer_ = -1;
   std::int64_t tile_ = 512, halo_ = 0;
   int threads_ = 0;
   io::ModelLocation location_;

@@ -63,8 +63,8 @@ void TrainConfig::declare(Options& o) {
       .add<std::string>("inputs", &inputs, "patches", "inputs dataset or array group in the trainset (N, [C,] H, W)")
       .add<std::string>("labels", &labels, "", "regression targets: label datasets NAME,... (under labels/ unless a path is given)")
       .add<std::string>("target-map", &target_map, "", "map targets: dataset or array group (N, [C,] H, W), e.g. targets")
-      .add<std::string>("loss", &loss, "mse", "loss: mse, l1, cross-entropy, dice, focal")
-      .add<std::string>("class-weights", &class_weights, "", "cross-entropy / focal: weight of each class W0,W1,...")
+      .add<std::string>("loss", &loss, "mse", "loss: mse, l1, cross-entropy, dice, focal, peak-mse (heat maps with rare peaks)")
+      .add<std::string>("class-weights", &class_weights, "", "cross-entropy / focal: weight of each class W0,W1,...; peak-mse: of each heat map's peaks")
       .add<std::string>("optimizer", &optimizer, "adamw", "optimiser: adam, adamw, sgd")
       .add<double>("learning-rate", &learning_rate, 1e-3, "peak learning rate")
       .add<double>("weight-decay", &weight_decay, 1e-4, "weight decay (AdamW: decoupled)")
@@ -219,12 +219,12 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
   }
   learn::make_network(p.spec);  // a spec that does not build fails here
 
-  if (loss == "cross-entropy" || loss == "focal") {
+  if (loss == "cross-entropy" || loss == "focal" || loss == "peak-mse") {
     std::vector<double> w;
     if (!class_weights.empty()) w = str::to_double_list(class_weights, "class-weights");
-    p.loss = loss == "focal" ? learn::focal_loss(2.0, w) : learn::cross_entropy(w);
+    p.loss = loss == "focal" ? learn::focal_loss(2.0, w) : loss == "peak-mse" ? learn::peak_weighted_mse(w) : learn::cross_entropy(w);
   } else {
-    if (!class_weights.empty()) throw ConfigError("class-weights: only for cross-entropy and focal, not " + loss);
+    if (!class_weights.empty()) throw ConfigError("class-weights: only for cross-entropy, focal and peak-mse, not " + loss);
     p.loss = learn::loss_by_name(loss);
   }
 
