@@ -92,6 +92,7 @@ class DefectMotifs : public Stage {
     classify_neighbourhoods(t);
     const Motifs motifs = find_motifs(ctx, t);
     t.motif = motifs.label;
+    t.classified = true;
     const io::h5::Group& g = out.group();
     write_defect_table(g, t);
     g.set_attr("images", movie_);

@@ -75,6 +75,7 @@ DefectTable read_defect_table(const std::string& spec, const std::string& defaul
       throw InputError::at(t.file, g.path() + "/x_px", "row " + std::to_string(k), "a finite position", "NaN or infinity");
   }
   if (schema != "defects/1") {
+    d.tracked = true;
     d.track_id = column<std::int32_t>(g, t.file, "track_id", rows, true);
     d.x_A = column<double>(g, t.file, "x_A", rows, true);
     d.y_A = column<double>(g, t.file, "y_A", rows, true);
@@ -85,6 +86,7 @@ DefectTable read_defect_table(const std::string& spec, const std::string& defaul
     d.drift_px = dp.read_all<double>();
   }
   if (schema == "motifs/1") {
+    d.classified = true;
     d.complex = column<std::int8_t>(g, t.file, "complex", rows, true);
     d.missing = column<std::int8_t>(g, t.file, "missing", rows, true);
     d.isolated = column<std::int8_t>(g, t.file, "isolated", rows, true);
@@ -110,13 +112,13 @@ void write_defect_table(const io::h5::Group& g, const DefectTable& t) {
   g.write_vector("defect_class", t.defect_class).set_attr("class_names", str::join(t.class_names, ","));
   g.write_vector("score", t.score);
   g.write_strings("class_names", t.class_names);
-  if (t.tracked()) {
+  if (t.tracked) {
     g.write_vector("track_id", t.track_id).set_attr("meaning", "track of each defect (0, 1, ... in order of first appearance; -1 untracked)");
     g.write_vector("x_A", t.x_A).set_attr("meaning", "drift-corrected position: (x_px - drift_px[frame, 1]) * pixel_size_A");
     g.write_vector("y_A", t.y_A).set_attr("meaning", "drift-corrected position: (y_px - drift_px[frame, 0]) * pixel_size_A");
     g.write_array("drift_px", t.drift_px, {m.frames, 2}).set_attr("meaning", "(row, col) shift of the content from frame 0, subtracted from x_px, y_px");
   }
-  if (t.classified()) {
+  if (t.classified) {
     g.write_vector("complex", t.complex).set_attr("meaning", "dopants: the complex (0 none .. 3 three or more chalcogen atoms missing); -1 otherwise or unknown");
     g.write_vector("missing", t.missing).set_attr("meaning", "dopants: chalcogen atoms missing among its six bonds, as detected");
     g.write_vector("isolated", t.isolated).set_attr("meaning", "1: a single vacancy with no dopant and no vacancy next to it");

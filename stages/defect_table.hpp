@@ -35,9 +35,10 @@ struct DefectTable {
   std::vector<std::int8_t> complex, missing, isolated;
   std::vector<std::int32_t> motif;
 
+  bool tracked = false;     // has the track-defects columns (even with no rows)
+  bool classified = false;  // has the defect-motifs columns
+
   std::size_t size() const { return frame.size(); }
-  bool tracked() const { return !track_id.empty(); }
-  bool classified() const { return !complex.empty(); }
 };
 
 /// Reads the table from the product at `spec` (FILE[:/group], `default_group` when only a file is

@@ -35,7 +35,8 @@ class Kinetics : public Stage {
            "frame (unknown where it is not seen); counts n_ij of the frame steps i -> j with both ends known, P_ij = n_ij / sum_j\n"
            "n_ij (per frame), percentile-bootstrap intervals over tracks (--bootstrap, --confidence); the transition graph (PNG).\n"
            "Diffusion: D = <|dr|^2> / 4 over the one-frame steps of vacancy tracks that start isolated and at least one lattice\n"
-           "constant inside the field, in A^2 per frame and, with a frame time, per second, bootstrap interval over tracks; the hop\n"
+           "constant inside the field, less the mean |dr|^2 of the steps that stay on their site (the detector's position scatter;\n"
+           "--subtract-localisation-noise), in A^2 per frame and, with a frame time, per second, bootstrap interval over tracks; the hop\n"
            "rate of an isolated vacancy from the fraction of those steps that move. Writes dynamics/1: the defect table (frame,\n"
            "x_px, y_px, drift_px, defect_class with class_names, track_id, ...), transition_matrix, complex_names,\n"
            "transition_counts, diffusion_A2_per_frame, diffusion_A2_per_s and their intervals (data_schema/dynamics.md).";
@@ -51,6 +52,8 @@ class Kinetics : public Stage {
         .add<double>("dose-e-per-A2", &dose_, -1, "dose per frame [e/A^2] (-1: from the movie; 0: unknown)")
         .add<std::string>("material", &material_, "WS2", "MX2 compound whose lattice constant is the hop length")
         .add<double>("lattice-constant-A", &a_A_, 0.0, "lattice constant [Angstrom] (0: that of --material)")
+        .add<bool>("subtract-localisation-noise", &subtract_noise_, true,
+                   "subtract from <|dr|^2> the mean square of the steps that stay on their site (the detector's position scatter)")
         .add<std::uint64_t>("seed", &seed_, 1, "random seed of the bootstrap")
         .add<std::string>("figures", &figures_, "auto", "folder for the PNGs (auto: figures/ beside the output; empty: none)");
   }
@@ -96,6 +99,7 @@ class Kinetics : public Stage {
     ds.bootstrap = bootstrap_;
     ds.confidence = confidence_;
     ds.seed = seed_;
+    ds.subtract_localisation_noise = subtract_noise_;
     const dyn::DiffusionEstimate d = dyn::estimate_diffusion(dyn::vacancy_observations(rows), ds);
     const double hops = dyn::hop_rate_from_moved_fraction(d.moved_fraction, d.steps);
 
@@ -123,6 +127,9 @@ class Kinetics : public Stage {
     g.write_array("diffusion_interval_A2_per_frame", std::vector<double>{d.lower, d.upper}, {2}).set_attr("confidence", confidence_);
     g.write_scalar_int("diffusion_steps", d.steps);
     g.write_scalar_int("diffusion_tracks", d.tracks);
+    g.write_scalar("localisation_noise_A2", d.localisation_noise_A2)
+        .set_attr("meaning", std::string("mean |dr|^2 of the steps that stay on their site: 4 sigma^2 of the positions") +
+                                 (subtract_noise_ ? ", subtracted before D" : ", not subtracted"));
     g.write_scalar("hop_rate_per_frame", hops).set_attr("meaning", "hops per frame of an isolated vacancy (all six directions): -ln(1 - moved fraction)");
     if (m.frame_time_s > 0) {
       g.write_scalar("diffusion_A2_per_s", d.D_A2_per_s);
@@ -237,6 +244,7 @@ class Kinetics : public Stage {
   double confidence_ = 0.95, frame_time_ = -1, dose_ = -1, a_A_ = 0, lattice_A_ = 0;
   std::string material_, figures_;
   std::uint64_t seed_ = 1;
+  bool subtract_noise_ = true;
   DefectTable table_;
 };
 

@@ -55,7 +55,7 @@ class MakeDefectTrainset : public Stage {
         .add<std::string>("inner-range-mrad", &inner_, "55,90", "range of the ADF detector inner angle [mrad]")
         .add<std::string>("outer-range-mrad", &outer_, "160,250", "range of the ADF detector outer angle [mrad]")
         .add<std::string>("defocus-range-A", &defocus_, "-30,30", "range of C1 [Angstrom]")
-        .add<std::string>("source-size-range-A", &source_, "0.3,0.8", "range of the Gaussian source size [Angstrom]")
+        .add<std::string>("source-size-range-A", &source_, "0,0.8", "range of the Gaussian source size [Angstrom]")
         .add<std::string>("jitter-range-A", &jitter_, "0,0.1", "range of the scan-line jitter [Angstrom rms]")
         .add<std::string>("drift-range-A", &drift_, "0,0.3", "range of the sample drift over a patch's scan [Angstrom], in a random direction")
         .add<std::string>("contamination-range", &contamination_, "0,0.03", "range of amorphous carbon [atoms per A^2]")

@@ -104,6 +104,7 @@ class TrackDefects : public Stage {
     }
     const std::vector<std::int64_t> track = dyn::link_tracks(det, link_);
     t.track_id.assign(track.begin(), track.end());
+    t.tracked = true;
     std::int64_t tracks = 0;
     for (auto id : track) tracks = std::max<std::int64_t>(tracks, id + 1);
     write_defect_table(out.group(), t);

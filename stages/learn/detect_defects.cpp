@@ -42,8 +42,9 @@ struct Detection {
 class DefectDetection : public io::TileAnalysis {
  public:
   DefectDetection(learn::Network& net, learn::MapModelLayout layout, double scale, std::int64_t halo, const learn::ImageStatistics* stats,
-                  dyn::PeakSpec peaks, double class_distance_px)
-      : net_(net), layout_(layout), scale_(scale), halo_(halo), stats_(stats), peaks_(peaks), class_distance_px_(class_distance_px) {}
+                  dyn::PeakSpec peaks, double class_distance_px, double edge_margin_px)
+      : net_(net), layout_(layout), scale_(scale), halo_(halo), stats_(stats), peaks_(peaks), class_distance_px_(class_distance_px),
+        edge_margin_px_(edge_margin_px) {}
   std::int64_t halo() const override { return halo_; }
   void process(const io::ImageTile& tile, const std::vector<io::TileMap>&) override {
     const std::int64_t th = tile.owned_y.size() + 2 * tile.halo, tw = tile.owned_x.size() + 2 * tile.halo;
@@ -55,8 +56,11 @@ class DefectDetection : public io::TileAnalysis {
     }
     all = dyn::one_class_per_site(std::move(all), class_distance_px_);
     const std::int64_t h = tile.halo;
-    for (const auto& p : dyn::peaks_within(all, h, h + tile.owned_y.size(), h, h + tile.owned_x.size()))
-      found_.push_back({tile.image, p.x + double(tile.owned_x.begin - h), p.y + double(tile.owned_y.begin - h), p.score, p.cls});
+    for (const auto& p : dyn::peaks_within(all, h, h + tile.owned_y.size(), h, h + tile.owned_x.size())) {
+      const double x = p.x + double(tile.owned_x.begin - h), y = p.y + double(tile.owned_y.begin - h);
+      const double edge = std::min({x + 0.5, double(tile.image_width) - 0.5 - x, y + 0.5, double(tile.image_height) - 0.5 - y});
+      if (edge >= edge_margin_px_) found_.push_back({tile.image, x, y, p.score, p.cls});
+    }
   }
   const std::vector<Detection>& found() const { return found_; }
 
@@ -67,7 +71,7 @@ class DefectDetection : public io::TileAnalysis {
   std::int64_t halo_;
   const learn::ImageStatistics* stats_;
   dyn::PeakSpec peaks_;
-  double class_distance_px_;
+  double class_distance_px_, edge_margin_px_;
   std::vector<Detection> found_;
 };
 
@@ -81,7 +85,8 @@ class DetectDefects : public Stage {
            "halo, the tiles of all frames sharded over the ranks. Each tile is resampled to the model's pixel size, normalised by\n"
            "its frame's mean and standard deviation, run, and its maps resampled back; in each class's map the local maxima\n"
            "above --threshold at least --min-distance-A apart are the defects, refined to sub-pixel by parabolas; of peaks of\n"
-           "different classes closer than --class-distance-A the strongest wins. Writes the table frame, x_px, y_px (the frame's\n"
+           "different classes closer than --class-distance-A the strongest wins; none within --edge-margin-A of the frame's edge\n"
+           "(where cut columns look like vacancies). Writes the table frame, x_px, y_px (the frame's\n"
            "pixels, x = column), defect_class (with class_names), score, sorted by frame, row, column; schema defects/1\n"
            "(data_schema/dynamics.md).";
   }
@@ -94,6 +99,7 @@ class DetectDefects : public Stage {
         .add<double>("threshold", &threshold_, 0.4, "least heat-map peak that counts as a defect (a defect's target peak is 1)")
         .add<double>("min-distance-A", &min_distance_A_, 1.2, "least distance between two defects of one class [Angstrom]")
         .add<double>("class-distance-A", &class_distance_A_, 1.2, "peaks of different classes closer than this are one defect: the strongest [Angstrom]")
+        .add<double>("edge-margin-A", &edge_margin_A_, 2.0, "report no defect closer than this to the frame's edge, where columns are cut [Angstrom]")
         .add<std::int64_t>("tile-px", &tile_, 512, "owned pixels per tile side [image pixels]")
         .add<std::int64_t>("halo-px", &halo_, 0, "halo around each tile [image pixels] (0: 24 model pixels)")
         .add<double>("voltage-kV", &voltage_, -1, "accelerating voltage [kV] (-1: the movie's, when it records one)")
@@ -109,6 +115,7 @@ class DetectDefects : public Stage {
     if (!(threshold_ > 0 && threshold_ < 1e3)) throw ConfigError("threshold: expected a positive heat-map value, found " + Options::text(threshold_));
     require_positive("min-distance-A", min_distance_A_);
     if (!(class_distance_A_ >= 0 && class_distance_A_ < 1e3)) throw ConfigError("class-distance-A: expected 0 or more Angstrom");
+    if (!(edge_margin_A_ >= 0 && edge_margin_A_ < 1e3)) throw ConfigError("edge-margin-A: expected 0 or more Angstrom");
     require_positive("tile-px", double(tile_));
     if (halo_ < 0) throw ConfigError("halo-px: expected 0 or more, found " + std::to_string(halo_));
     location_ = learn::resolve_model(model_);  // sha256 checked here, before any work
@@ -183,7 +190,8 @@ class DetectDefects : public Stage {
     dyn::PeakSpec peaks;
     peaks.threshold = float(threshold_);
     peaks.min_distance_px = min_distance_A_ / pixel_A_;
-    DefectDetection detection(*model.network, layout_, scale, halo, normalise ? &stats : nullptr, peaks, class_distance_A_ / pixel_A_);
+    DefectDetection detection(*model.network, layout_, scale, halo, normalise ? &stats : nullptr, peaks, class_distance_A_ / pixel_A_,
+                              edge_margin_A_ / pixel_A_);
     io::run_image_pass(ctx.comm, images, {&detection}, nullptr, options);
     std::vector<Detection> all = par::allgather_rows(ctx.comm, detection.found());
     std::stable_sort(all.begin(), all.end(), [](const Detection& a, const Detection& b) {
@@ -241,6 +249,7 @@ class DetectDefects : public Stage {
     g.set_attr("threshold", threshold_);
     g.set_attr("min_distance_A", min_distance_A_);
     g.set_attr("class_distance_A", class_distance_A_);
+    g.set_attr("edge_margin_A", edge_margin_A_);
   }
 
   // The first frame (at most its top-left 1024 x 1024 pixels) with its defects circled by class.
@@ -272,7 +281,7 @@ class DetectDefects : public Stage {
   }
 
   std::string model_, figures_;
-  double threshold_ = 0.4, min_distance_A_ = 1.2, class_distance_A_ = 1.2, voltage_ = -1, convergence_ = -1, inner_ = -1, outer_ = -1;
+  double threshold_ = 0.4, min_distance_A_ = 1.2, class_distance_A_ = 1.2, edge_margin_A_ = 2.0, voltage_ = -1, convergence_ = -1, inner_ = -1, outer_ = -1;
   std::int64_t tile_ = 512, halo_ = 0;
   int threads_ = 0;
   io::ModelLocation location_;

@@ -37,7 +37,7 @@ struct DefectTrainsetSpec {
   double clustered = 0.5;              // probability that a vacancy is placed next to a dopant or a vacancy
   Range dose{1e4, 1e6};                // per frame [e/A^2], log-uniform; 0,0: noise-free
   Range voltage_kV{80, 100}, convergence_mrad{25, 35}, inner_mrad{55, 90}, outer_mrad{160, 250};
-  Range defocus_A{-30, 30}, source_size_A{0.3, 0.8}, jitter_A{0, 0.1}, drift_A{0, 0.3}, contamination{0, 0.03};
+  Range defocus_A{-30, 30}, source_size_A{0, 0.8}, jitter_A{0, 0.1}, drift_A{0, 0.3}, contamination{0, 0.03};
   double scale_jitter = 0.03;          // lattice scaled by 1 +- this (calibration error)
   double Cs_A = 0;
   double heatmap_sigma_A = 0.5;
