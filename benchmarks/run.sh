@@ -126,6 +126,14 @@ else
 fi
 echo
 
+echo "== stacking campaign (issue #16): 150 ReS2 images of 1470^2 -> ingest -> infer-stacking (2 nm) -> campaign-stats, 2 vs 1 rank =="
+if [ -x "$BIN/tmdflow-learn" ]; then
+  "$PY" benchmarks/bench_campaign_stacking.py --bin "$BIN" --work "$DIR/campaign" --ranks 2 | tee "$DIR/campaign.txt"
+else
+  echo "  (tmdflow-learn not built: LibTorch missing)"
+fi
+echo
+
 echo "== make-trainset: 4000 labelled 64 x 64 ADF patches of MoS2 bilayers (whole command) =="
 ts="$DIR/trainset.h5"
 rm -f "$ts"

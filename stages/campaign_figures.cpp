@@ -203,7 +203,8 @@ void write_campaign_figures(const std::string& dir, const std::string& stem, con
   }
   plot::write_figure((folder / (stem + "_campaign_density.png")).string(), dens,
                      "Gaussian kernel density of the kept window slips (per A^2 of slip; binned), in fractions of the cell (each window shared "
-                     "between the members of its class) and in TED-Gen's (Da, Db); the basins of the folded landscape outlined in cyan. " +
+                     "between the members of its class)" +
+                         std::string(in.tally->tedgen() ? " and in TED-Gen's (Da, Db)" : "") + "; the basins of the folded landscape outlined in cyan. " +
                          summary + ".");
 }
 

@@ -194,9 +194,24 @@ if os.path.exists(os.path.join(os.path.dirname(TMDFLOW), "tmdflow-learn")):
                    "--set", "workflow.landscape=" + csv, "--dry-run"])
     check("3 steps checked" in text and "campaign-stats" in text and "--window-nm=2.0" in text, f"campaign_stacking.ini --dry-run: {text[-600:]}")
 
-# ---- bad inputs ---------------------------------------------------------------------------------
+# ---- an MX2 campaign (MoS2 2H): no TED-Gen plane; a landscape/1 product of the same material --------
 mos2 = os.path.join(tmp, "mos2.h5")
 run_ok(["stage", "landscape", "--output", mos2, "--material", "MoS2", "--grid", "6,6", "--figures", "none"])
+mx2 = os.path.join(tmp, "mx2.h5")
+with h5py.File(product, "r") as f, h5py.File(mx2, "w") as g:
+    f.copy("stacking", g)
+    st = g["stacking"]
+    st.attrs.update({"material": "MoS2", "stacking": "2H"})
+    for name in ("tedgen_Da_A", "tedgen_Db_A", "maps/tedgen_Da_A", "maps/tedgen_Db_A"):
+        del st[name]
+out4 = os.path.join(tmp, "mx2_stats.h5")
+run_ok(["stage", "campaign-stats", "--input", mx2, "--output", out4, "--landscape", mos2, "--figures", figures])
+s4, a4 = stats(out4)
+check("tedgen/counts" not in s4 and abs(s4["basins/fraction"].sum() - 1) < 1e-12 and a4["windows_kept"] == attrs["windows_kept"],
+      f"MoS2: no TED-Gen plane, every kept window in a basin: {sorted(s4)[:6]}")
+check("valid" in run_ok(["validate", out4]) and os.path.exists(os.path.join(figures, "mx2_stats_campaign_landscape.png")), "MoS2 product and PNG")
+
+# ---- bad inputs ---------------------------------------------------------------------------------
 before = sorted(os.listdir(tmp))
 for inp, extra, words in (
     (mos2 + ":/landscape", ["--landscape", csv], "stacking/1"),  # a landscape given as the campaign

@@ -101,6 +101,11 @@ check(np.median(conf[:, left + right]) > 0.3, f"confident away from the seam: {n
 for name in ("stacking_stacking_maps.png", "stacking_stacking_model.png"):
     check(os.path.exists(os.path.join(tmp, "figures", name)), f"figure {name} written")
 
+# Into the file that holds its input (as a workflow's ingest and stacking steps share one output file).
+run_ok(["stage", "infer-stacking", "--input", stack + ":/image_stack", "--output", stack + ":/stacking", "--model", model, "--material", "ReS2",
+        "--layers", "2", "--window-nm", "2.0", "--stride-nm", "1.2", "--refine", "off", "--figures", os.path.join(tmp, "figures")], timeout=600)
+check("valid" in run_ok(["validate", stack]), "the image stack and the stacking product share a file")
+
 # 2 ranks: the same product.
 out2 = os.path.join(tmp, "stacking2.h5")
 run_ok([a if a != out1 else out2 for a in args], ranks=2, timeout=600)
