@@ -217,7 +217,7 @@ class CampaignStats : public Stage {
     write_histograms(g, tally, fraction_density, tedgen_density);
     write_images(g, tally, per_image_values, source_files, whole_a, whole_b, whole_da, whole_db, columns);
 
-    if (!figures_.empty() && figures_ != "none") {
+    if (!figures_folder(figures_, ctx.output.file).empty()) {
       out.file().flush();
       par::collectively(comm, [&] {
         if (!comm.is_root()) return;
@@ -234,7 +234,7 @@ class CampaignStats : public Stage {
           f.points_tedgen.push_back({p[3], p[4]});
         }
         namespace fs = std::filesystem;
-        const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+        const fs::path dir = figures_folder(figures_, ctx.output.file);
         fs::create_directories(dir);
         write_campaign_figures(dir.string(), fs::path(ctx.output.file).stem().string(), f);
       });

@@ -162,7 +162,7 @@ class Landscape : public Stage {
       r.write_vector("energy_meV", named_energy).set_attr("units", "meV per unit cell relative to the grid's lowest point");
       r.write_vector("spacing_A", named_spacing).set_attr("units", "A");
     }
-    if (!figures_.empty() && figures_ != "none")
+    if (!figures_folder(figures_, ctx.output.file).empty())
       par::collectively(ctx.comm, [&] {
         if (ctx.comm.is_root()) write_figure(ctx, grid, minima, barrier);
       });
@@ -179,7 +179,7 @@ class Landscape : public Stage {
   void write_figure(const StageContext& ctx, const analysis::EnergyGrid& grid, const std::vector<analysis::LandscapePoint>& minima,
                     const analysis::SlidingBarrier& barrier) const {
     namespace fs = std::filesystem;
-    const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+    const fs::path dir = figures_folder(figures_, ctx.output.file);
     fs::create_directories(dir);
     const io::ColourScale heat{0.0, std::max(grid.max(), 1e-9), false, io::Ramp::heat};
     const io::plot::ColourBar bar{"energy (meV per cell)", heat};

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <memory>
@@ -73,6 +74,14 @@ inline void require_positive(const std::string& option, double value, const char
   if ((value > 0 && value < HUGE_VAL) || (automatic && value == -1)) return;
   throw ConfigError(option + ": expected a positive number" + (automatic ? std::string(", or -1 (") + automatic + ")" : std::string()) +
                     ", found " + Options::text(value));
+}
+
+/// The folder of a stage's PNG figures from its --figures value: "auto" -> figures/ beside the
+/// output file, "" or "none" -> no figures (returns ""), anything else -> that folder.
+inline std::string figures_folder(const std::string& value, const std::string& output_file) {
+  if (value.empty() || value == "none") return "";
+  if (value == "auto") return (std::filesystem::absolute(output_file).parent_path() / "figures").string();
+  return value;
 }
 
 struct StageContext {

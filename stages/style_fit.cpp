@@ -141,7 +141,7 @@ class StyleFit : public Stage {
                 Options::text(c[0].kl), ", noise added ", Options::text(c[1].kl), ", style ", Options::text(c[2].kl));
     }
     write_product(ctx, out.group(), r);
-    if (!figures_.empty() && figures_ != "none")
+    if (!figures_folder(figures_, ctx.output.file).empty())
       par::collectively(ctx.comm, [&] {
         if (ctx.comm.is_root()) write_figures(ctx, e, r);
       });
@@ -252,7 +252,7 @@ class StyleFit : public Stage {
 
   void write_figures(const StageContext& ctx, const analysis::StyleExperiment& e, const analysis::StyleFitReport& r) const {
     namespace fs = std::filesystem;
-    const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+    const fs::path dir = figures_folder(figures_, ctx.output.file);
     fs::create_directories(dir);
     const std::string stem = fs::path(ctx.output.file).stem().string();
     // Images: a central crop of at most 320 x 320 pixels of the first image and the three simulations.

@@ -36,15 +36,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Fractions (a, b) of the canonical cell -> Cartesian canonical Angstrom, and back.
-std::array<double, 2> to_cartesian(const learn::StackingModelInfo& m, double a, double b) {
-  return {a * m.a1c_A[0] + b * m.a2c_A[0], a * m.a1c_A[1] + b * m.a2c_A[1]};
-}
-std::array<double, 2> to_fractions(const learn::StackingModelInfo& m, double x, double y) {
-  const double det = m.a1c_A[0] * m.a2c_A[1] - m.a2c_A[0] * m.a1c_A[1];
-  return {(x * m.a2c_A[1] - y * m.a2c_A[0]) / det, (m.a1c_A[0] * y - m.a1c_A[1] * x) / det};
-}
-
 /// One image's lattice and frame, as the ranks that read it computed them (identically).
 struct ImageLattice {
   analysis::FoundLattice lattice;
@@ -101,7 +92,7 @@ class InferStacking : public Stage {
         .add<bool>("consistency", &consistency_, true, "also read each window turned by 180 degrees (confidence; averaged)")
         .add<std::int64_t>("batch", &batch_, 128, "windows per model call")
         .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
-        .add<std::string>("figures", &figures_, "auto", "folder for the PNG figures (auto: figures/ beside the output; empty: none)");
+        .add<std::string>("figures", &figures_, "auto", "folder for the PNG figures (auto: figures/ beside the output; none: no figures)");
   }
 
   void validate(const StageContext& ctx) override {
@@ -295,7 +286,7 @@ class InferStacking : public Stage {
 
     write_product(ctx, out, symmetry, grid, labels, refined, was_refined, consistency, confidence_map, boundary, centre, estimate,
                   image_confidence, lattice_values, fine, model);
-    if (!figures_.empty()) {
+    if (!figures_folder(figures_, ctx.output.file).empty()) {
       out.file().flush();
       par::collectively(ctx.comm, [&] {
         if (ctx.comm.is_root()) write_figures(ctx, symmetry, grid, labels, confidence_map, boundary, estimate, lattice_values, fit_origin, was_refined, refined);
@@ -304,8 +295,9 @@ class InferStacking : public Stage {
   }
 
  private:
-  // Per image: a1_px (2), a2_px (2), scale, mirrored, quality, twist_deg (FFT), found.
-  static constexpr std::int64_t kLatticeValues = 9;
+  // Per image: a1_px (2), a2_px (2), scale, mirrored, quality, twist_deg (FFT), found, and the
+  // canonical frame's matrix M (canonical Angstrom -> input pixels; row-major, 4).
+  static constexpr std::int64_t kLatticeValues = 13, kFrameAt = 9;
   // Below this fit confidence a refined window is fitted again from a search over the cell.
   static constexpr double kSearchBelow = 0.5;
 
@@ -382,6 +374,7 @@ class InferStacking : public Stage {
     double* v = values.data() + n * kLatticeValues;
     v[0] = l.lattice.a1_px[0], v[1] = l.lattice.a1_px[1], v[2] = l.lattice.a2_px[0], v[3] = l.lattice.a2_px[1];
     v[4] = l.lattice.scale, v[5] = l.lattice.mirrored ? 1 : 0, v[6] = l.lattice.quality, v[7] = l.lattice.twist_deg, v[8] = 1;
+    v[kFrameAt] = l.frame.m[0][0], v[kFrameAt + 1] = l.frame.m[0][1], v[kFrameAt + 2] = l.frame.m[1][0], v[kFrameAt + 3] = l.frame.m[1][1];
   }
 
   /// Frame n as float (independent I/O on the file the runner opened on the communicator).
@@ -442,7 +435,7 @@ class InferStacking : public Stage {
         const double* y = labels.data() + cell * C;
         if (info_.task == "slip") {
           for (std::int64_t i = 0; i < info_.interfaces(); ++i) {
-            const auto s = to_cartesian(info_, y[2 * i], y[2 * i + 1]);
+            const auto s = info_.cartesian(y[2 * i], y[2 * i + 1]);
             start.slip_x_A.push_back(s[0]);
             start.slip_y_A.push_back(s[1]);
           }
@@ -465,7 +458,7 @@ class InferStacking : public Stage {
         std::vector<double> r(static_cast<std::size_t>(C));
         if (info_.task == "slip") {
           for (std::int64_t i = 0; i < info_.interfaces(); ++i) {
-            const auto f = to_fractions(info_, fit.params.slip_x_A[std::size_t(i)], fit.params.slip_y_A[std::size_t(i)]);
+            const auto f = info_.fractions(fit.params.slip_x_A[std::size_t(i)], fit.params.slip_y_A[std::size_t(i)]);
             r[std::size_t(2 * i)] = f[0], r[std::size_t(2 * i + 1)] = f[1];
           }
         } else {
@@ -561,19 +554,13 @@ class InferStacking : public Stage {
       return q;
     }
     const bool tedgen = sim::layer_cell(info_.material).triclinic;
-    // The canonical frame's Angstrom -> input pixels: M = [a1_px a2_px] [a1c a2c]^-1.
-    const double det = info_.a1c_A[0] * info_.a2c_A[1] - info_.a2c_A[0] * info_.a1c_A[1];
-    const double inv[2][2] = {{info_.a2c_A[1] / det, -info_.a2c_A[0] / det}, {-info_.a1c_A[1] / det, info_.a1c_A[0] / det}};
-    const double P[2][2] = {{lattice[0], lattice[2]}, {lattice[1], lattice[3]}};
-    double M[2][2];
-    for (int r = 0; r < 2; ++r)
-      for (int c = 0; c < 2; ++c) M[r][c] = P[r][0] * inv[0][c] + P[r][1] * inv[1][c];
+    const double* M = lattice + kFrameAt;  // canonical Angstrom -> input pixels (analysis::canonical_frame)
     for (std::int64_t i = 0; i < info_.interfaces(); ++i) {
       const double fa = y[std::size_t(2 * i)], fb = y[std::size_t(2 * i + 1)];
-      const auto s = to_cartesian(info_, fa, fb);
+      const auto s = info_.cartesian(fa, fb);
       q.a.push_back(fa), q.b.push_back(fb);
-      q.x_A.push_back((M[0][0] * s[0] + M[0][1] * s[1]) * meta_.pixel_size_x_A);
-      q.y_A.push_back((M[1][0] * s[0] + M[1][1] * s[1]) * meta_.pixel_size_y_A);
+      q.x_A.push_back((M[0] * s[0] + M[1] * s[1]) * meta_.pixel_size_x_A);
+      q.y_A.push_back((M[2] * s[0] + M[3] * s[1]) * meta_.pixel_size_y_A);
       // TED-Gen's ReS2 layer is the mirror image of layer_cell's (about a1): their (dx, dy) is the
       // canonical slip mirrored about x (data_schema/stacking.md, "TED-Gen convention").
       const auto d = tedgen ? analysis::tedgen_da_db(s[0], -s[1]) : std::array<double, 2>{kNaN, kNaN};
@@ -757,7 +744,7 @@ class InferStacking : public Stage {
                      const std::vector<double>& lattice, const std::vector<double>& origin, const std::vector<std::uint8_t>& was_refined,
                      const std::vector<double>& refined) const {
     namespace fs = std::filesystem;
-    const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+    const fs::path dir = figures_folder(figures_, ctx.output.file);
     fs::create_directories(dir);
     const std::string stem = fs::path(ctx.output.file).stem().string();
     const std::int64_t per_image = grid.rows * grid.cols, C = std::int64_t(info_.values.size());
@@ -770,7 +757,6 @@ class InferStacking : public Stage {
     f.where = where_;
     f.grid = &grid;
     f.window_px = window_A_ / pixel_A_;
-    f.lattice = lattice.data();
     for (std::int64_t k = 0; k < per_image; ++k) {
       const std::vector<double>& src = was_refined[std::size_t(k)] ? refined : labels;
       const std::vector<double> y(src.begin() + std::ptrdiff_t(k * C), src.begin() + std::ptrdiff_t((k + 1) * C));
@@ -799,8 +785,7 @@ class InferStacking : public Stage {
         f.model_label.assign(pose + 3, pose + 3 + C);
       }
     }
-    f.a1c_A = {info_.a1c_A[0], info_.a1c_A[1]};
-    f.a2c_A = {info_.a2c_A[0], info_.a2c_A[1]};
+    f.frame = {lattice[kFrameAt], lattice[kFrameAt + 1], lattice[kFrameAt + 2], lattice[kFrameAt + 3]};
     write_stacking_figures(dir.string(), stem, f);
   }
 

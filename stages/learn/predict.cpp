@@ -43,7 +43,7 @@ class Predict : public Stage {
         .add<std::int64_t>("tile-px", &tile_, 256, "owned pixels per tile side [image pixels]")
         .add<std::int64_t>("halo-px", &halo_, 0, "halo around each tile [image pixels] (0: 24 model pixels)")
         .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
-        .add<std::string>("figures", &figures_, "auto", "folder for a PNG of the first image and its maps (auto: figures/ beside the output; empty: none)");
+        .add<std::string>("figures", &figures_, "auto", "folder for a PNG of the first image and its maps (auto: figures/ beside the output; none: no figure)");
   }
 
   void validate(const StageContext& ctx) override {
@@ -108,7 +108,7 @@ class Predict : public Stage {
     g.set_attr("model_task", m.task);
     g.set_attr("source", ctx.input);
     g.set_attr("pixel_size_A", pixel_A_);
-    if (!figures_.empty()) {
+    if (!figures_folder(figures_, ctx.output.file).empty()) {
       out.file().flush();
       std::vector<io::h5::Dataset> map_data;  // opened on every rank; read by rank 0 alone
       for (std::int64_t c = 0; c < channels; ++c) map_data.push_back(maps.open_dataset("map_" + std::to_string(c)));
@@ -137,7 +137,7 @@ class Predict : public Stage {
       fig.panels.push_back(io::plot::intensity_panel("map_" + std::to_string(c), v, h, w, axes, "model output",
                                                      io::robust_scale(v, 0.005, 0.995, io::Ramp::heat)));
     }
-    const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+    const fs::path dir = figures_folder(figures_, ctx.output.file);
     fs::create_directories(dir);
     const std::string stem = fs::path(ctx.output.file).stem().string() + "_" + model_name;
     io::plot::write_figure((dir / (stem + "_maps.png")).string(), fig,

@@ -101,12 +101,7 @@ void write_stacking_figures(const std::string& dir, const std::string& stem, con
   // 2. The atomic model of the found stacking over a crop around a refined window.
   if (!in.model_origin || in.model_label.empty()) return;
   const auto& o = *in.model_origin;
-  const double a1x = in.lattice[0], a1y = in.lattice[1], a2x = in.lattice[2], a2y = in.lattice[3];
-  // M: canonical Angstrom -> input pixels.
-  const double det = in.a1c_A[0] * in.a2c_A[1] - in.a2c_A[0] * in.a1c_A[1];
-  const double inv[2][2] = {{in.a2c_A[1] / det, -in.a2c_A[0] / det}, {-in.a1c_A[1] / det, in.a1c_A[0] / det}};
-  const double M[2][2] = {{a1x * inv[0][0] + a2x * inv[1][0], a1x * inv[0][1] + a2x * inv[1][1]},
-                          {a1y * inv[0][0] + a2y * inv[1][0], a1y * inv[0][1] + a2y * inv[1][1]}};
+  const auto& M = in.frame;  // canonical Angstrom -> input pixels, row-major
   const double crop_A = std::min(16.0, std::min(in.height, in.width) * in.pixel_A);
   const std::int64_t side = std::int64_t(crop_A / in.pixel_A);
   const std::int64_t r0 = std::clamp<std::int64_t>(std::int64_t(o[0]) - side / 2, 0, in.height - side);
@@ -143,7 +138,7 @@ void write_stacking_figures(const std::string& dir, const std::string& stem, con
   for (const auto& a : s.atoms) {
     if (a.layer < 0) continue;
     const double qx = a.x - field / 2 + o[2], qy = a.y - field / 2 + o[3];
-    const double px = o[1] + M[0][0] * qx + M[0][1] * qy - double(c0), py = o[0] + M[1][0] * qx + M[1][1] * qy - double(r0);
+    const double px = o[1] + M[0] * qx + M[1] * qy - double(c0), py = o[0] + M[2] * qx + M[3] * qy - double(r0);
     if (px < -2 || py < -2 || px > double(side + 1) || py > double(side + 1)) continue;
     const double radius = (a.sublattice == sim::Sublattice::metal ? 0.4 : 0.25) / in.pixel_A;
     panel.marks.push_back({plot::Mark::Kind::circle, px, py, 0, 0, radius, colours[std::min<int>(a.layer, 2)], 0.0, false});

@@ -21,7 +21,6 @@ struct StackingFigureInput {
   int layers = 2;
   const learn::WindowCentres* grid = nullptr;
   double window_px = 0;
-  const double* lattice = nullptr;  // a1_px (2), a2_px (2), ... of the image
   /// Per window: (x_A, y_A) per interface, or (twist_deg).
   std::vector<std::vector<double>> window_values;
   std::vector<double> confidence;
@@ -33,7 +32,7 @@ struct StackingFigureInput {
   std::optional<std::array<double, 4>> model_origin;
   std::vector<double> model_label;      // as fitted (not folded)
   double model_bottom_rotation_deg = 0;  // MX2: 0 or 60 (the fit's bottom-layer orientation)
-  std::array<double, 2> a1c_A{0, 0}, a2c_A{0, 0};
+  std::array<double, 4> frame{};  // the image's canonical frame: canonical Angstrom -> input pixels, row-major
 };
 
 /// Writes DIR/STEM_stacking_maps.png and, when a refined window places the lattice,

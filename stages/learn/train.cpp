@@ -61,26 +61,9 @@ class Train : public Stage {
     const learn::ThreadSettings threads = learn::configure_threads(ctx.comm, cfg_.threads);
     if (ctx.comm.is_root()) log::info("train: ", threads.summary());
     learn::TrainsetStream data(plan_.source, plan_.stream, ctx.comm.rank(), ctx.comm.size());
-    // Initial weights from --seed (rank 0's are broadcast by the trainer): the same run for any rank count.
-    torch::manual_seed(plan_.trainer.seed);
-    std::shared_ptr<learn::Network> network = learn::make_network(plan_.spec);
-    if (ctx.comm.is_root())
-      log::info("train: ", learn::spec_text(plan_.spec), " (", count_parameters(*network), " parameters) on ", data.train_size(),
-                " samples (", data.validation_size(), " for validation), global batch ", plan_.stream.global_batch, ", ",
-                ctx.comm.size(), " rank(s)");
-    learn::TrainerOptions options = plan_.trainer;
-    options.metrics = plan_.metrics;
-    // The model folder holds the checkpoint while training runs (it survives a failure, for --resume).
-    par::collectively(ctx.comm, [&] {
-      if (ctx.comm.is_root()) fs::create_directories(plan_.model_dir);
-    });
-    learn::Trainer trainer(ctx.comm, network, data, plan_.loss, options);
-    const bool resume = cfg_.resume && fs::exists(plan_.trainer.checkpoint);
-    if (resume && ctx.comm.is_root()) log::info("train: resuming from ", plan_.trainer.checkpoint);
-    const learn::TrainingResult result = resume ? trainer.resume(plan_.trainer.checkpoint) : trainer.fit();
-    if (!result.completed)
-      throw ConfigError("train: stopped after " + std::to_string(result.steps) + " steps (--stop-after-steps) before the last epoch; "
-                        "the checkpoint " + plan_.trainer.checkpoint + " holds the run: rerun with --resume true to finish it");
+    TrainedNetwork trained = train_network(ctx, cfg_, plan_, data, "train");
+    const std::shared_ptr<learn::Network>& network = trained.network;
+    const learn::TrainingResult& result = trained.result;
 
     // The held-out test set, if any, then the model and its manifest (rank 0), the log and the figure.
     std::optional<learn::Evaluation> test;
@@ -92,24 +75,9 @@ class Train : public Stage {
       test = learn::evaluate(ctx.comm, *network, test_data, plan_.loss, plan_.metrics, plan_.stream.global_batch);
       if (ctx.comm.is_root()) log::info("train: test set of ", test->samples, " samples: loss ", test->loss);
     }
-    io::ModelManifest manifest = make_manifest(ctx, plan_, result, data, test);
-    std::string sha;
-    par::collectively(ctx.comm, [&] {
-      if (!ctx.comm.is_root()) return;
-      manifest = learn::save_model(*network, manifest, plan_.model_dir, learn::SaveModelOptions{cfg_.half, "model.pt"});
-      sha = manifest.sha256;
-    });
-    sha = ctx.comm.bcast_string(sha, 0);
-    write_training_log(out, plan_, result, manifest.name, plan_.model_dir, sha, threads.summary(), ctx.comm.size());
-    par::collectively(ctx.comm, [&] {
-      if (ctx.comm.is_root()) write_training_figure(ctx.output.file, manifest.name, result, plan_);
-    });
-    // The run is complete: its checkpoint has served (a rerun starts afresh, or is skipped).
-    par::collectively(ctx.comm, [&] {
-      if (ctx.comm.is_root()) fs::remove(plan_.trainer.checkpoint);
-    });
-    if (ctx.comm.is_root())
-      log::info("train: model ", manifest.name, " written to ", plan_.model_dir, " (sha256 ", sha.substr(0, 12), ")");
+    const io::ModelManifest manifest = save_trained_model(ctx, cfg_, plan_, *network, make_manifest(ctx, plan_, result, data, test));
+    write_training_log(out, plan_, result, manifest.name, plan_.model_dir, manifest.sha256, threads.summary(), ctx.comm.size());
+    finish_training(ctx, plan_, result, manifest, "train");
   }
 
  private:

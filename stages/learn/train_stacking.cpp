@@ -114,26 +114,10 @@ class TrainStacking : public Stage {
     const learn::ThreadSettings threads = learn::configure_threads(ctx.comm, cfg_.threads);
     if (ctx.comm.is_root()) log::info("train-stacking: ", threads.summary());
     learn::TrainsetStream data(plan_.source, plan_.stream, ctx.comm.rank(), ctx.comm.size());
-    torch::manual_seed(plan_.trainer.seed);
-    std::shared_ptr<learn::Network> network = learn::make_network(plan_.spec);
-    if (ctx.comm.is_root()) {
-      log::info("train-stacking: ", task_spec_.symmetry.front().describe());
-      log::info("train-stacking: ", learn::spec_text(plan_.spec), " (", count_parameters(*network), " parameters) on ", data.train_size(),
-                " samples (", data.validation_size(), " for validation), global batch ", plan_.stream.global_batch, ", ",
-                ctx.comm.size(), " rank(s)");
-    }
-    learn::TrainerOptions options = plan_.trainer;
-    options.metrics = plan_.metrics;
-    par::collectively(ctx.comm, [&] {
-      if (ctx.comm.is_root()) fs::create_directories(plan_.model_dir);
-    });
-    learn::Trainer trainer(ctx.comm, network, data, plan_.loss, options);
-    const bool resume = cfg_.resume && fs::exists(plan_.trainer.checkpoint);
-    if (resume && ctx.comm.is_root()) log::info("train-stacking: resuming from ", plan_.trainer.checkpoint);
-    const learn::TrainingResult result = resume ? trainer.resume(plan_.trainer.checkpoint) : trainer.fit();
-    if (!result.completed)
-      throw ConfigError("train-stacking: stopped after " + std::to_string(result.steps) + " steps (--stop-after-steps) before the last "
-                        "epoch; the checkpoint " + plan_.trainer.checkpoint + " holds the run: rerun with --resume true to finish it");
+    if (ctx.comm.is_root()) log::info("train-stacking: ", task_spec_.symmetry.front().describe());
+    TrainedNetwork trained = train_network(ctx, cfg_, plan_, data, "train-stacking");
+    const std::shared_ptr<learn::Network>& network = trained.network;
+    const learn::TrainingResult& result = trained.result;
 
     // The held-out set: --test-input, else the validation samples; and the constant prediction
     // of the mean target on it, the reference the model must beat.
@@ -167,26 +151,13 @@ class TrainStacking : public Stage {
 
     io::ModelManifest manifest = make_manifest(ctx, plan_, result, data, test);
     complete_manifest(manifest, summary, reference, set);
-    std::string sha;
-    par::collectively(ctx.comm, [&] {
-      if (!ctx.comm.is_root()) return;
-      manifest = learn::save_model(*network, manifest, plan_.model_dir, learn::SaveModelOptions{cfg_.half, "model.pt"});
-      sha = manifest.sha256;
-    });
-    sha = ctx.comm.bcast_string(sha, 0);
-    write_training_log(out, plan_, result, manifest.name, plan_.model_dir, sha, threads.summary(), ctx.comm.size());
+    manifest = save_trained_model(ctx, cfg_, plan_, *network, manifest);
+    write_training_log(out, plan_, result, manifest.name, plan_.model_dir, manifest.sha256, threads.summary(), ctx.comm.size());
     out.group().set_attr("task", task_spec_.task);
     out.group().set_attr("label_symmetry", task_spec_.symmetry.front().describe());
     for (const auto& [k, v] : summary) out.group().set_attr(set + "_" + k, v);
     for (const auto& [k, v] : reference) out.group().set_attr("constant_prediction_" + k, v);
-    par::collectively(ctx.comm, [&] {
-      if (ctx.comm.is_root()) write_training_figure(ctx.output.file, manifest.name, result, plan_);
-    });
-    par::collectively(ctx.comm, [&] {
-      if (ctx.comm.is_root()) fs::remove(plan_.trainer.checkpoint);
-    });
-    if (ctx.comm.is_root())
-      log::info("train-stacking: model ", manifest.name, " written to ", plan_.model_dir, " (sha256 ", sha.substr(0, 12), ")");
+    finish_training(ctx, plan_, result, manifest, "train-stacking");
   }
 
  private:

@@ -8,6 +8,10 @@
 #include <set>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/par/failure.hpp"
+#include "tmdflow/learn/trainer.hpp"
+#include "tmdflow/learn/model_file.hpp"
+#include "tmdflow/core/log.hpp"
 #include "tmdflow/core/sha256.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/emd.hpp"
@@ -97,7 +101,7 @@ void TrainConfig::declare_training(Options& o, const std::string& default_networ
       .add<std::string>("model-name", &model_name, default_model_name, "name of the model (its folder and manifest)")
       .add<std::string>("model-dir", &model_dir, "", "folder of the model (default: the --model-name folder in a folder 'models' beside the output file)")
       .add<bool>("half", &half, false, "store the weights as float16 (half the file size)")
-      .add<std::string>("figures", &figures, "auto", "folder for the training-curve PNG (auto: figures/ beside the output; empty: none)")
+      .add<std::string>("figures", &figures, "auto", "folder for the training-curve PNG (auto: figures/ beside the output; none: no figure)")
       .add<bool>("resume", &resume, false, "continue from the model folder's checkpoint when there is one")
       .add<std::int64_t>("stop-after-steps", &stop_after_steps, 0, "stop cleanly after this many steps in all (0: run to the end)")
       .add<int>("threads", &threads, 0, "LibTorch threads per rank (0: the cores each rank owns)");
@@ -219,7 +223,7 @@ void TrainConfig::plan_trainer(const StageContext& ctx, TrainPlan& p) const {
   if (fs::exists(t.checkpoint) && !resume && !ctx.replace)
     throw ConfigError("model-dir: " + p.model_dir + " holds the checkpoint of an unfinished run: --resume true continues it, "
                       "--force starts afresh");
-  p.figures_dir = figures == "auto" ? (out_dir / "figures").string() : figures;
+  p.figures_dir = figures_folder(figures, ctx.output.file);
 }
 
 TrainPlan TrainConfig::plan(const StageContext& ctx) const {
@@ -419,6 +423,52 @@ void write_training_figure(const std::string& output_file, const std::string& mo
                          "Training of model " + model_name + " (" + learn::spec_text(plan.spec) + "): " + plan.loss_name +
                              " loss per epoch on the training samples and on the held-out validation samples (log scale; dashed "
                              "line: the best epoch, whose weights the model keeps), and the validation metrics per epoch.");
+}
+
+TrainedNetwork train_network(const StageContext& ctx, const TrainConfig& cfg, const TrainPlan& plan, learn::TrainsetStream& data,
+                             const std::string& who) {
+  // Initial weights from --seed (rank 0's are broadcast by the trainer): the same run for any rank count.
+  torch::manual_seed(plan.trainer.seed);
+  TrainedNetwork t;
+  t.network = learn::make_network(plan.spec);
+  if (ctx.comm.is_root())
+    log::info(who, ": ", learn::spec_text(plan.spec), " (", count_parameters(*t.network), " parameters) on ", data.train_size(), " samples (",
+              data.validation_size(), " for validation), global batch ", plan.stream.global_batch, ", ", ctx.comm.size(), " rank(s)");
+  learn::TrainerOptions options = plan.trainer;
+  options.metrics = plan.metrics;
+  // The model folder holds the checkpoint while training runs (it survives a failure, for --resume).
+  par::collectively(ctx.comm, [&] {
+    if (ctx.comm.is_root()) fs::create_directories(plan.model_dir);
+  });
+  learn::Trainer trainer(ctx.comm, t.network, data, plan.loss, options);
+  const bool resume = cfg.resume && fs::exists(plan.trainer.checkpoint);
+  if (resume && ctx.comm.is_root()) log::info(who, ": resuming from ", plan.trainer.checkpoint);
+  t.result = resume ? trainer.resume(plan.trainer.checkpoint) : trainer.fit();
+  if (!t.result.completed)
+    throw ConfigError(who + ": stopped after " + std::to_string(t.result.steps) + " steps (--stop-after-steps) before the last epoch; "
+                      "the checkpoint " + plan.trainer.checkpoint + " holds the run: rerun with --resume true to finish it");
+  return t;
+}
+
+io::ModelManifest save_trained_model(const StageContext& ctx, const TrainConfig& cfg, const TrainPlan& plan, const learn::Network& network,
+                                     io::ModelManifest manifest) {
+  par::collectively(ctx.comm, [&] {
+    if (ctx.comm.is_root()) manifest = learn::save_model(network, manifest, plan.model_dir, learn::SaveModelOptions{cfg.half, "model.pt"});
+  });
+  manifest.sha256 = ctx.comm.bcast_string(manifest.sha256, 0);
+  return manifest;
+}
+
+void finish_training(const StageContext& ctx, const TrainPlan& plan, const learn::TrainingResult& result, const io::ModelManifest& manifest,
+                     const std::string& who) {
+  par::collectively(ctx.comm, [&] {
+    if (ctx.comm.is_root()) write_training_figure(ctx.output.file, manifest.name, result, plan);
+  });
+  par::collectively(ctx.comm, [&] {
+    if (ctx.comm.is_root()) fs::remove(plan.trainer.checkpoint);
+  });
+  if (ctx.comm.is_root())
+    log::info(who, ": model ", manifest.name, " written to ", plan.model_dir, " (sha256 ", manifest.sha256.substr(0, 12), ")");
 }
 
 }  // namespace tmdflow::stages

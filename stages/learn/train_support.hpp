@@ -75,6 +75,28 @@ struct TrainConfig {
   void plan_trainer(const StageContext& ctx, TrainPlan& p) const;
 };
 
+/// A trained network and how its training went.
+struct TrainedNetwork {
+  std::shared_ptr<learn::Network> network;
+  learn::TrainingResult result;
+};
+
+/// Builds the network from --seed (the same run for any rank count), trains it on `data` (or resumes
+/// from the model folder's checkpoint with --resume) and throws ConfigError when --stop-after-steps
+/// ended it before the last epoch. `who` names the stage in messages. Collective.
+TrainedNetwork train_network(const StageContext& ctx, const TrainConfig& cfg, const TrainPlan& plan, learn::TrainsetStream& data,
+                             const std::string& who);
+
+/// Saves the model and its manifest (rank 0) into the model folder and returns the manifest as
+/// saved (with its sha256 on every rank). Collective.
+io::ModelManifest save_trained_model(const StageContext& ctx, const TrainConfig& cfg, const TrainPlan& plan, const learn::Network& network,
+                                     io::ModelManifest manifest);
+
+/// After the training log is written: the figure of the curves, the checkpoint removed (the run is
+/// complete: a rerun starts afresh, or is skipped), and the closing log line. Collective.
+void finish_training(const StageContext& ctx, const TrainPlan& plan, const learn::TrainingResult& result, const io::ModelManifest& manifest,
+                     const std::string& who);
+
 /// "a=1,b=x" -> {a: 1, b: x}; ConfigError naming network-params for an item without '='.
 std::map<std::string, std::string> network_params_of(const std::string& text);
 

@@ -108,7 +108,11 @@ check("valid" in run_ok(["validate", stack]), "the image stack and the stacking 
 
 # 2 ranks: the same product.
 out2 = os.path.join(tmp, "stacking2.h5")
-run_ok([a if a != out1 else out2 for a in args], ranks=2, timeout=600)
+args2 = [a if a != out1 else out2 for a in args]
+args2[args2.index("--figures") + 1] = "none"  # no figures, and no folder named "none"
+run_ok(args2, ranks=2, timeout=600, cwd=tmp)
+check(not os.path.exists(os.path.join(tmp, "none")) and not os.path.exists(os.path.join(tmp, "figures", "stacking2_stacking_maps.png")),
+      "--figures none writes no figure")
 with h5py.File(out1, "r") as f1, h5py.File(out2, "r") as f2:
     # The network runs with other thread counts per rank (float sums in another order), so the fits
     # start from starts equal to ~1e-6: they end within a few thousandths of an Angstrom.

@@ -102,7 +102,9 @@ def alive(pids):
 
 
 def wait_for_temp(job, directory, name):
-    return job.wait_for(lambda: any(f.startswith(name + ".tmp-") for f in os.listdir(directory)), f"the temporary file of {name}")
+    # The lock is written before the temporary file: wait for the file itself, or a kill can land between the two.
+    return job.wait_for(lambda: any(f.startswith(name + ".tmp-") and not f.endswith(".lock") for f in os.listdir(directory)),
+                        f"the temporary file of {name}")
 
 
 def interrupted_lines(job):

@@ -35,6 +35,12 @@ struct StackingModelInfo {
   /// Throws InputError naming the model when the manifest is not that of a stacking model.
   static StackingModelInfo from_manifest(const io::ModelManifest& manifest);
   std::int64_t interfaces() const { return task == "slip" ? layers - 1 : 0; }
+  /// Fractions (a, b) of the canonical cell -> Cartesian canonical Angstrom, and back.
+  std::array<double, 2> cartesian(double a, double b) const { return {a * a1c_A[0] + b * a2c_A[0], a * a1c_A[1] + b * a2c_A[1]}; }
+  std::array<double, 2> fractions(double x, double y) const {
+    const double det = a1c_A[0] * a2c_A[1] - a2c_A[0] * a1c_A[1];
+    return {(x * a2c_A[1] - y * a2c_A[0]) / det, (a1c_A[0] * y - a1c_A[1] * x) / det};
+  }
 };
 
 /// Window centres on a regular grid: rows x cols windows of `window_px` input pixels, `stride_px`
