@@ -171,3 +171,11 @@ awk -v t="$(value "$DIR/domains.txt" tmdflow_s)" -v b="$(value "$DIR/domains.txt
   'BEGIN { printf "  baseline vs tmdflow, end to end: %.2f s vs %.2f s = %.2f x\n", b, t, b / t
            printf "  goal < 30 s end to end on 2 cores: %.2f s %s\n", t, (t < 30 ? "PASS" : "MISS")
            printf "  goal >= 10 x faster than scikit-learn: %.2f x %s\n", b / t, (b / t >= 10 ? "PASS" : "MISS") }'
+
+echo
+echo "== defect dynamics: a 100-frame 1024^2 movie of WS2:Mo, detect -> track -> motifs -> kinetics, vs its ground truth =="
+if [ -x "$BIN/tmdflow-learn" ]; then
+  "$PY" benchmarks/bench_dynamics.py --bin "$BIN" --work "$DIR/dynamics" --ranks 2 | tee "$DIR/dynamics.txt"
+else
+  echo "  (no tmdflow-learn: built without LibTorch)"
+fi

@@ -15,9 +15,13 @@ std::vector<std::pair<std::string, StageFactory>>& stages_table() {
       {"style-fit", make_style_fit_stage},
       {"landscape", make_landscape_stage},
       {"campaign-stats", make_campaign_stats_stage},
+      {"make-defect-trainset", make_make_defect_trainset_stage},
       {"virtual-image", make_virtual_image_stage},
       {"diffraction-features", make_diffraction_features_stage},
       {"domains", make_domains_stage},
+      {"track-defects", make_track_defects_stage},
+      {"defect-motifs", make_defect_motifs_stage},
+      {"kinetics", make_kinetics_stage},
   };
   return stages;
 }
@@ -41,8 +45,15 @@ const std::vector<LearnStageEntry>& learn_stage_catalogue() {
       {"predict", "run a trained map model (e.g. the column detector) over every image of an image stack: one map per output channel"},
       {"train-stacking", "train the slip or twist regressor of bilayers/trilayers on a canonical-frame trainset, with symmetry-aware labels"},
       {"infer-stacking", "interlayer slip or twist of bilayers and trilayers in every image: sliding-window maps, boundaries, physics refinement"},
+      {"detect-defects", "find point defects (V_S, V_S2, dopants) in every frame of a movie with a trained detector: a table of positions, classes and scores"},
   };
   return entries;
+}
+
+std::string learn_stage_summary(const std::string& name) {
+  for (const auto& e : learn_stage_catalogue())
+    if (name == e.name) return e.summary;
+  throw ConfigError("learn stage '" + name + "' is not in the catalogue");
 }
 
 bool is_learn_stage(const std::string& name) {

@@ -20,6 +20,10 @@ std::unique_ptr<Stage> make_simulate_movie_stage();
 std::unique_ptr<Stage> make_style_fit_stage();
 std::unique_ptr<Stage> make_landscape_stage();
 std::unique_ptr<Stage> make_campaign_stats_stage();
+std::unique_ptr<Stage> make_make_defect_trainset_stage();
+std::unique_ptr<Stage> make_track_defects_stage();
+std::unique_ptr<Stage> make_defect_motifs_stage();
+std::unique_ptr<Stage> make_kinetics_stage();
 
 /// Stages that run LibTorch (train, and the analyses' model stages). They are built into a second
 /// executable, tmdflow-learn, so that the plain tmdflow never loads LibTorch (about 0.5 s at every
@@ -30,6 +34,8 @@ struct LearnStageEntry {
   const char* summary;
 };
 const std::vector<LearnStageEntry>& learn_stage_catalogue();
+/// The summary of learn stage `name` from the catalogue (ConfigError when it is not there).
+std::string learn_stage_summary(const std::string& name);
 bool is_learn_stage(const std::string& name);
 /// Adds a stage to the registry (tmdflow-learn's main, through register_learn_stages()).
 void register_stage(const std::string& name, StageFactory factory);

@@ -54,7 +54,7 @@ struct CurrentImage {
 class InferStacking : public Stage {
  public:
   std::string name() const override { return "infer-stacking"; }
-  std::string summary() const override { return learn_stage_catalogue()[3].summary; }
+  std::string summary() const override { return learn_stage_summary("infer-stacking"); }
   std::string description() const override {
     return "Reads the interlayer slip (bilayers: one per image, trilayers: two) or the twist of TMD stacks in every image of an\n"
            "image_stack product (ingest; it must be calibrated). Per image: the lattice of --material is found in the image\n"

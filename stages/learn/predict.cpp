@@ -26,7 +26,7 @@ namespace {
 class Predict : public Stage {
  public:
   std::string name() const override { return "predict"; }
-  std::string summary() const override { return learn_stage_catalogue()[1].summary; }
+  std::string summary() const override { return learn_stage_summary("predict"); }
   std::string description() const override {
     return "Runs a trained map model (--model NAME|PATH: a name from `tmdflow models`, or a model folder or file) over every\n"
            "image of an image_stack product (ingest), tile by tile with a halo, sharded over the ranks. Each tile is\n"

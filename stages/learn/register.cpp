@@ -7,12 +7,14 @@ std::unique_ptr<Stage> make_train_stage();
 std::unique_ptr<Stage> make_predict_stage();
 std::unique_ptr<Stage> make_train_stacking_stage();
 std::unique_ptr<Stage> make_infer_stacking_stage();
+std::unique_ptr<Stage> make_detect_defects_stage();
 
 void register_learn_stages() {
   register_stage("train", make_train_stage);
   register_stage("predict", make_predict_stage);
   register_stage("train-stacking", make_train_stacking_stage);
   register_stage("infer-stacking", make_infer_stacking_stage);
+  register_stage("detect-defects", make_detect_defects_stage);
 }
 
 }  // namespace tmdflow::stages

@@ -63,8 +63,8 @@ void TrainConfig::declare(Options& o) {
   o.add<std::string>("inputs", &inputs, "patches", "inputs dataset or array group in the trainset (N, [C,] H, W)")
       .add<std::string>("labels", &labels, "", "regression targets: label datasets NAME,... (under labels/ unless a path is given)")
       .add<std::string>("target-map", &target_map, "", "map targets: dataset or array group (N, [C,] H, W), e.g. targets")
-      .add<std::string>("loss", &loss, "mse", "loss: mse, l1, cross-entropy, dice, focal")
-      .add<std::string>("class-weights", &class_weights, "", "cross-entropy / focal: weight of each class W0,W1,...")
+      .add<std::string>("loss", &loss, "mse", "loss: mse, l1, cross-entropy, dice, focal, peak-mse (heat maps with rare peaks)")
+      .add<std::string>("class-weights", &class_weights, "", "cross-entropy / focal: weight of each class W0,W1,...; peak-mse: of each heat map's peaks")
       .add<bool>("augment-dihedral", &dihedral, false, "augment by the 8 rotations/flips (map targets follow; labels only with --labels-invariant)")
       .add<bool>("labels-invariant", &labels_invariant, false, "the labels do not change under rotations and flips")
       .add<std::string>("task", &task, "", "what the model predicts, for the manifest (default: from the targets)");
@@ -168,12 +168,17 @@ learn::TrainsetStream TrainConfig::read_trainset(const StageContext& ctx, TrainP
     if (auto v = g.attr_string("materials")) conditions["materials"] = *v;
     else if (!p.material.empty()) conditions["materials"] = p.material;
     if (auto v = g.attr_int("layers")) conditions["layers"] = *v;
+    if (auto v = g.attr_string("dopant")) conditions["dopant"] = *v;
     for (const char* key : {"pixel_A", "voltage_kV", "convergence_mrad", "detector_inner_mrad", "detector_outer_mrad", "Cs_A", "heatmap_sigma_A"})
       if (auto v = g.attr_double(key)) conditions[key] = *v;
     for (const char* key : {"dose_range_e_per_A2", "defocus_range_A", "source_size_range_A", "jitter_range_A", "vacancy_range",
-                            "contamination_range", "slip_range", "twist_range_deg"})
+                            "contamination_range", "slip_range", "twist_range_deg",
+                            // make-defect-trainset draws the microscope per patch
+                            "native_pixel_range_A", "voltage_range_kV", "convergence_range_mrad", "inner_range_mrad", "outer_range_mrad",
+                            "drift_range_A", "dopant_range", "single_vacancy_range", "double_vacancy_range"})
       if (auto v = g.attr_doubles(key)) conditions[key] = *v;
     p.conditions_json = conditions.dump();
+    if (g.kind("class_names") == io::h5::LinkKind::dataset) p.class_names = g.open_dataset("class_names").read_strings();
     if (g.kind(inputs) == io::h5::LinkKind::group) {
       const auto dims = io::emd::read_dims(g.open_group(inputs), 3);
       if (dims.size() == 3 && (dims[2].units == "A" || dims[2].units == "Å")) p.pixel_A = dims[2].step;
@@ -264,12 +269,12 @@ TrainPlan TrainConfig::plan(const StageContext& ctx) const {
   }
   learn::make_network(p.spec);  // a spec that does not build fails here
 
-  if (loss == "cross-entropy" || loss == "focal") {
+  if (loss == "cross-entropy" || loss == "focal" || loss == "peak-mse") {
     std::vector<double> w;
     if (!class_weights.empty()) w = str::to_double_list(class_weights, "class-weights");
-    p.loss = loss == "focal" ? learn::focal_loss(2.0, w) : learn::cross_entropy(w);
+    p.loss = loss == "focal" ? learn::focal_loss(2.0, w) : loss == "peak-mse" ? learn::peak_weighted_mse(w) : learn::cross_entropy(w);
   } else {
-    if (!class_weights.empty()) throw ConfigError("class-weights: only for cross-entropy and focal, not " + loss);
+    if (!class_weights.empty()) throw ConfigError("class-weights: only for cross-entropy, focal and peak-mse, not " + loss);
     p.loss = learn::loss_by_name(loss);
   }
 
@@ -303,6 +308,7 @@ io::ModelManifest make_manifest(const StageContext& ctx, const TrainPlan& plan, 
   json output;
   if (values) output = {{"kind", "values"}, {"labels", plan.label_names}};
   else output = {{"kind", "map"}, {"target", plan.target_map}, {"channels", data.target_channels()}};
+  if (!values && std::int64_t(plan.class_names.size()) == data.target_channels()) output["class_names"] = plan.class_names;
   m.output = output.dump();
   m.conditions = plan.conditions_json;
   m.data = json{{"command", plan.data_command},

@@ -35,6 +35,7 @@ struct TrainPlan {
   std::string conditions_json = "{}";  // the trainset's recorded conditions (make-trainset's attributes)
   std::vector<std::string> label_names;  // regression targets, in output order
   std::string target_map;
+  std::vector<std::string> class_names;  // of the map channels, when the trainset names them (class_names)
   /// A held-out test set (--test-input): same datasets as the trainset.
   std::optional<learn::TrainsetSource> test;
 };

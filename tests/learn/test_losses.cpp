@@ -1,6 +1,7 @@
 // Losses against hand computations: class-weighted cross-entropy (a mean over terms, not torch's
 // weighted mean), focal with gamma 0 = cross-entropy, Dice of a perfect and of a wrong
-// prediction, weighted sums, and a task loss: the minimum over symmetry-equivalent labels.
+// prediction, weighted sums, the peak-weighted MSE of heat maps, and a task loss: the minimum over
+// symmetry-equivalent labels.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -46,6 +47,18 @@ TEST(Losses, DiceAndSums) {
 learn::Loss axis_loss() {
   return learn::min_over_equivalents([](const torch::Tensor& t) { return std::vector<torch::Tensor>{t, -t}; },
                                      [](const torch::Tensor& p, const torch::Tensor& t) { return (p - t).pow(2).sum(1); });
+}
+
+TEST(Losses, PeakWeightedMseOfHeatMaps) {
+  // Two channels of 1 x 2 pixels: each squared error weighted by 1 + w[c] * target.
+  const torch::Tensor t = torch::tensor({0.0f, 1.0f, 0.5f, 0.0f}).view({1, 2, 1, 2});
+  const torch::Tensor p = torch::tensor({0.5f, 0.0f, 0.0f, 1.0f}).view({1, 2, 1, 2});
+  const double plain = (0.25 + 1.0 + 0.25 + 1.0) / 4;
+  EXPECT_NEAR(learn::peak_weighted_mse({0.0, 0.0})(p, t).item<double>(), plain, 1e-6);
+  EXPECT_NEAR(learn::peak_weighted_mse({10.0, 4.0})(p, t).item<double>(), (0.25 + 11 * 1.0 + 3 * 0.25 + 1.0) / 4, 1e-6);
+  EXPECT_NEAR(learn::peak_weighted_mse()(p, t).item<double>(), (0.25 + 2 * 1.0 + 1.5 * 0.25 + 1.0) / 4, 1e-6);
+  EXPECT_THROW(learn::peak_weighted_mse({1.0})(p, t), tmdflow::ConfigError);
+  EXPECT_NEAR(learn::loss_by_name("peak-mse")(p, t).item<double>(), (0.25 + 2 * 1.0 + 1.5 * 0.25 + 1.0) / 4, 1e-6);
 }
 
 TEST(Losses, MinimumOverSymmetryEquivalentLabels) {

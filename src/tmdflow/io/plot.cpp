@@ -25,7 +25,8 @@ constexpr int pad = 12, tick_len = 4, key_gap = 16;
 using Context = std::unique_ptr<cairo_t, decltype(&cairo_destroy)>;
 using Surface = std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)>;
 
-std::string axis_text(const Axis& a) { return a.label + " (" + pretty_units(a.units) + ")"; }
+// An axis without label and units (a diagram, not a map) is left unnamed.
+std::string axis_text(const Axis& a) { return a.label.empty() && a.units.empty() ? std::string() : a.label + " (" + pretty_units(a.units) + ")"; }
 
 int zoom_of(const Panel& p, int image_px) {
   const std::int64_t longer = std::max<std::int64_t>(1, std::max(p.image.width, p.image.height));

@@ -72,6 +72,20 @@ Loss focal_loss(double gamma, std::vector<double> alpha) {
   };
 }
 
+Loss peak_weighted_mse(std::vector<double> w) {
+  return [w = std::move(w)](const torch::Tensor& p, const torch::Tensor& target) {
+    const torch::Tensor t = target.view_as(p);
+    if (p.dim() != 4) throw InputError("peak-mse: expected (n, C, H, W) heat maps, found a prediction of " + std::to_string(p.dim()) + " dimensions");
+    torch::Tensor weight = torch::ones({p.size(1)}, p.options());
+    if (!w.empty()) {
+      if (std::int64_t(w.size()) != p.size(1))
+        throw ConfigError("class weights: expected " + std::to_string(p.size(1)) + " values (one per heat map), found " + std::to_string(w.size()));
+      weight = torch::tensor(std::vector<float>(w.begin(), w.end()), p.options());
+    }
+    return ((1 + weight.view({1, -1, 1, 1}) * t) * (p - t).square()).mean();
+  };
+}
+
 Loss min_over_equivalents(std::function<std::vector<torch::Tensor>(const torch::Tensor&)> equivalents,
                           std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)> per_sample) {
   return [equivalents = std::move(equivalents), per_sample = std::move(per_sample)](const torch::Tensor& p, const torch::Tensor& t) {
@@ -88,7 +102,8 @@ Loss loss_by_name(const std::string& name) {
   if (name == "cross-entropy") return cross_entropy();
   if (name == "dice") return dice_loss();
   if (name == "focal") return focal_loss();
-  throw ConfigError("loss: expected mse, l1, cross-entropy, dice or focal, found '" + name + "'");
+  if (name == "peak-mse") return peak_weighted_mse();
+  throw ConfigError("loss: expected mse, l1, cross-entropy, dice, focal or peak-mse, found '" + name + "'");
 }
 
 }  // namespace tmdflow::learn

@@ -32,13 +32,20 @@ Loss dice_loss(double smooth = 1.0);
 /// Focal loss (Lin et al., ICCV 2017): mean of -alpha[y] (1 - p_y)^gamma log p_y over the terms.
 Loss focal_loss(double gamma = 2.0, std::vector<double> alpha = {});
 
+/// Mean squared error of heat maps whose peaks are rare (defects among thousands of background
+/// pixels): each pixel's squared error weighted by 1 + w[c] * target, c its channel (prediction and
+/// target (n, C, H, W); empty w: all 1). Plain MSE lets a network fit the background and leave faint
+/// rare peaks (a chalcogen vacancy) at zero; the weight makes a peak's pixels count like the
+/// background's. A mean over samples (every sample has the same number of pixels).
+Loss peak_weighted_mse(std::vector<double> peak_weights = {});
+
 /// The loss whose value is, per sample, the minimum over `equivalents(target)` (a list of
 /// tensors shaped like the target, e.g. the symmetry-equivalent labels of a task), of the
 /// per-sample loss `per_sample(prediction, candidate)` (shape (n)); averaged over samples.
 Loss min_over_equivalents(std::function<std::vector<torch::Tensor>(const torch::Tensor& target)> equivalents,
                           std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)> per_sample);
 
-/// A loss by name: "mse", "l1", "cross-entropy", "dice", "focal"; ConfigError otherwise.
+/// A loss by name: "mse", "l1", "cross-entropy", "dice", "focal", "peak-mse"; ConfigError otherwise.
 Loss loss_by_name(const std::string& name);
 
 }  // namespace tmdflow::learn

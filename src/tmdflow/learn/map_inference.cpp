@@ -66,16 +66,16 @@ std::vector<std::string> MapModelAnalysis::pixel_maps() const {
   return names;
 }
 
-void MapModelAnalysis::process(const io::ImageTile& tile, const std::vector<io::TileMap>& maps) {
+std::vector<float> tile_maps(Network& net, const MapModelLayout& layout, double scale, const ImageStatistics* stats, const io::ImageTile& tile) {
   const std::int64_t th = tile.owned_y.size() + 2 * tile.halo, tw = tile.owned_x.size() + 2 * tile.halo;
-  const std::int64_t multiple = layout_.multiple;
+  const std::int64_t multiple = layout.multiple;
   torch::InferenceMode guard;
   torch::Tensor x = torch::from_blob(const_cast<float*>(tile.data), {1, 1, th, tw}, torch::kFloat).clone();
   // To the model's pixel size, padded (reflected) to a size its downsampling accepts.
-  const std::int64_t mh = std::max<std::int64_t>(1, std::llround(double(th) * scale_));
-  const std::int64_t mw = std::max<std::int64_t>(1, std::llround(double(tw) * scale_));
+  const std::int64_t mh = std::max<std::int64_t>(1, std::llround(double(th) * scale));
+  const std::int64_t mw = std::max<std::int64_t>(1, std::llround(double(tw) * scale));
   if (mh != th || mw != tw) x = resize(x, mh, mw);
-  if (stats_) x = (x - stats_->mean(tile.image)) / stats_->sd(tile.image);
+  if (stats) x = (x - stats->mean(tile.image)) / stats->sd(tile.image);
   const std::int64_t ph = (multiple - mh % multiple) % multiple, pw = (multiple - mw % multiple) % multiple;
   if (ph || pw) {
     namespace F = torch::nn::functional;
@@ -84,17 +84,23 @@ void MapModelAnalysis::process(const io::ImageTile& tile, const std::vector<io::
     else pad.mode(torch::kReplicate);
     x = F::pad(x, pad);
   }
-  torch::Tensor y = net_.forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
-  if (y.dim() != 4 || y.size(1) != layout_.channels)
-    throw InputError("predict: the model gave an output of shape " + shape_of(y) + ", expected (1, " + std::to_string(layout_.channels) +
+  torch::Tensor y = net.forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
+  if (y.dim() != 4 || y.size(1) != layout.channels)
+    throw InputError("predict: the model gave an output of shape " + shape_of(y) + ", expected (1, " + std::to_string(layout.channels) +
                      ", H, W) maps");
   y = y.slice(2, 0, y.size(2) - (y.size(2) == mh + ph ? ph : 0)).slice(3, 0, y.size(3) - (y.size(3) == mw + pw ? pw : 0));
   y = resize(y, th, tw).contiguous();  // back to the image's pixel grid
-  const auto a = y.accessor<float, 4>();
+  const float* p = y.data_ptr<float>();
+  return std::vector<float>(p, p + layout.channels * th * tw);
+}
+
+void MapModelAnalysis::process(const io::ImageTile& tile, const std::vector<io::TileMap>& maps) {
+  const std::int64_t th = tile.owned_y.size() + 2 * tile.halo, tw = tile.owned_x.size() + 2 * tile.halo;
+  const std::vector<float> y = tile_maps(net_, layout_, scale_, stats_, tile);
   for (std::int64_t c = 0; c < layout_.channels; ++c)
     for (std::int64_t yy = tile.owned_y.begin; yy < tile.owned_y.end; ++yy)
       for (std::int64_t xx = tile.owned_x.begin; xx < tile.owned_x.end; ++xx)
-        maps[std::size_t(c)].at(yy, xx) = a[0][c][yy - tile.owned_y.begin + tile.halo][xx - tile.owned_x.begin + tile.halo];
+        maps[std::size_t(c)].at(yy, xx) = y[std::size_t((c * th + yy - tile.owned_y.begin + tile.halo) * tw + xx - tile.owned_x.begin + tile.halo)];
 }
 
 }  // namespace tmdflow::learn

@@ -38,6 +38,12 @@ class ImageStatistics : public io::TileAnalysis {
   std::vector<double> sums_;  // per image: sum, sum of squares, count
 };
 
+/// The model's maps of a tile with its halo, on the tile's own pixel grid: channels x (owned +
+/// 2 halo) rows x (owned + 2 halo) columns, row-major (scale: model pixels per image pixel; stats
+/// null: no normalisation). What MapModelAnalysis writes, for analyses that use the maps in place
+/// (peak finding) instead of writing them.
+std::vector<float> tile_maps(Network& net, const MapModelLayout& layout, double scale, const ImageStatistics* stats, const io::ImageTile& tile);
+
 class MapModelAnalysis : public io::TileAnalysis {
  public:
   /// scale: model pixels per image pixel; halo in image pixels; stats null: no normalisation.

@@ -45,43 +45,53 @@ DiffusionEstimate estimate_diffusion(const std::vector<VacancyObservation>& obse
   const auto steps = diffusion_steps(observations, spec);
   DiffusionEstimate e;
   e.steps = std::int64_t(steps.size());
-  // Per track: the sum of |dr|^2 and the number of steps (a replicate's D is the ratio of sums).
-  std::map<std::int64_t, std::pair<double, std::int64_t>> per_track;
-  double sum = 0;
-  std::int64_t moved = 0;
+  // Per track: sums of |dr|^2 and step counts, of all steps and of the staying ones (a replicate's
+  // D is a ratio of sums over its tracks).
+  struct Sums {
+    double r2 = 0, still_r2 = 0;
+    std::int64_t n = 0, still = 0;
+  };
+  std::map<std::int64_t, Sums> per_track;
+  Sums all;
+  const double stay2 = 0.25 * spec.hop_A * spec.hop_A;
   for (const auto& s : steps) {
     const double r2 = s.dx_A * s.dx_A + s.dy_A * s.dy_A;
-    auto& t = per_track[s.track];
-    t.first += r2;
-    t.second += 1;
-    sum += r2;
-    moved += r2 > 0.25 * spec.hop_A * spec.hop_A ? 1 : 0;
+    const bool stays = r2 <= stay2;
+    for (Sums* t : {&per_track[s.track], &all}) {
+      t->r2 += r2;
+      t->n += 1;
+      if (stays) t->still_r2 += r2, t->still += 1;
+    }
   }
+  auto D_of = [&](const Sums& t) {
+    const double noise = spec.subtract_localisation_noise && t.still > 0 ? t.still_r2 / double(t.still) : 0.0;
+    return (t.r2 / double(t.n) - noise) / 4;
+  };
   e.tracks = std::int64_t(per_track.size());
   const double per_s = spec.frame_time_s > 0 ? 1.0 / spec.frame_time_s : kNaN;
   if (steps.empty()) {
-    e.mean_square_A2 = e.D_A2_per_frame = e.lower = e.upper = e.standard_error = e.moved_fraction = kNaN;
+    e.mean_square_A2 = e.D_A2_per_frame = e.lower = e.upper = e.standard_error = e.moved_fraction = e.localisation_noise_A2 = kNaN;
     e.D_A2_per_s = e.lower_per_s = e.upper_per_s = kNaN;
     return e;
   }
-  e.mean_square_A2 = sum / double(steps.size());
-  e.D_A2_per_frame = e.mean_square_A2 / 4;
-  e.moved_fraction = double(moved) / double(steps.size());
+  e.mean_square_A2 = all.r2 / double(all.n);
+  e.D_A2_per_frame = D_of(all);
+  e.moved_fraction = double(all.n - all.still) / double(all.n);
+  e.localisation_noise_A2 = all.still > 0 ? all.still_r2 / double(all.still) : 0.0;
   e.lower = e.upper = e.standard_error = kNaN;
   if (spec.bootstrap > 0) {
-    std::vector<std::pair<double, std::int64_t>> tracks;
+    std::vector<Sums> tracks;
     for (const auto& [id, t] : per_track) tracks.push_back(t);
     std::vector<double> samples;
     samples.reserve(std::size_t(spec.bootstrap));
     double mean = 0, m2 = 0;
     for (int b = 0; b < spec.bootstrap; ++b) {
-      double r2 = 0;
-      std::int64_t n = 0;
+      Sums r;
       for (std::size_t k : bootstrap_draw(tracks.size(), spec.seed, std::uint64_t(b))) {
-        r2 += tracks[k].first;
-        n += tracks[k].second;
+        r.r2 += tracks[k].r2, r.n += tracks[k].n;
+        r.still_r2 += tracks[k].still_r2, r.still += tracks[k].still;
       }
-      const double d = r2 / (4.0 * double(n));
+      const double d = D_of(r);
       samples.push_back(d);
       const double delta = d - mean;  // Welford
       mean += delta / double(b + 1);

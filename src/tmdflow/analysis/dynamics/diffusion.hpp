@@ -27,6 +27,12 @@ struct DiffusionSpec {
   int bootstrap = 1000;
   double confidence = 0.95;
   std::uint64_t seed = 1;
+  /// Detected positions scatter about the true ones by sigma per axis, which adds 4 sigma^2 to
+  /// every step's <|dr|^2> (Michalet, Phys. Rev. E 82, 041914 (2010)); a step that stays on its
+  /// site (|dr| < hop / 2) shows exactly that. With this flag the mean |dr|^2 of such steps is
+  /// subtracted before D = <|dr|^2> / 4 (and in every bootstrap replicate). No effect on exact
+  /// positions (the truth), whose staying steps have |dr| = 0.
+  bool subtract_localisation_noise = false;
 };
 void validate(const DiffusionSpec& spec);
 
@@ -41,6 +47,7 @@ struct DiffusionEstimate {
   double D_A2_per_frame = 0, lower = 0, upper = 0, standard_error = 0;  // NaN without steps
   double D_A2_per_s = 0, lower_per_s = 0, upper_per_s = 0;               // NaN unless frame_time_s > 0
   double moved_fraction = 0;                     // steps that end elsewhere (|dr| > hop_A / 2)
+  double localisation_noise_A2 = 0;              // mean |dr|^2 of the staying steps (subtracted when asked)
 };
 
 /// The steps the estimator uses. Throws InputError when a track has two observations in one frame.

@@ -1,0 +1,290 @@
+#include "tmdflow/sim/defect_trainset.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tmdflow/core/error.hpp"
+#include "tmdflow/sim/adf.hpp"
+#include "tmdflow/sim/defect_lattice.hpp"
+#include "tmdflow/sim/random.hpp"
+#include "tmdflow/sim/realism.hpp"
+#include "tmdflow/sim/structure.hpp"
+
+namespace tmdflow::sim {
+
+const std::vector<DefectPatchLabels::Field>& DefectPatchLabels::fields() {
+  using L = DefectPatchLabels;
+  static const std::vector<Field> f = {
+      {"native_pixel_A", &L::native_pixel_A, "A", "pixel of the simulated scan (resampled to the patch's pixel_A)"},
+      {"dose", &L::dose, "e/A^2", "electron dose of the frame (0: noise-free)"},
+      {"voltage_kV", &L::voltage_kV, "kV", "accelerating voltage"},
+      {"convergence_mrad", &L::convergence_mrad, "mrad", "probe convergence semi-angle"},
+      {"inner_mrad", &L::inner_mrad, "mrad", "ADF detector inner angle"},
+      {"outer_mrad", &L::outer_mrad, "mrad", "ADF detector outer angle"},
+      {"defocus_A", &L::defocus_A, "A", "C1"},
+      {"source_size_A", &L::source_size_A, "A", "Gaussian source size (sigma)"},
+      {"jitter_A", &L::jitter_A, "A", "scan-line jitter along x (rms)"},
+      {"drift_x_A", &L::drift_x_A, "A", "sample drift over the patch's scan, x component"},
+      {"drift_y_A", &L::drift_y_A, "A", "sample drift over the patch's scan, y component"},
+      {"contamination", &L::contamination, "atoms/A^2", "amorphous carbon density"},
+      {"scale", &L::scale, "factor", "lattice scale (calibration error)"},
+      {"phi_deg", &L::phi_deg, "degree", "orientation of the layer (data_schema/structures.md)"},
+      {"dopant_fraction", &L::dopant_fraction, "fraction", "dopants per metal site as drawn"},
+      {"single_vacancy", &L::single_vacancy, "fraction", "single chalcogen vacancies per chalcogen column as drawn"},
+      {"double_vacancy", &L::double_vacancy, "fraction", "double chalcogen vacancies per chalcogen column as drawn"},
+      {"single_vacancies", &L::single_vacancies, "count", "V_S in the patch"},
+      {"double_vacancies", &L::double_vacancies, "count", "V_S2 in the patch"},
+      {"dopants", &L::dopants, "count", "dopants in the patch"},
+  };
+  return f;
+}
+
+void validate(const DefectTrainsetSpec& s) {
+  if (s.count < 1) throw ConfigError("count: expected at least 1, found " + std::to_string(s.count));
+  if (s.patch_px < 16 || s.patch_px > 1024) throw ConfigError("patch-px: expected 16..1024, found " + std::to_string(s.patch_px));
+  if (!(s.pixel_A > 0.02 && s.pixel_A <= 1)) throw ConfigError("pixel-A: expected 0.02 to 1 Angstrom, found " + std::to_string(s.pixel_A));
+  if (!(s.native_pixel_A.min > 0.02 && s.native_pixel_A.max <= 1))
+    throw ConfigError("native-pixel-range-A: expected pixels of 0.02 to 1 Angstrom");
+  if (layer_cell(s.material).triclinic) throw ConfigError("material: expected an MX2 compound (MoS2, WS2, MoSe2, WSe2), found " + s.material);
+  if (s.dopant_Z < 1 || s.dopant_Z > 103 || s.dopant_Z == material(s.material).metal_Z)
+    throw ConfigError("dopant: expected an element other than the host metal");
+  for (const Range* r : {&s.dopant_fraction, &s.single_vacancy, &s.double_vacancy})
+    if (!(r->min >= 0 && r->max <= 0.5)) throw ConfigError("dopant and vacancy fraction ranges: expected fractions 0 to 0.5");
+  if (!(s.clustered >= 0 && s.clustered <= 1)) throw ConfigError("clustered: expected a probability 0 to 1");
+  if (s.dose.min < 0 || (s.dose.min == 0) != (s.dose.max == 0))
+    throw ConfigError("dose-range-e-per-A2: expected 0,0 (noise-free) or two positive doses");
+  for (const Range* r : {&s.source_size_A, &s.jitter_A, &s.drift_A, &s.contamination})
+    if (r->min < 0) throw ConfigError("source size, jitter, drift and contamination ranges: expected values >= 0");
+  if (!(s.voltage_kV.min >= 20 && s.voltage_kV.max <= 400)) throw ConfigError("voltage-range-kV: expected 20 to 400 kV");
+  if (!(s.convergence_mrad.min > 0 && s.inner_mrad.min > 0 && s.inner_mrad.max < s.outer_mrad.min))
+    throw ConfigError("convergence and detector ranges: expected positive angles, every inner angle below every outer one");
+  if (!(s.scale_jitter >= 0 && s.scale_jitter <= 0.2)) throw ConfigError("scale-jitter: expected 0 to 0.2");
+  if (!(s.heatmap_sigma_A > 0 && s.heatmap_sigma_A <= 3)) throw ConfigError("heatmap-sigma-A: expected 0 to 3 Angstrom");
+  for (const Range* r : {&s.native_pixel_A, &s.dopant_fraction, &s.single_vacancy, &s.double_vacancy, &s.dose, &s.voltage_kV,
+                         &s.convergence_mrad, &s.inner_mrad, &s.outer_mrad, &s.defocus_A, &s.source_size_A, &s.jitter_A, &s.drift_A,
+                         &s.contamination})
+    if (!(r->max >= r->min) || !std::isfinite(r->min) || !std::isfinite(r->max)) throw ConfigError("ranges: expected finite MIN,MAX with MIN <= MAX");
+}
+
+void resample_bilinear(const float* in, int ny, int nx, float* out, int oy, int ox) {
+  for (int i = 0; i < oy; ++i) {
+    const double v = std::max(0.0, bilinear_source(i, ny, oy));
+    const int i0 = std::min(int(v), ny - 1), i1 = std::min(i0 + 1, ny - 1);
+    const double fy = v - i0;
+    for (int j = 0; j < ox; ++j) {
+      const double u = std::max(0.0, bilinear_source(j, nx, ox));
+      const int j0 = std::min(int(u), nx - 1), j1 = std::min(j0 + 1, nx - 1);
+      const double fx = u - j0;
+      const double top = (1 - fx) * in[std::size_t(i0) * nx + j0] + fx * in[std::size_t(i0) * nx + j1];
+      const double bottom = (1 - fx) * in[std::size_t(i1) * nx + j0] + fx * in[std::size_t(i1) * nx + j1];
+      out[std::size_t(i) * ox + j] = float((1 - fy) * top + fy * bottom);
+    }
+  }
+}
+
+DefectTrainsetGenerator::DefectTrainsetGenerator(const DefectTrainsetSpec& spec) : spec_(spec) { validate(spec_); }
+
+namespace {
+
+enum Stream : std::uint64_t { conditions = 0x64656674ULL, structure_key, vacancies_key, scan_key, noise_key };
+
+/// The chalcogen sites where a patch's vacancies go: uniformly, or (with probability `clustered`)
+/// next to a dopant or to a vacancy placed before, as vacancies gather under the beam.
+std::vector<std::uint8_t> draw_missing(const DefectLattice& lattice, const std::vector<std::uint8_t>& dopant, std::int64_t singles,
+                                       std::int64_t doubles, double clustered, rng::Stream& g) {
+  const std::size_t n = lattice.chalcogens();
+  std::vector<std::uint8_t> missing(2 * n, 0);  // per site and slot
+  std::vector<std::int32_t> dopant_sites, placed;
+  for (std::size_t m = 0; m < dopant.size(); ++m)
+    if (dopant[m]) dopant_sites.push_back(std::int32_t(m));
+  auto pick_site = [&]() -> std::int32_t {
+    if (g.uniform() < clustered && (!dopant_sites.empty() || !placed.empty())) {
+      const bool near_dopant = placed.empty() || (!dopant_sites.empty() && g.uniform() < 0.5);
+      if (near_dopant) {
+        const auto m = dopant_sites[std::min(dopant_sites.size() - 1, std::size_t(g.uniform() * double(dopant_sites.size())))];
+        const std::int32_t c = lattice.metal_chalcogens[std::size_t(m)][std::min<std::size_t>(2, std::size_t(3 * g.uniform()))];
+        if (c >= 0) return c;
+      } else {
+        const auto v = placed[std::min(placed.size() - 1, std::size_t(g.uniform() * double(placed.size())))];
+        const std::int32_t c = lattice.chalcogen_neighbours[std::size_t(v)][std::min<std::size_t>(5, std::size_t(6 * g.uniform()))];
+        if (c >= 0) return c;
+      }
+    }
+    return std::int32_t(std::min(n - 1, std::size_t(g.uniform() * double(n))));
+  };
+  for (std::int64_t k = 0; k < doubles + singles; ++k) {
+    const std::int32_t c = pick_site();
+    if (k < doubles) {
+      missing[2 * std::size_t(c)] = missing[2 * std::size_t(c) + 1] = 1;
+    } else {
+      missing[2 * std::size_t(c) + (g.uniform() < 0.5 ? 0 : 1)] = 1;  // the other atom may be missing already: a double
+    }
+    placed.push_back(c);
+  }
+  return missing;
+}
+
+/// floor(mean + u): an integer count with the given mean.
+std::int64_t count_of(double mean, rng::Stream& g) { return std::int64_t(std::floor(mean + g.uniform())); }
+
+}  // namespace
+
+DefectPatchLabels DefectTrainsetGenerator::patch(std::int64_t index, float* image, float* heatmaps, std::vector<PatchDefect>* defects) {
+  const auto& s = spec_;
+  rng::Stream g(rng::key(s.seed, conditions, std::uint64_t(index)));
+  auto draw = [&](const Range& r) { return r.min + (r.max - r.min) * g.uniform(); };
+  DefectPatchLabels L;
+  const int P = s.patch_px;
+  // The scan's pixel, adjusted so that its grid covers exactly the patch's field.
+  const int native = std::max(8, int(std::lround(P * s.pixel_A / draw(s.native_pixel_A))));
+  L.native_pixel_A = P * s.pixel_A / native;
+  L.dose = s.dose.max > 0 ? std::exp(std::log(s.dose.min) + (std::log(s.dose.max) - std::log(s.dose.min)) * g.uniform()) : 0.0;
+  L.voltage_kV = draw(s.voltage_kV);
+  L.convergence_mrad = draw(s.convergence_mrad);
+  L.inner_mrad = draw(s.inner_mrad);
+  L.outer_mrad = draw(s.outer_mrad);
+  L.defocus_A = draw(s.defocus_A);
+  L.source_size_A = draw(s.source_size_A);
+  L.jitter_A = draw(s.jitter_A);
+  const double drift = draw(s.drift_A), drift_angle = 2 * M_PI * g.uniform();
+  L.drift_x_A = drift * std::cos(drift_angle);
+  L.drift_y_A = drift * std::sin(drift_angle);
+  L.contamination = draw(s.contamination);
+  L.scale = 1 + s.scale_jitter * (2 * g.uniform() - 1);
+  L.phi_deg = 120 * g.uniform();
+  L.dopant_fraction = draw(s.dopant_fraction);
+  L.single_vacancy = draw(s.single_vacancy);
+  L.double_vacancy = draw(s.double_vacancy);
+
+  AdfSpec a;
+  a.probe.voltage_kV = L.voltage_kV;
+  a.probe.convergence_mrad = L.convergence_mrad;
+  a.probe.aberrations.C1 = L.defocus_A;
+  a.probe.aberrations.Cs = s.Cs_A;
+  a.probe.source_size_A = L.source_size_A;
+  a.inner_mrad = L.inner_mrad;
+  a.outer_mrad = L.outer_mrad;
+  a.ny = a.nx = native;
+  a.pixel_A = L.native_pixel_A;
+  a.margin_A = 6;
+  ScanDistortion distortion;
+  distortion.jitter_A = L.jitter_A;
+  distortion.drift_x_A = L.drift_x_A;
+  distortion.drift_y_A = L.drift_y_A;
+  const AdfField field = adf_field(a, distortion);
+  a.x0 = field.x0;
+  a.y0 = field.y0;
+
+  // The monolayer with its dopants, its bond graph, then the vacancies; scaled about the origin
+  // after the graph is found (the graph's distance rule wants the tabulated lattice).
+  StackSpec k;
+  k.material = s.material;
+  k.layers = 1;
+  k.phi_deg = L.phi_deg;
+  k.defects.dopant_Z = s.dopant_Z;
+  k.defects.dopant_fraction = L.dopant_fraction;
+  k.extent_x = field.extent_x / L.scale;
+  k.extent_y = field.extent_y / L.scale;
+  k.seed = rng::key(s.seed, structure_key, std::uint64_t(index));
+  Structure st = build_stack(k);
+  const Material& m = material(s.material);
+  const DefectLattice lattice = defect_lattice(st, m, L.phi_deg);
+  std::vector<std::uint8_t> dopant(lattice.metals(), 0);
+  for (std::size_t i = 0; i < lattice.metals(); ++i) dopant[i] = st.columns[std::size_t(lattice.metal_columns[i])].defect == DefectKind::dopant;
+  rng::Stream gv(rng::key(s.seed, vacancies_key, std::uint64_t(index)));
+  const double sites = double(lattice.chalcogens());
+  const std::vector<std::uint8_t> missing =
+      draw_missing(lattice, dopant, count_of(L.single_vacancy * sites, gv), count_of(L.double_vacancy * sites, gv), s.clustered, gv);
+  std::vector<std::int64_t> site_of_column(st.columns.size(), -1);
+  for (std::size_t i = 0; i < lattice.chalcogens(); ++i) site_of_column[std::size_t(lattice.chalcogen_columns[i])] = std::int64_t(i);
+  {
+    std::vector<double> z_min(st.columns.size(), HUGE_VAL);
+    for (const Atom& at : st.atoms)
+      if (at.column >= 0) z_min[std::size_t(at.column)] = std::min(z_min[std::size_t(at.column)], at.z);
+    std::vector<Atom> kept;
+    kept.reserve(st.atoms.size());
+    for (const Atom& at : st.atoms) {
+      const std::int64_t site = at.column >= 0 ? site_of_column[std::size_t(at.column)] : -1;
+      if (site >= 0 && missing[std::size_t(site) * 2 + (at.z > z_min[std::size_t(at.column)] ? 1 : 0)]) continue;
+      kept.push_back(at);
+    }
+    st.atoms = std::move(kept);
+  }
+  for (Atom& at : st.atoms) at.x *= L.scale, at.y *= L.scale;
+  for (Column& c : st.columns) c.x *= L.scale, c.y *= L.scale;
+  st.extent_x = field.extent_x;
+  st.extent_y = field.extent_y;
+  add_surface_contamination(st, L.contamination, k.seed);
+
+  // The defects and where they are (structure frame).
+  struct Site {
+    int cls;
+    double x, y;
+  };
+  std::vector<Site> sites_of_defects;
+  for (std::size_t i = 0; i < lattice.chalcogens(); ++i) {
+    const int gone = missing[2 * i] + missing[2 * i + 1];
+    if (gone == 0) continue;
+    const Column& c = st.columns[std::size_t(lattice.chalcogen_columns[i])];
+    sites_of_defects.push_back({gone == 1 ? 0 : 1, c.x, c.y});
+  }
+  for (std::size_t i = 0; i < lattice.metals(); ++i)
+    if (dopant[i]) {
+      const Column& c = st.columns[std::size_t(lattice.metal_columns[i])];
+      sites_of_defects.push_back({2, c.x, c.y});
+    }
+
+  // The scan at the native pixel, its noise, then the detector's grid.
+  AdfSimulator simulator(a);
+  const float* padded = simulator.padded_image(st);
+  std::vector<double> xs, ys;
+  scan_positions(distortion, native, native, L.native_pixel_A, a.x0, a.y0, rng::key(s.seed, scan_key, std::uint64_t(index)), xs, ys);
+  std::vector<float> frame(xs.size());
+  resample_bicubic(padded, simulator.padded_grid(), xs.data(), ys.data(), xs.size(), frame.data());
+  if (L.dose > 0)
+    add_counting_noise(frame.data(), frame.size(), L.dose * L.native_pixel_A * L.native_pixel_A, 0.0,
+                       rng::key(s.seed, noise_key, std::uint64_t(index)));
+  resample_bilinear(frame.data(), native, native, image, P, P);
+
+  // Heat maps: at detector pixel (i, j), the structure point its resampling looks at is the same
+  // bilinear mix of the scan's probe positions.
+  if (heatmaps) std::fill(heatmaps, heatmaps + std::size_t(kDefectClasses) * P * P, 0.0f);
+  const double inv2s2 = 1.0 / (2 * s.heatmap_sigma_A * s.heatmap_sigma_A);
+  const int reach = int(std::ceil((4 * s.heatmap_sigma_A + 10 * L.jitter_A + drift + 0.5) / s.pixel_A)) + 1;
+  std::vector<double> px(std::size_t(P) * P), py(std::size_t(P) * P);
+  for (int i = 0; i < P; ++i) {
+    const double v = std::max(0.0, bilinear_source(i, native, P));
+    const int i0 = std::min(int(v), native - 1), i1 = std::min(i0 + 1, native - 1);
+    for (int j = 0; j < P; ++j) {
+      const double u = std::max(0.0, bilinear_source(j, native, P));
+      const int j0 = std::min(int(u), native - 1), j1 = std::min(j0 + 1, native - 1);
+      const double fx = u - j0, fy = v - i0;
+      auto mix = [&](const std::vector<double>& q) {
+        return (1 - fy) * ((1 - fx) * q[std::size_t(i0) * native + j0] + fx * q[std::size_t(i0) * native + j1]) +
+               fy * ((1 - fx) * q[std::size_t(i1) * native + j0] + fx * q[std::size_t(i1) * native + j1]);
+      };
+      px[std::size_t(i) * P + j] = mix(xs);
+      py[std::size_t(i) * P + j] = mix(ys);
+    }
+  }
+  for (const Site& d : sites_of_defects) {
+    // Nominal patch pixel of the site (the scan's grid starts at (x0, y0) at native pixel centres).
+    const double col = (d.x - a.x0 + 0.5 * L.native_pixel_A) / s.pixel_A - 0.5, row = (d.y - a.y0 + 0.5 * L.native_pixel_A) / s.pixel_A - 0.5;
+    const bool inside = col >= -0.5 && col < P - 0.5 && row >= -0.5 && row < P - 0.5;
+    if (inside) (d.cls == 0 ? L.single_vacancies : d.cls == 1 ? L.double_vacancies : L.dopants) += 1;
+    if (col < -reach || row < -reach || col > P + reach || row > P + reach) continue;
+    if (defects) defects->push_back({d.cls, col, row});
+    if (!heatmaps) continue;
+    float* map = heatmaps + std::size_t(d.cls) * P * P;
+    const int jc = int(std::lround(col)), ic = int(std::lround(row));
+    for (int i = std::max(0, ic - reach); i <= std::min(P - 1, ic + reach); ++i)
+      for (int j = std::max(0, jc - reach); j <= std::min(P - 1, jc + reach); ++j) {
+        const std::size_t q = std::size_t(i) * P + j;
+        const double dx = px[q] - d.x, dy = py[q] - d.y;
+        map[q] += float(std::exp(-(dx * dx + dy * dy) * inv2s2));
+      }
+  }
+  return L;
+}
+
+}  // namespace tmdflow::sim

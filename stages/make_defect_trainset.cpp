@@ -1,0 +1,173 @@
+// Stage make-defect-trainset: training patches for the defect detector of STEM movies (issue #18):
+// ADF frames of a doped MX2 monolayer as simulate-movie renders them, with a heat map per defect
+// class (V_S, V_S2, dopant), every condition drawn per patch (sim/defect_trainset.hpp). The
+// product has the trainset/1 layout (patches, targets, labels/), so `train --target-map targets`
+// trains on it. Patches are sharded over the ranks in blocks; the set does not depend on the
+// rank count.
+#include "sim_options.hpp"
+#include "stage.hpp"
+#include "stage_list.hpp"
+#include "tmdflow/io/emd.hpp"
+#include "tmdflow/par/failure.hpp"
+#include "tmdflow/par/partition.hpp"
+#include "tmdflow/par/progress.hpp"
+#include "tmdflow/sim/defect_trainset.hpp"
+#include "tmdflow/sim/elements.hpp"
+#include "tmdflow/sim/movie_truth.hpp"
+
+namespace tmdflow::stages {
+namespace {
+
+class MakeDefectTrainset : public Stage {
+ public:
+  std::string name() const override { return "make-defect-trainset"; }
+  std::string summary() const override { return "training patches for the defect detector: doped MX2 frames with V_S, V_S2 and dopant heat maps"; }
+  std::string description() const override {
+    return "Simulates N patches of a doped MX2 monolayer (incoherent ADF model, as simulate-movie renders its frames): dopants on\n"
+           "metal sites, single and double chalcogen vacancies (a fraction --clustered of them next to a dopant or another\n"
+           "vacancy). Per patch, within the given ranges: the scan's pixel size (the patch is scanned at it and resampled\n"
+           "bilinearly to --pixel-A, as the detector's inference resamples a frame), dose (log-uniform), voltage, convergence,\n"
+           "detector angles, defocus, source size, line jitter, drift, lattice scale, orientation, carbon contamination and the\n"
+           "defect densities. Writes patches (N, size, size) float32, targets (N, 3, size, size): heat maps of V_S, V_S2 and the\n"
+           "dopant (a Gaussian of peak 1 and sigma --heatmap-sigma-A on every defect, where the scan saw it), and labels/ (what\n"
+           "was drawn); schema defect_trainset/1, the trainset/1 layout that `train --target-map targets` reads. Deterministic\n"
+           "in --seed for any number of ranks. See data_schema/dynamics.md.";
+  }
+  std::string product_schema() const override { return "defect_trainset/1"; }
+  std::string default_group() const override { return "/trainset"; }
+  bool takes_input() const override { return false; }
+
+  void declare(Options& o) override {
+    auto& s = spec_;
+    o.add<std::int64_t>("count", &s.count, 4000, "number of patches")
+        .add<int>("patch-px", &s.patch_px, 64, "patch size [detector pixels per side]")
+        .add<double>("pixel-A", &s.pixel_A, 0.2, "the detector's pixel [Angstrom]")
+        .add<std::string>("native-pixel-range-A", &native_, "0.1,0.2", "range of the scan's pixel [Angstrom] (resampled to --pixel-A)")
+        .add<std::string>("material", &s.material, "WS2", "MX2 compound (MoS2, WS2, MoSe2, WSe2)")
+        .add<std::string>("dopant", &dopant_, "Mo", "dopant element on metal sites")
+        .add<std::string>("dopant-range", &dopant_range_, "0.01,0.1", "range of the dopant fraction of the metal sites")
+        .add<std::string>("single-vacancy-range", &single_, "0,0.1", "range of the fraction of chalcogen columns missing one atom")
+        .add<std::string>("double-vacancy-range", &double_, "0,0.03", "range of the fraction of chalcogen columns missing both atoms")
+        .add<double>("clustered", &s.clustered, 0.5, "probability that a vacancy is placed next to a dopant or another vacancy")
+        .add<std::string>("dose-range-e-per-A2", &dose_, "1e4,1e6", "range of the dose per frame [e/A^2] (log-uniform; 0,0: noise-free)")
+        .add<std::string>("voltage-range-kV", &voltage_, "80,100", "range of the accelerating voltage [kV]")
+        .add<std::string>("convergence-range-mrad", &convergence_, "25,35", "range of the probe convergence semi-angle [mrad]")
+        .add<std::string>("inner-range-mrad", &inner_, "55,90", "range of the ADF detector inner angle [mrad]")
+        .add<std::string>("outer-range-mrad", &outer_, "160,250", "range of the ADF detector outer angle [mrad]")
+        .add<std::string>("defocus-range-A", &defocus_, "-30,30", "range of C1 [Angstrom]")
+        .add<std::string>("source-size-range-A", &source_, "0,0.8", "range of the Gaussian source size [Angstrom]")
+        .add<std::string>("jitter-range-A", &jitter_, "0,0.1", "range of the scan-line jitter [Angstrom rms]")
+        .add<std::string>("drift-range-A", &drift_, "0,0.3", "range of the sample drift over a patch's scan [Angstrom], in a random direction")
+        .add<std::string>("contamination-range", &contamination_, "0,0.03", "range of amorphous carbon [atoms per A^2]")
+        .add<double>("scale-jitter", &s.scale_jitter, 0.03, "lattice scaled by a factor uniform in 1 +- this (calibration error)")
+        .add<double>("Cs-A", &s.Cs_A, 0.0, "spherical aberration [Angstrom]")
+        .add<double>("heatmap-sigma-A", &s.heatmap_sigma_A, 0.5, "sigma of each defect's Gaussian in the heat maps [Angstrom]")
+        .add<std::uint64_t>("seed", &s.seed, 1, "random seed");
+  }
+
+  void validate(const StageContext&) override {
+    auto range = [](const std::string& t, const char* what) {
+      const auto v = str::to_double_list(t, what);
+      if (v.size() != 2 || !(v[1] >= v[0])) throw ConfigError(std::string(what) + ": expected MIN,MAX with MIN <= MAX, found '" + t + "'");
+      return sim::Range{v[0], v[1]};
+    };
+    auto& s = spec_;
+    s.native_pixel_A = range(native_, "native-pixel-range-A");
+    s.dopant_fraction = range(dopant_range_, "dopant-range");
+    s.single_vacancy = range(single_, "single-vacancy-range");
+    s.double_vacancy = range(double_, "double-vacancy-range");
+    s.dose = range(dose_, "dose-range-e-per-A2");
+    s.voltage_kV = range(voltage_, "voltage-range-kV");
+    s.convergence_mrad = range(convergence_, "convergence-range-mrad");
+    s.inner_mrad = range(inner_, "inner-range-mrad");
+    s.outer_mrad = range(outer_, "outer-range-mrad");
+    s.defocus_A = range(defocus_, "defocus-range-A");
+    s.source_size_A = range(source_, "source-size-range-A");
+    s.jitter_A = range(jitter_, "jitter-range-A");
+    s.drift_A = range(drift_, "drift-range-A");
+    s.contamination = range(contamination_, "contamination-range");
+    s.dopant_Z = sim::atomic_number(str::trim(dopant_));
+    sim::validate(s);
+  }
+
+  std::uint64_t planned_bytes(const StageContext&) const override {
+    return std::uint64_t(1 + sim::kDefectClasses) * std::uint64_t(spec_.count) * std::uint64_t(spec_.patch_px) * std::uint64_t(spec_.patch_px) *
+           sizeof(float);
+  }
+
+  void run(const StageContext& ctx, io::ProductWriter& out) override {
+    const auto& s = spec_;
+    const std::int64_t P = s.patch_px, C = sim::kDefectClasses;
+    const io::h5::Group& root = out.group();
+    root.set_attr("emd_group_type", "root");
+    root.set_attr("python_class", "Root");
+    io::emd::ArraySpec as{"patches", io::Dtype::f32, {s.count, P, P}, {{"patch", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
+                          "Array", "detected electrons, resampled to the detector's pixel (fraction of the beam when the dose is 0)", {1, P, P}};
+    io::h5::Dataset patches = io::emd::create_array(root, as);
+    io::emd::ArraySpec ts{"targets", io::Dtype::f32, {s.count, C, P, P},
+                          {{"patch", "index", 0.0, 1.0}, {"class", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
+                          "Array", "defect heat maps (a Gaussian of peak 1 per defect; class 0 V_S, 1 V_S2, 2 dopant)", {1, C, P, P}};
+    io::h5::Dataset targets = io::emd::create_array(root, ts);
+
+    const par::Range mine = par::block_partition(s.count, ctx.comm.size(), ctx.comm.rank());
+    const std::int64_t most = ctx.comm.allreduce(mine.size(), par::Op::max);
+    constexpr std::int64_t block = 64;
+    const std::size_t npix = std::size_t(P * P);
+    sim::DefectTrainsetGenerator generator(s);
+    std::vector<float> images(std::size_t(block) * npix), maps(std::size_t(block * C) * npix);
+    std::vector<sim::DefectPatchLabels> labels(std::size_t(std::max<std::int64_t>(mine.size(), 0)));
+    par::Progress progress(ctx.comm, "make-defect-trainset", std::uint64_t(s.count), "patches");
+    for (std::int64_t b0 = 0; b0 < most; b0 += block) {
+      const std::int64_t n = std::clamp<std::int64_t>(mine.size() - b0, 0, block);
+      par::collectively(ctx.comm, [&] {
+        for (std::int64_t k = 0; k < n; ++k)
+          labels[std::size_t(b0 + k)] = generator.patch(mine.begin + b0 + k, images.data() + std::size_t(k) * npix, maps.data() + std::size_t(k * C) * npix);
+      });
+      par::interruption_point(ctx.comm);
+      par::inject_fault(ctx.comm, "block-write");
+      patches.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0}, io::h5::Shape{n, P, P}, images.data());
+      targets.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0, 0}, io::h5::Shape{n, C, P, P}, maps.data());
+      progress.advance(std::uint64_t(n));
+    }
+    progress.finish();
+
+    io::h5::Group lg = root.create_group("labels");
+    for (const auto& field : sim::DefectPatchLabels::fields()) {
+      io::h5::Dataset d = lg.create_dataset(field.name, io::Dtype::f64, {s.count});
+      d.set_attr("units", field.units);
+      d.set_attr("description", field.description);
+      std::vector<double> v(labels.size());
+      for (std::size_t k = 0; k < labels.size(); ++k) v[k] = labels[k].*(field.member);
+      d.write<double>(io::h5::Shape{mine.size() > 0 ? mine.begin : 0}, io::h5::Shape{mine.size()}, v.data());
+    }
+    const sim::Material& m = sim::material(s.material);
+    root.write_strings("class_names", sim::defect_class_names(m.chalcogen_Z, s.dopant_Z));
+    // The conditions the patches stand for (train quotes them in the model's manifest).
+    root.set_attr("material", s.material);
+    root.set_attr("dopant", sim::element_symbol(s.dopant_Z));
+    root.set_attr("layers", std::int64_t(1));
+    root.set_attr("pixel_A", s.pixel_A);
+    root.set_attr("heatmap_sigma_A", s.heatmap_sigma_A);
+    root.set_attr("Cs_A", s.Cs_A);
+    root.set_attr("clustered", s.clustered);
+    root.set_attr("scale_jitter", s.scale_jitter);
+    for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"native_pixel_range_A", s.native_pixel_A}, {"dose_range_e_per_A2", s.dose},
+                                  {"voltage_range_kV", s.voltage_kV}, {"convergence_range_mrad", s.convergence_mrad},
+                                  {"inner_range_mrad", s.inner_mrad}, {"outer_range_mrad", s.outer_mrad}, {"defocus_range_A", s.defocus_A},
+                                  {"source_size_range_A", s.source_size_A}, {"jitter_range_A", s.jitter_A}, {"drift_range_A", s.drift_A},
+                                  {"contamination_range", s.contamination}, {"dopant_range", s.dopant_fraction},
+                                  {"single_vacancy_range", s.single_vacancy}, {"double_vacancy_range", s.double_vacancy}})
+      root.set_attr(name, std::vector<double>{r.min, r.max});
+  }
+
+ private:
+  sim::DefectTrainsetSpec spec_;
+  std::string native_, dopant_, dopant_range_, single_, double_, dose_, voltage_, convergence_, inner_, outer_, defocus_, source_, jitter_, drift_,
+      contamination_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_make_defect_trainset_stage() { return std::make_unique<MakeDefectTrainset>(); }
+
+}  // namespace tmdflow::stages
