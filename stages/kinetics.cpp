@@ -87,7 +87,9 @@ class Kinetics : public Stage {
       auto& r = rows[k];
       r.frame = t.frame[k], r.track = t.track_id[k], r.cls = t.defect_class[k], r.complex = t.complex[k], r.isolated = t.isolated[k] != 0;
       r.x_A = t.x_A[k], r.y_A = t.y_A[k];
-      r.edge_distance_A = p * std::min({t.x_px[k] + 0.5, m.width - 0.5 - t.x_px[k], t.y_px[k] + 0.5, m.height - 0.5 - t.y_px[k]});
+      // The field where defects are reported: the frame less the detector's edge margin, so a step
+      // that starts a hop inside it cannot end where a vacancy would go unseen.
+      r.edge_distance_A = p * std::min({t.x_px[k] + 0.5, m.width - 0.5 - t.x_px[k], t.y_px[k] + 0.5, m.height - 0.5 - t.y_px[k]}) - m.edge_margin_A;
     }
     const auto classes = dyn::class_populations(rows, T, int(C));
     const auto complexes = dyn::complex_populations(rows, T, kComplexes);
