@@ -32,15 +32,15 @@ class Kinetics : public Stage {
   std::string description() const override {
     return "Input: the motifs/1 product of defect-motifs (tracked defects with their complexes). Populations of every class and\n"
            "complex per frame and versus the accumulated dose (PNG). Transitions: one sequence per dopant track, its complex per\n"
-           "frame (unknown where it is not seen; --smooth-frames: a majority filter undoes one-frame misdetections); counts n_ij\n"
-           "of the frame steps i -> j with both ends known, P_ij = n_ij / sum_j\n"
-           "n_ij (per frame), percentile-bootstrap intervals over tracks (--bootstrap, --confidence); the transition graph (PNG).\n"
-           "Diffusion: D = <|dr|^2> / 4 over the one-frame steps of vacancy tracks that start isolated and at least one lattice\n"
-           "constant inside the field, less the mean |dr|^2 of the steps that stay on their site (the detector's position scatter;\n"
-           "--subtract-localisation-noise), in A^2 per frame and, with a frame time, per second, bootstrap interval over tracks; the hop\n"
-           "rate of an isolated vacancy from the fraction of those steps that move. Writes dynamics/1: the defect table (frame,\n"
-           "x_px, y_px, drift_px, defect_class with class_names, track_id, ...), transition_matrix, complex_names,\n"
-           "transition_counts, diffusion_A2_per_frame, diffusion_A2_per_s and their intervals (data_schema/dynamics.md).";
+           "frame (unknown where it is not seen; --smooth-frames: a majority filter undoes one-frame misdetections); counts n_ij of\n"
+           "the frame steps i -> j with both ends known, P_ij = n_ij / sum_j n_ij (per frame), percentile-bootstrap intervals over\n"
+           "tracks (--bootstrap, --confidence); the transition graph (PNG). Diffusion: D = <|dr|^2> / 4 over the one-frame steps of\n"
+           "vacancy tracks that start isolated and at least one lattice constant inside the field where defects are reported, less\n"
+           "the mean |dr|^2 of the steps that stay on their site (the detector's position scatter; --subtract-localisation-noise),\n"
+           "in A^2 per frame and, with a frame time, per second, bootstrap interval over tracks; the hop rate of an isolated vacancy\n"
+           "from the fraction of those steps that move. Writes dynamics/1: the defect table (frame, x_px, y_px, drift_px,\n"
+           "defect_class with class_names, track_id, ...), transition_matrix, complex_names, transition_counts,\n"
+           "diffusion_A2_per_frame, diffusion_A2_per_s and their intervals (data_schema/dynamics.md).";
   }
   std::string product_schema() const override { return "dynamics/1"; }
   std::string default_group() const override { return "/dynamics"; }
