@@ -12,8 +12,9 @@ drift 0.2, 0.1 A per frame, line jitter 0.02 A, frame time 2 s:
   B. 20 frames at a quarter of that dose (detection only).
 Measured:
   * detection F1 per class (V_S, V_S2, Mo) against truth/defects (a found defect matches a true one of
-    its class within 0.9 A in its frame; defects within 1 A of an edge not counted) for A and B, and
-    the rms position error; goal F1 >= 0.95 for V_S and Mo on A, >= 0.85 on B;
+    its class within 0.9 A in its frame; defects within 2 A of an edge, where detect-defects reports
+    none by design (--edge-margin-A), not counted; the F1 with a 1 A border is printed too) for A
+    and B, and the rms position error; goal F1 >= 0.95 for V_S and Mo on A, >= 0.85 on B;
   * transition probabilities of dynamics/1 against truth/transition_matrix on the rows with at least
     200 true steps: largest absolute difference (goal <= 0.05) and whether the 95 % intervals cover;
   * diffusion of isolated vacancies against truth/diffusion_A2_per_frame (the estimator on the true
@@ -99,12 +100,15 @@ def main():
     with h5py.File(a, "r") as fa, h5py.File(out, "r") as fo, h5py.File(b, "r") as fb, h5py.File(outb, "r") as fq:
         m, d = fa["movie"], fo["dynamics"]
         pixel = float(m.attrs["pixel_size_x_A"])
-        sa = detection_scores(truth_defects(m), found_defects(d), args.size, args.size, pixel)
-        sb = detection_scores(truth_defects(fb["movie"]), found_defects(fq["defects"]), args.size, args.size, pixel)
-        for label, s, dose in (("A", sa, args.dose), ("B", sb, args.dose / 4)):
-            print(f"== detection, movie {label} ({dose:g} e/A^2 per frame)")
+        sa = detection_scores(truth_defects(m), found_defects(d), args.size, args.size, pixel, margin_A=2.0)
+        sb = detection_scores(truth_defects(fb["movie"]), found_defects(fq["defects"]), args.size, args.size, pixel, margin_A=2.0)
+        sa1 = detection_scores(truth_defects(m), found_defects(d), args.size, args.size, pixel, margin_A=1.0)
+        sb1 = detection_scores(truth_defects(fb["movie"]), found_defects(fq["defects"]), args.size, args.size, pixel, margin_A=1.0)
+        for label, s, s1, dose in (("A", sa, sa1, args.dose), ("B", sb, sb1, args.dose / 4)):
+            print(f"== detection, movie {label} ({dose:g} e/A^2 per frame), 2 A border left out (1 A border: F1 in brackets)")
             for i, c in enumerate(("V_S", "V_S2", "Mo")):
-                print(f"   {c:5s} F1 {s[i]['f1']:.4f}  (tp {s[i]['tp']}, fp {s[i]['fp']}, fn {s[i]['fn']}; rms position error {s[i]['rms_A']:.3f} A)")
+                print(f"   {c:5s} F1 {s[i]['f1']:.4f} [{s1[i]['f1']:.4f}]  (tp {s[i]['tp']}, fp {s[i]['fp']}, fn {s[i]['fn']}; "
+                      f"rms position error {s[i]['rms_A']:.3f} A)")
         # Drift.
         drift, true_drift = d["drift_px"][()], m["truth/drift_px"][()]
         drift_err = float(np.abs(drift - (true_drift - true_drift[0])).max())

@@ -142,8 +142,11 @@ class DefectMotifs : public Stage {
     const double p = t.movie.pixel_size_A;
     dyn::NeighbourhoodSpec spec;
     spec.a_A = lattice_A_;
-    spec.width_A = double(t.movie.width) * p;
-    spec.height_A = double(t.movie.height) * p;
+    // The field where defects are reported (the frame less the detector's edge margin): a dopant's
+    // complex is unknown when one of its columns may lie outside it.
+    const double margin = t.movie.edge_margin_A;
+    spec.width_A = double(t.movie.width) * p - 2 * margin;
+    spec.height_A = double(t.movie.height) * p - 2 * margin;
     t.complex.assign(t.size(), -1);
     t.missing.assign(t.size(), 0);
     t.isolated.assign(t.size(), 0);
@@ -153,7 +156,7 @@ class DefectMotifs : public Stage {
       std::size_t end = k;
       std::vector<dyn::FrameDefect> frame;
       while (end < t.size() && t.frame[end] == t.frame[k]) {
-        frame.push_back({(t.x_px[end] + 0.5) * p, (t.y_px[end] + 0.5) * p, t.defect_class[end]});
+        frame.push_back({(t.x_px[end] + 0.5) * p - margin, (t.y_px[end] + 0.5) * p - margin, t.defect_class[end]});
         ++end;
       }
       const auto n = dyn::neighbourhoods(frame, spec);

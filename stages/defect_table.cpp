@@ -49,6 +49,7 @@ DefectTable read_defect_table(const std::string& spec, const std::string& defaul
   m.pixel_size_A = g.attr_double("pixel_size_A").value_or(0);
   m.frame_time_s = g.attr_double("frame_time_s").value_or(0);
   m.dose_e_per_A2 = g.attr_double("dose_e_per_A2").value_or(0);
+  m.edge_margin_A = g.attr_double("edge_margin_A").value_or(0);
   m.model_name = g.attr_string("model_name").value_or("");
   m.model_sha256 = g.attr_string("model_sha256").value_or("");
   if (m.frames < 1 || m.height < 1 || m.width < 1 || !(m.pixel_size_A > 0))
@@ -104,6 +105,7 @@ void write_defect_table(const io::h5::Group& g, const DefectTable& t) {
   g.set_attr("pixel_size_A", m.pixel_size_A);
   g.set_attr("frame_time_s", m.frame_time_s);
   if (m.dose_e_per_A2 > 0) g.set_attr("dose_e_per_A2", m.dose_e_per_A2);
+  g.set_attr("edge_margin_A", m.edge_margin_A);
   g.set_attr("model_name", m.model_name);
   g.set_attr("model_sha256", m.model_sha256);
   g.write_vector("frame", t.frame);

@@ -18,6 +18,7 @@ struct MovieFacts {
   std::int64_t frames = 0, height = 0, width = 0;
   double pixel_size_A = 0, frame_time_s = 0;
   double dose_e_per_A2 = 0;         // per frame; 0: unknown
+  double edge_margin_A = 0;         // detect-defects reports nothing this close to the frame's edge
   std::string model_name, model_sha256;
 };
 

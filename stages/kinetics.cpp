@@ -32,14 +32,15 @@ class Kinetics : public Stage {
   std::string description() const override {
     return "Input: the motifs/1 product of defect-motifs (tracked defects with their complexes). Populations of every class and\n"
            "complex per frame and versus the accumulated dose (PNG). Transitions: one sequence per dopant track, its complex per\n"
-           "frame (unknown where it is not seen); counts n_ij of the frame steps i -> j with both ends known, P_ij = n_ij / sum_j\n"
-           "n_ij (per frame), percentile-bootstrap intervals over tracks (--bootstrap, --confidence); the transition graph (PNG).\n"
-           "Diffusion: D = <|dr|^2> / 4 over the one-frame steps of vacancy tracks that start isolated and at least one lattice\n"
-           "constant inside the field, less the mean |dr|^2 of the steps that stay on their site (the detector's position scatter;\n"
-           "--subtract-localisation-noise), in A^2 per frame and, with a frame time, per second, bootstrap interval over tracks; the hop\n"
-           "rate of an isolated vacancy from the fraction of those steps that move. Writes dynamics/1: the defect table (frame,\n"
-           "x_px, y_px, drift_px, defect_class with class_names, track_id, ...), transition_matrix, complex_names,\n"
-           "transition_counts, diffusion_A2_per_frame, diffusion_A2_per_s and their intervals (data_schema/dynamics.md).";
+           "frame (unknown where it is not seen; --smooth-frames: a majority filter undoes one-frame misdetections); counts n_ij of\n"
+           "the frame steps i -> j with both ends known, P_ij = n_ij / sum_j n_ij (per frame), percentile-bootstrap intervals over\n"
+           "tracks (--bootstrap, --confidence); the transition graph (PNG). Diffusion: D = <|dr|^2> / 4 over the one-frame steps of\n"
+           "vacancy tracks that start isolated and at least one lattice constant inside the field where defects are reported, less\n"
+           "the mean |dr|^2 of the steps that stay on their site (the detector's position scatter; --subtract-localisation-noise),\n"
+           "in A^2 per frame and, with a frame time, per second, bootstrap interval over tracks; the hop rate of an isolated vacancy\n"
+           "from the fraction of those steps that move. Writes dynamics/1: the defect table (frame, x_px, y_px, drift_px,\n"
+           "defect_class with class_names, track_id, ...), transition_matrix, complex_names, transition_counts,\n"
+           "diffusion_A2_per_frame, diffusion_A2_per_s and their intervals (data_schema/dynamics.md).";
   }
   std::string product_schema() const override { return "dynamics/1"; }
   std::string default_group() const override { return "/dynamics"; }
@@ -48,6 +49,8 @@ class Kinetics : public Stage {
   void declare(Options& o) override {
     o.add<int>("bootstrap", &bootstrap_, 1000, "bootstrap replicates of the intervals (resampling tracks)")
         .add<double>("confidence", &confidence_, 0.95, "central probability of the intervals")
+        .add<int>("smooth-frames", &smooth_frames_, 1,
+                  "majority filter of each dopant's complex over this many frames before counting transitions (odd; 1: none)")
         .add<double>("frame-time-s", &frame_time_, -1, "time between frames [s] (-1: from the movie; 0: unknown)")
         .add<double>("dose-e-per-A2", &dose_, -1, "dose per frame [e/A^2] (-1: from the movie; 0: unknown)")
         .add<std::string>("material", &material_, "WS2", "MX2 compound whose lattice constant is the hop length")
@@ -61,6 +64,8 @@ class Kinetics : public Stage {
   void validate(const StageContext& ctx) override {
     if (bootstrap_ < 0 || bootstrap_ > 1000000) throw ConfigError("bootstrap: expected 0 to 1000000 replicates, found " + std::to_string(bootstrap_));
     if (!(confidence_ > 0 && confidence_ < 1)) throw ConfigError("confidence: expected a value in (0, 1), found " + Options::text(confidence_));
+    if (smooth_frames_ < 1 || smooth_frames_ % 2 == 0 || smooth_frames_ > 99)
+      throw ConfigError("smooth-frames: expected an odd number of frames from 1 to 99, found " + std::to_string(smooth_frames_));
     require_positive("frame-time-s", frame_time_ == 0 ? 1.0 : frame_time_, "from the movie");
     require_positive("dose-e-per-A2", dose_ == 0 ? 1.0 : dose_, "from the movie");
     if (a_A_ < 0) throw ConfigError("lattice-constant-A: expected 0 (from --material) or a positive length");
@@ -82,11 +87,13 @@ class Kinetics : public Stage {
       auto& r = rows[k];
       r.frame = t.frame[k], r.track = t.track_id[k], r.cls = t.defect_class[k], r.complex = t.complex[k], r.isolated = t.isolated[k] != 0;
       r.x_A = t.x_A[k], r.y_A = t.y_A[k];
-      r.edge_distance_A = p * std::min({t.x_px[k] + 0.5, m.width - 0.5 - t.x_px[k], t.y_px[k] + 0.5, m.height - 0.5 - t.y_px[k]});
+      // The field where defects are reported: the frame less the detector's edge margin, so a step
+      // that starts a hop inside it cannot end where a vacancy would go unseen.
+      r.edge_distance_A = p * std::min({t.x_px[k] + 0.5, m.width - 0.5 - t.x_px[k], t.y_px[k] + 0.5, m.height - 0.5 - t.y_px[k]}) - m.edge_margin_A;
     }
     const auto classes = dyn::class_populations(rows, T, int(C));
     const auto complexes = dyn::complex_populations(rows, T, kComplexes);
-    const auto sequences = dyn::dopant_complex_sequences(rows, T);
+    const auto sequences = dyn::majority_filter(dyn::dopant_complex_sequences(rows, T), smooth_frames_);
     dyn::TransitionSpec ts;
     ts.states = kComplexes;
     ts.bootstrap = bootstrap_;
@@ -123,6 +130,7 @@ class Kinetics : public Stage {
     g.write_array("transition_lower", tr.lower, {kComplexes, kComplexes}).set_attr("confidence", confidence_);
     g.write_array("transition_upper", tr.upper, {kComplexes, kComplexes}).set_attr("confidence", confidence_);
     g.set_attr("transition_sequences", tr.sequences);
+    g.set_attr("smooth_frames", std::int64_t(smooth_frames_));
     g.write_scalar("diffusion_A2_per_frame", d.D_A2_per_frame).set_attr("meaning", "D = <|dr|^2>/4 of isolated-vacancy one-frame steps");
     g.write_array("diffusion_interval_A2_per_frame", std::vector<double>{d.lower, d.upper}, {2}).set_attr("confidence", confidence_);
     g.write_scalar_int("diffusion_steps", d.steps);
@@ -240,7 +248,7 @@ class Kinetics : public Stage {
                            "(colour of the start). Per-frame probabilities: " + (listing.empty() ? std::string("none (no dopant tracks)") : listing) + ".");
   }
 
-  int bootstrap_ = 1000;
+  int bootstrap_ = 1000, smooth_frames_ = 1;
   double confidence_ = 0.95, frame_time_ = -1, dose_ = -1, a_A_ = 0, lattice_A_ = 0;
   std::string material_, figures_;
   std::uint64_t seed_ = 1;

@@ -96,7 +96,8 @@ class DetectDefects : public Stage {
 
   void declare(Options& o) override {
     o.add<std::string>("model", &model_, "defects-ws2mo-v1", "detector: a name (tmdflow models) or a model folder or file")
-        .add<double>("threshold", &threshold_, 0.4, "least heat-map peak that counts as a defect (a defect's target peak is 1)")
+        .add<double>("threshold", &threshold_, 0.85,
+                     "least heat-map peak that counts as a defect (a defect's target peak is 1; the shipped detector's true peaks are 0.9-1)")
         .add<double>("min-distance-A", &min_distance_A_, 1.2, "least distance between two defects of one class [Angstrom]")
         .add<double>("class-distance-A", &class_distance_A_, 1.2, "peaks of different classes closer than this are one defect: the strongest [Angstrom]")
         .add<double>("edge-margin-A", &edge_margin_A_, 2.0, "report no defect closer than this to the frame's edge, where columns are cut [Angstrom]")
@@ -281,7 +282,7 @@ class DetectDefects : public Stage {
   }
 
   std::string model_, figures_;
-  double threshold_ = 0.4, min_distance_A_ = 1.2, class_distance_A_ = 1.2, edge_margin_A_ = 2.0, voltage_ = -1, convergence_ = -1, inner_ = -1, outer_ = -1;
+  double threshold_ = 0.85, min_distance_A_ = 1.2, class_distance_A_ = 1.2, edge_margin_A_ = 2.0, voltage_ = -1, convergence_ = -1, inner_ = -1, outer_ = -1;
   std::int64_t tile_ = 512, halo_ = 0;
   int threads_ = 0;
   io::ModelLocation location_;

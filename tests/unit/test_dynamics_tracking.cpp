@@ -284,6 +284,12 @@ TEST(Observations, PopulationsSequencesAndVacancySteps) {
   rows.push_back({3, 0, kDopant, 1, false, 0, 0, 10});
   EXPECT_THROW(dopant_complex_sequences(rows, 4), tmdflow::InputError);
   EXPECT_NEAR(hop_rate_from_moved_fraction(1 - std::exp(-0.12), 100), 0.12, 1e-12);
+  // The majority filter undoes a one-frame glitch, keeps a lasting change and unknown frames.
+  const auto f = majority_filter({{0, 0, 1, 0, 0, 2, 2, 2, -1, 2}, {1, -1, 0, 1}}, 3);
+  EXPECT_EQ(f[0], (std::vector<int>{0, 0, 0, 0, 0, 2, 2, 2, -1, 2}));
+  EXPECT_EQ(f[1], (std::vector<int>{1, -1, 0, 1}));  // a tie is no majority
+  EXPECT_EQ(majority_filter({{0, 1, 0}}, 1)[0], (std::vector<int>{0, 1, 0}));
+  EXPECT_THROW(majority_filter({}, 2), tmdflow::ConfigError);
   EXPECT_TRUE(std::isnan(hop_rate_from_moved_fraction(0.5, 0)));
 }
 

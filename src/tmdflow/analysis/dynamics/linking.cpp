@@ -50,7 +50,8 @@ std::vector<std::int64_t> link_tracks(const std::vector<LinkDetection>& detectio
   std::vector<std::int64_t> track(detections.size(), -1);
   std::vector<OpenTrack> open;
   std::int64_t next_id = 0;
-  for (const auto& [frame, members] : by_frame) {
+  for (const auto& [frame_key, members] : by_frame) {
+    const std::int64_t frame = frame_key;  // a plain variable: lambdas may not capture structured bindings (C++17)
     // Tracks still open for this frame.
     open.erase(std::remove_if(open.begin(), open.end(), [&](const OpenTrack& t) { return frame - t.last_frame > spec.max_gap + 1; }), open.end());
     const int n = int(open.size()), m = int(members.size());

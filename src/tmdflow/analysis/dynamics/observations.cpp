@@ -42,6 +42,26 @@ std::vector<std::vector<int>> dopant_complex_sequences(const std::vector<Tracked
   return out;
 }
 
+std::vector<std::vector<int>> majority_filter(const std::vector<std::vector<int>>& sequences, int window) {
+  if (window < 1 || window % 2 == 0) throw ConfigError("smooth-frames: expected an odd number of frames >= 1, found " + std::to_string(window));
+  const int h = window / 2;
+  std::vector<std::vector<int>> out = sequences;
+  for (std::size_t s = 0; s < sequences.size(); ++s) {
+    const auto& in = sequences[s];
+    const int n = int(in.size());
+    for (int k = 0; k < n; ++k) {
+      if (in[std::size_t(k)] < 0) continue;
+      std::map<int, int> votes;
+      int known = 0;
+      for (int j = std::max(0, k - h); j <= std::min(n - 1, k + h); ++j)
+        if (in[std::size_t(j)] >= 0) ++votes[in[std::size_t(j)]], ++known;
+      for (const auto& [state, count] : votes)
+        if (state != in[std::size_t(k)] && 2 * count > known) out[s][std::size_t(k)] = state;
+    }
+  }
+  return out;
+}
+
 std::vector<VacancyObservation> vacancy_observations(const std::vector<TrackedDefect>& rows) {
   std::vector<VacancyObservation> out;
   for (const auto& r : rows)

@@ -29,6 +29,12 @@ std::vector<std::int64_t> complex_populations(const std::vector<TrackedDefect>& 
 /// the track was not seen or the complex is unknown. InputError for a track seen twice in a frame.
 std::vector<std::vector<int>> dopant_complex_sequences(const std::vector<TrackedDefect>& rows, std::int64_t frames);
 
+/// Majority filter of a state sequence over `window` frames (odd; 1: none): a known state is
+/// replaced by another that holds a strict majority of the known states of the window around it, so
+/// a single-frame misdetection between two frames that agree is undone, while a real change, which
+/// persists, stays. Unknown states (-1) stay unknown and do not vote. ConfigError for an even window.
+std::vector<std::vector<int>> majority_filter(const std::vector<std::vector<int>>& sequences, int window);
+
 /// The vacancy observations (V_S and V_S2 rows with a track) of the diffusion estimator.
 std::vector<VacancyObservation> vacancy_observations(const std::vector<TrackedDefect>& rows);
 
