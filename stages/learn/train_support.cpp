@@ -396,7 +396,8 @@ void write_training_figure(const std::string& output_file, const std::string& mo
   if (plan.figures_dir.empty() || result.history.empty()) return;
   (void)output_file;
   fs::create_directories(plan.figures_dir);
-  io::plot::Chart loss{"loss", "epoch", "loss (" + plan.loss_name + ")", true, true, {}};
+  io::plot::Chart loss;
+  loss.title = "loss", loss.x_label = "epoch", loss.y_label = "loss (" + plan.loss_name + ")", loss.log_y = true, loss.integer_x = true;
   io::plot::Series train{"training", {}, {}, io::plot::series_colour(0)}, val{"validation", {}, {}, io::plot::series_colour(1)};
   for (const auto& e : result.history) {
     train.x.push_back(double(e.epoch + 1)), train.y.push_back(e.train_loss);
@@ -410,7 +411,8 @@ void write_training_figure(const std::string& output_file, const std::string& mo
   for (const auto& e : result.history)
     for (const auto& [k, v] : e.metrics) names.insert(k);
   if (!names.empty()) {
-    io::plot::Chart metrics{"validation metrics", "epoch", "value", false, true, {}};
+    io::plot::Chart metrics;
+    metrics.title = "validation metrics", metrics.x_label = "epoch", metrics.y_label = "value", metrics.integer_x = true;
     int k = 0;
     for (const auto& name : names) {
       io::plot::Series s{name, {}, {}, io::plot::series_colour(k++)};
