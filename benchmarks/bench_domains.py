@@ -2,6 +2,7 @@
 """Twist domains end to end: tmdflow (diffraction-features + domains) vs scikit-learn on the same data.
 
 usage: bench_domains.py --cube CUBE.h5[:/group] [--bin BUILD/bin] [--work DIR] [--ranks 2] [--jobs 2] [--repeats 3]
+                        [--foreign-load N]
 
 CUBE is a simulated datacube of a MoS2 monolayer (stage simulate-4dstem, with ground_truth/).
 Both sides are timed end to end (wall clock) with the datacube in the page cache:
@@ -22,6 +23,11 @@ Both sides are timed end to end (wall clock) with the datacube in the page cache
             - loadings normalised per pattern, sklearn.cluster.AgglomerativeClustering(M, 'ward'),
               M = the number of domains tmdflow found.
 The baseline's features equal tmdflow's to float rounding (the script prints the largest difference).
+
+With --foreign-load N (issue #20, a shared machine) both sides are timed again while N foreign busy
+processes (one per core: N = the core count) run, and each side's slowdown factor (loaded / quiet) is
+printed; tmdflow also with TMDFLOW_WAIT=spin (ranks that busy-wait in collectives, MPI_Wait) to show
+what its polite waits (par::wait) are worth.
 The baseline has no polarity step (so it samples only the two rings the clustering uses; tmdflow also
 samples the {200} ring for the polarity evidence): inversion domains (same twist, opposite polarity) share features
 and may merge. "Comparable domains" is therefore checked on twist classes: tmdflow's labels merged by
@@ -275,6 +281,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=None, help="processes of the baseline's feature pass (default: --ranks)")
     ap.add_argument("--repeats", type=int, default=3, help="tmdflow runs; the median end-to-end run is reported")
     ap.add_argument("--rows-per-task", type=int, default=4, help="scan rows per baseline feature task")
+    ap.add_argument("--foreign-load", type=int, default=0, help="also time both sides beside N busy processes (0: not)")
     a = ap.parse_args()
     jobs = a.jobs or a.ranks
     cube_file, cube_group = split_path(a.cube, "/datacube_root")
@@ -293,14 +300,18 @@ def main():
     warm_page_cache(cube_file)
 
     # ---- tmdflow: the median of --repeats end-to-end runs (cheap next to the baseline, and noisy) ----
-    runs = []
-    for _ in range(max(1, a.repeats)):
-        for p in (feats, doms):
-            if os.path.exists(p):
-                os.remove(p)
-        tf = run_timed(launch + ["diffraction-features", "--input", "%s:%s" % (cube_file, cube_group), "--output", feats], env)
-        td = run_timed(launch + ["domains", "--input", feats, "--output", doms], env)
-        runs.append((tf + td, tf, td))
+    def time_tmdflow(run_env):
+        runs = []
+        for _ in range(max(1, a.repeats)):
+            for p in (feats, doms):
+                if os.path.exists(p):
+                    os.remove(p)
+            tf = run_timed(launch + ["diffraction-features", "--input", "%s:%s" % (cube_file, cube_group), "--output", feats], run_env)
+            td = run_timed(launch + ["domains", "--input", feats, "--output", doms], run_env)
+            runs.append((tf + td, tf, td))
+        return runs
+
+    runs = time_tmdflow(env)
     t_tmd, t_feat, t_dom = sorted(runs)[len(runs) // 2]
     with h5py.File(doms, "r") as f:
         d = f["domains"]
@@ -313,8 +324,6 @@ def main():
         twist_class = d["domain_table/twist_class"][()]
     with h5py.File(feats, "r") as f:  # tmdflow's own folded features, to check that the baseline computes the same
         x_tmd = fold_normalise(f["diffraction_features/ring_profiles/data"][:, :, :2].reshape(rx * ry, 2, -1))  # {100}, {110}
-    if a.work is None:
-        shutil.rmtree(work, ignore_errors=True)
     t_twist = np.where(t_label >= 0, twist_class[np.clip(t_label, 0, None)], -1)
     nt = len(np.unique(twist_class))
 
@@ -324,26 +333,47 @@ def main():
     from sklearn.metrics import adjusted_rand_score as ari
     from sklearn.exceptions import ConvergenceWarning
 
-    t0 = time.perf_counter()
-    x, geo, _ = baseline_features(cube_file, cube_group, jobs, a.rows_per_task)
-    t1 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        nmf = NMF(n_components=k, init="nndsvda", max_iter=iterations, random_state=0)
-        w = nmf.fit_transform(x)
-    t2 = time.perf_counter()
-    s = w.sum(axis=1, keepdims=True)
-    wn = np.where(s > 0, w / np.where(s > 0, s, 1), 0)
-    cache = tempfile.mkdtemp(prefix="tmdflow-bench-ward-")
-    try:
-        # memory= keeps the Ward tree so that the second cut (twist classes, untimed) does not rebuild it;
-        # without a connectivity matrix scikit-learn always builds the full tree.
-        b_label = AgglomerativeClustering(n_clusters=m, linkage="ward", memory=cache).fit_predict(wn)
-        t3 = time.perf_counter()
-        b_twist = AgglomerativeClustering(n_clusters=nt, linkage="ward", memory=cache).fit_predict(wn)
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
+    def time_baseline():
+        t0 = time.perf_counter()
+        x, geo, _ = baseline_features(cube_file, cube_group, jobs, a.rows_per_task)
+        t1 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            nmf = NMF(n_components=k, init="nndsvda", max_iter=iterations, random_state=0)
+            w = nmf.fit_transform(x)
+        t2 = time.perf_counter()
+        s = w.sum(axis=1, keepdims=True)
+        wn = np.where(s > 0, w / np.where(s > 0, s, 1), 0)
+        cache = tempfile.mkdtemp(prefix="tmdflow-bench-ward-")
+        try:
+            # memory= keeps the Ward tree so that the second cut (twist classes, untimed) does not rebuild it;
+            # without a connectivity matrix scikit-learn always builds the full tree.
+            b_label = AgglomerativeClustering(n_clusters=m, linkage="ward", memory=cache).fit_predict(wn)
+            t3 = time.perf_counter()
+            b_twist = AgglomerativeClustering(n_clusters=nt, linkage="ward", memory=cache).fit_predict(wn)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        return (t0, t1, t2, t3), x, geo, b_label, b_twist
+
+    (t0, t1, t2, t3), x, geo, b_label, b_twist = time_baseline()
     t_base = t3 - t0
+
+    # ---- a shared machine: the same again beside --foreign-load busy processes ----
+    loaded = None
+    if a.foreign_load > 0:
+        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.foreign_load)]
+        try:
+            time.sleep(0.5)
+            poll_runs = time_tmdflow(env)
+            spin_runs = time_tmdflow(dict(env, TMDFLOW_WAIT="spin"))
+            (l0, _, _, l3), _, _, _, _ = time_baseline()
+        finally:
+            for b in busy:
+                b.kill()
+                b.wait()
+        loaded = (sorted(poll_runs)[len(poll_runs) // 2][0], sorted(spin_runs)[len(spin_runs) // 2][0], l3 - l0)
+    if a.work is None:
+        shutil.rmtree(work, ignore_errors=True)
 
     # ---- agreement ----
     _, gt_twist = np.unique(np.round(np.mod(gt_orient, 60), 3), return_inverse=True)
@@ -389,6 +419,16 @@ def main():
           "baseline_ward_s=%.3f ratio=%.3f ari_labels=%.4f ari_twist=%.4f ari_tmdflow_gt=%.4f ari_baseline_gt=%.4f "
           "polarity_accuracy=%.4f median_twist_error_deg=%.4f"
           % (n, t_tmd, t_base, t1 - t0, t2 - t1, t3 - t2, ratio, ari_tb, ari_twist, ari_tg, ari_bg, pol_acc, med_err))
+    if loaded:
+        lt, ls, lb = loaded
+        print("  shared machine: %d foreign busy processes (%d cores)          loaded s   slowdown" % (a.foreign_load, os.cpu_count() or 0))
+        print("  %-58s %9.2f %9.2fx" % ("tmdflow, %d ranks (polite waits, the default)" % a.ranks, lt, lt / t_tmd))
+        print("  %-58s %9.2f %9.2fx" % ("tmdflow, %d ranks, TMDFLOW_WAIT=spin" % a.ranks, ls, ls / t_tmd))
+        print("  %-58s %9.2f %9.2fx" % ("baseline", lb, lb / t_base))
+        print("  %-58s %9.2f" % ("ratio baseline / tmdflow under load", lb / lt))
+        print("RESULT domains_shared foreign_load=%d tmdflow_loaded_s=%.3f tmdflow_spin_loaded_s=%.3f baseline_loaded_s=%.3f "
+              "tmdflow_slowdown=%.3f tmdflow_spin_slowdown=%.3f baseline_slowdown=%.3f loaded_ratio=%.3f"
+              % (a.foreign_load, lt, ls, lb, lt / t_tmd, ls / t_tmd, lb / t_base, lb / lt))
     sys.stdout.flush()
 
 

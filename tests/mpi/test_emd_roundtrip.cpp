@@ -28,7 +28,7 @@ TEST(EmdRoundTrip, DatacubeWrittenByAllRanksReadsBackWithCalibration) {
     return std::uint16_t(a * 1000 + b * 100 + c * 10 + d);
   };
   {
-    io::ProductWriter out(comm, io::parse_target(file + ":/cube_root", "/x"), {"datacube/1", "test", "0123456789abcdef", false});
+    io::ProductWriter out(comm, io::parse_target(file + ":/cube_root", "/x"), {"datacube/1", "test", "0123456789abcdef", false, ""});
     auto writer = std::make_unique<io::DatacubeWriter>(out, meta);
     auto rows = block_partition(meta.shape[0], comm.size(), comm.rank());
     std::vector<std::uint16_t> buf;

@@ -737,7 +737,10 @@ void File::close() {
     }
     TMDFLOW_H5(H5Fclose(f.release()), path_);
   }
-  MPI_Barrier(comm_);
+  // The others wait while rank 0 writes: without holding their cores (par::wait).
+  MPI_Request r;
+  MPI_Ibarrier(comm_, &r);
+  par::wait(r);
 }
 
 File& File::operator=(File&& o) noexcept {

@@ -1,6 +1,14 @@
 #include "tmdflow/par/comm.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "tmdflow/core/error.hpp"
 
 namespace tmdflow::par {
 
@@ -25,6 +33,45 @@ MPI_Op mpi_op(Op op) {
     case Op::max: return MPI_MAX;
   }
   return MPI_SUM;
+}
+
+WaitMode wait_mode() {
+  static const WaitMode mode = [] {
+    const char* v = std::getenv("TMDFLOW_WAIT");
+    if (!v || !*v || std::strcmp(v, "poll") == 0) return WaitMode::poll;
+    if (std::strcmp(v, "spin") == 0) return WaitMode::spin;
+    throw ConfigError(std::string("TMDFLOW_WAIT: expected poll or spin, found '") + v + "'");
+  }();
+  return mode;
+}
+
+void wait(MPI_Request& request) { wait(request, wait_mode()); }
+
+void wait(MPI_Request& request, WaitMode mode) {
+  if (mode == WaitMode::spin) {
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+    return;
+  }
+  // Spin first: balanced ranks meet within microseconds, and a sleep costs at least the kernel's
+  // timer slack (50 us). Then sleep between tests, 50 us doubling to 0.4 ms: a rank that waits
+  // longer than the spin gives its core away, and answers at most 0.4 ms (plus a wake-up) late.
+  constexpr auto kSpin = std::chrono::microseconds(50);
+  constexpr long kFirstSleepNs = 50'000, kLongestSleepNs = 400'000;
+  int done = 0;
+  const auto spin_end = std::chrono::steady_clock::now() + kSpin;
+  do {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+  } while (std::chrono::steady_clock::now() < spin_end);
+  long sleep_ns = kFirstSleepNs;
+  for (;;) {
+    timespec ts{0, sleep_ns};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    sleep_ns = std::min(2 * sleep_ns, kLongestSleepNs);
+  }
 }
 
 Comm::Comm(MPI_Comm c) : comm_(c) {
@@ -70,14 +117,18 @@ Comm& Comm::operator=(Comm&& o) noexcept {
   return *this;
 }
 
-void Comm::barrier() const { MPI_Barrier(comm_); }
+void Comm::barrier() const {
+  MPI_Request r;
+  MPI_Ibarrier(comm_, &r);
+  wait(r);
+}
 
 std::string Comm::bcast_string(const std::string& s, int root) const {
   std::uint64_t n = s.size();
-  MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_);
+  bcast(&n, 1, root);
   std::string out(n, '\0');
   if (rank_ == root) out = s;
-  if (n) MPI_Bcast(out.data(), int(n), MPI_CHAR, root, comm_);
+  if (n) bcast(out.data(), n, root);
   return out;
 }
 

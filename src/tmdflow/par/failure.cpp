@@ -65,7 +65,7 @@ void agree(const Comm& comm, std::exception_ptr local_error) {
   MPI_Request req;
   MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.agreement(), &req);
   if (!local_error) {
-    MPI_Wait(&req, MPI_STATUS_IGNORE);
+    wait(req);
   } else {
     // A failed rank waits a bounded time for the others: if they are stuck in a collective this
     // rank will never join, it ends the job rather than let it hang.
@@ -98,9 +98,17 @@ void agree(const Comm& comm, std::exception_ptr local_error) {
     }
   }
   int header[3] = {static_cast<int>(code), origin, int(message.size())};
-  MPI_Bcast(header, 3, MPI_INT, first, comm.agreement());
+  {
+    MPI_Request r;
+    MPI_Ibcast(header, 3, MPI_INT, first, comm.agreement(), &r);
+    wait(r);
+  }
   message.resize(size_t(header[2]));
-  if (header[2] > 0) MPI_Bcast(message.data(), header[2], MPI_CHAR, first, comm.agreement());
+  if (header[2] > 0) {
+    MPI_Request r;
+    MPI_Ibcast(message.data(), header[2], MPI_CHAR, first, comm.agreement(), &r);
+    wait(r);
+  }
   int code_int = header[0];
   origin = header[1];
   throw CollectiveError(message, static_cast<ExitCode>(code_int), origin);
