@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -222,29 +221,22 @@ const unsigned char* ChunkMapping::bytes(std::uint64_t address, std::uint64_t by
   return map_ + address;
 }
 
-void ChunkMapping::prefetch(std::uint64_t address, std::uint64_t bytes) const {
-  if (address >= map_bytes_) return;
-  bytes = std::min(bytes, map_bytes_ - address);
+bool ChunkMapping::prefetch(std::uint64_t address, std::uint64_t bytes) const {
+  if (address > map_bytes_ || bytes > map_bytes_ - address) return false;
   static const std::uint64_t page = std::uint64_t(::sysconf(_SC_PAGESIZE));
   const std::uint64_t begin = address / page * page;
   void* at = const_cast<unsigned char*>(map_ + begin);
   const std::size_t length = std::size_t(address + bytes - begin);
-  static const char* advice = std::getenv("TMDFLOW_MAP_ADVICE");  // measurement only
-  const std::string a = advice ? advice : "populate";
-  if (a == "none") return;
-  if (a == "willneed") {
-    ::madvise(at, length, MADV_WILLNEED);
-    return;
-  }
-  if (a == "sequential") {
-    ::madvise(at, length, MADV_SEQUENTIAL);
-    return;
-  }
+  // Maps every page in one call instead of a fault per page or per 16 pages (fault-around): the
+  // fastest of no advice, MADV_WILLNEED and this (benchmarks/README.md). It also reports pages that
+  // cannot be read (EFAULT beyond the end of a file cut short, EIO), which a plain access would
+  // report by SIGBUS. Linux >= 5.14; older kernels refuse it (EINVAL) and take read-ahead.
 #ifdef MADV_POPULATE_READ
-  // Maps every page in one call instead of a fault per page (Linux >= 5.14; older kernels refuse it).
-  if (::madvise(at, length, MADV_POPULATE_READ) == 0) return;
+  if (::madvise(at, length, MADV_POPULATE_READ) == 0) return true;
+  if (errno != EINVAL) return false;
 #endif
   ::madvise(at, length, MADV_WILLNEED);
+  return true;
 }
 
 }  // namespace tmdflow::io

@@ -36,8 +36,10 @@ class ChunkMapping {
   std::optional<Extent> find(const h5::Shape& chunk_offset) const;
   /// The mapped bytes [address, address + bytes), or null when they lie beyond the mapped file.
   const unsigned char* bytes(std::uint64_t address, std::uint64_t bytes) const;
-  /// Asks the kernel to map the pages of [address, address + bytes) now (ahead of their use).
-  void prefetch(std::uint64_t address, std::uint64_t bytes) const;
+  /// Asks the kernel to map the pages of [address, address + bytes) now, ahead of their use. False
+  /// when it says they cannot be read (the file cut short, an I/O error): read them another way,
+  /// for an access to them would end the process (SIGBUS).
+  bool prefetch(std::uint64_t address, std::uint64_t bytes) const;
 
   struct ProbeFile;  // the look-up driver's state of the open file (chunk_mapping.cpp)
 

@@ -108,29 +108,41 @@ void hyperslab_pass(const par::Comm& comm, const DatacubeReader& reader, const S
 }
 
 // Where each pattern of a step lies in the mapped file: null where it must be read instead (no
-// mapping, a chunk never written, stored elsewhere than HDF5 said, or misaligned for its type).
-// Maps the pages of each run of adjacent chunks ahead of their use.
+// mapping, a chunk never written, stored elsewhere than HDF5 said, misaligned for its type, or
+// pages the kernel cannot map). Maps the pages of each run of adjacent chunks ahead of their use.
 void locate_in_place(const ChunkMapping& mapping, const DatacubeMeta& meta, std::int64_t first_pattern, std::int64_t count,
                      std::vector<const unsigned char*>& where) {
   const std::uint64_t pattern_bytes = std::uint64_t(meta.pattern_pixels()) * dtype_size(meta.dtype);
   const std::int64_t ry = meta.shape[1];
   where.assign(std::size_t(count), nullptr);
+  std::int64_t run_first = 0;
   std::uint64_t run_address = 0, run_bytes = 0;
+  auto end_run = [&](std::int64_t end) {
+    if (run_bytes > 0 && !mapping.prefetch(run_address, run_bytes))
+      std::fill(where.begin() + run_first, where.begin() + end, nullptr);
+    run_bytes = 0;
+  };
   for (std::int64_t k = 0; k < count; ++k) {
     const std::int64_t g = first_pattern + k;
     const auto extent = mapping.find({g / ry, g % ry, 0, 0});
-    if (!extent || extent->bytes != pattern_bytes || extent->address % dtype_size(meta.dtype) != 0) continue;
-    where[std::size_t(k)] = mapping.bytes(extent->address, extent->bytes);
-    if (!where[std::size_t(k)]) continue;
+    const unsigned char* at = nullptr;
+    if (extent && extent->bytes == pattern_bytes && extent->address % dtype_size(meta.dtype) == 0)
+      at = mapping.bytes(extent->address, extent->bytes);
+    if (!at) {
+      end_run(k);
+      continue;
+    }
+    where[std::size_t(k)] = at;
     if (run_bytes > 0 && extent->address == run_address + run_bytes) {
       run_bytes += pattern_bytes;
-    } else {
-      if (run_bytes > 0) mapping.prefetch(run_address, run_bytes);
-      run_address = extent->address;
-      run_bytes = pattern_bytes;
+      continue;
     }
+    end_run(k);
+    run_first = k;
+    run_address = extent->address;
+    run_bytes = pattern_bytes;
   }
-  if (run_bytes > 0) mapping.prefetch(run_address, run_bytes);
+  end_run(count);
 }
 
 // Blocks of a few patterns, each pattern one chunk. Where the file can be mapped, the analyses get
