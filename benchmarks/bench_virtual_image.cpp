@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
         std::printf("  virtual-image, chunk reads into memory:          %7.2f GB/s per rank  = %.2f x memory read\n",
                     per_rank(t_vi_read), per_rank(t_vi_read) / mem);
       std::printf("  total: %.2f GB/s, %.0f patterns/s\n", bytes / t_vi / 1e9, double(meta.positions()) / t_vi);
-      std::printf("RESULT ranks=%d vi_GBps_total=%.4f vi_x_mem=%.4f in_place=%.4f\n", n, bytes / t_vi / 1e9, vi_rank / mem, in_place);
+      std::printf("RESULT ranks=%d vi_GBps_total=%.4f vi_x_mem=%.4f in_place=%.4f vi_read_x_mem=%.4f mem_GBps=%.3f\n", n,
+                  bytes / t_vi / 1e9, vi_rank / mem, in_place, direct ? per_rank(t_vi_read) / mem : 0.0, mem);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_virtual_image: %s\n", e.what());
