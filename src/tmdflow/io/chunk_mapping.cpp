@@ -172,6 +172,14 @@ std::unique_ptr<ChunkMapping> ChunkMapping::open(const h5::Dataset& data, std::s
   if (!m->file_.valid()) return fail("cannot open " + name + " for chunk look-ups");
   m->dataset_ = h5::Handle(H5Oopen_by_addr(m->file_.get(), info.addr), H5Oclose);
   if (!m->dataset_.valid() || H5Iget_type(m->dataset_.get()) != H5I_DATASET) return fail("cannot open the dataset by its address");
+  {
+    // The same dataset as the open one (its metadata on disk, not held back by a writer).
+    h5::Handle space(H5Dget_space(m->dataset_.get()), H5Sclose);
+    std::vector<hsize_t> dims(H5S_MAX_RANK);
+    const int rank = space.valid() ? H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) : -1;
+    if (rank < 0 || h5::Shape(dims.begin(), dims.begin() + rank) != data.shape())
+      return fail("the dataset on disk differs from the open one");
+  }
   void* handle = nullptr;
   if (H5Fget_vfd_handle(m->file_.get(), H5P_DEFAULT, &handle) < 0 || !handle) return fail("no driver handle");
   m->probe_ = static_cast<ProbeFile*>(handle);
