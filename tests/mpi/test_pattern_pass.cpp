@@ -1,17 +1,21 @@
-// The pattern pass reads one chunk per pattern directly (H5Dread_chunk) when the datacube is
-// chunked (1, 1, Qx, Qy), unfiltered and stored in the native type, and through collective
-// hyperslab reads otherwise. Both paths must hand the analyses the same patterns in the same
-// order with consistent block indices, whatever the block size, on every rank; and virtual
-// detectors computed on those blocks must equal a plain loop over the data.
+// The pattern pass reads one chunk per pattern directly when the datacube is chunked (1, 1, Qx, Qy),
+// unfiltered and stored in the native type -- in place from the mapped file where the chunks lie
+// one after another, else by H5Dread_chunk -- and through collective hyperslab reads otherwise.
+// Every path must hand the analyses the same patterns in the same order with consistent block
+// indices, whatever the block size, on every rank; virtual detectors computed on those blocks must
+// equal a plain loop over the data, and be bit-identical in place and read.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <functional>
 #include <random>
 
 #include "common/testing.hpp"
 #include "tmdflow/analysis/virtual_detectors.hpp"
+#include "tmdflow/io/datacube.hpp"
 #include "tmdflow/io/h5.hpp"
 #include "tmdflow/io/pattern_pass.hpp"
 #include "tmdflow/par/failure.hpp"
@@ -106,10 +110,11 @@ class RecordBlocks : public io::PatternAnalysis {
   std::vector<double> values_;
 };
 
-io::PassOptions pass_options(std::int64_t block_patterns, bool direct) {
+io::PassOptions pass_options(std::int64_t block_patterns, bool direct, bool in_place = true) {
   io::PassOptions o;
   o.block_patterns = block_patterns;
   o.direct_chunk_reads = direct;
+  o.in_place = in_place;
   o.show_progress = false;
   return o;
 }
@@ -154,15 +159,23 @@ TEST(PatternPass, DirectChunkAndHyperslabReadsGiveTheSameBlocks) {
         auto reader = io::DatacubeReader::open(path + ":/data", &world());
         const io::Shard shard = io::shard_of(reader.meta(), world().size(), world().rank());
         const std::int64_t npix = shape[2] * shape[3];
+        const bool direct_layout = io::reads_chunks_directly(reader);
+        std::int64_t stored_patterns = 0;
+        for (std::int64_t k = 0; k < shard.patterns(); ++k) stored_patterns += stored(layout, shard.first_pattern() + k);
         for (std::int64_t block : {0, 1, 4, 7}) {
-          for (bool direct : {true, false}) {
+          for (int path = 0; path < 3; ++path) {  // in place allowed, direct reads only, hyperslab only
+            const bool direct = path < 2, in_place = path == 0;
             // HDF5 1.10's collective reads fail on chunks never written ("MPI_File_set_view
             // failed: invalid datatype"); the direct path reads those independently.
             if (layout.sparse && !direct) continue;
             RecordBlocks rec;
-            io::run_pattern_pass(world(), reader, {&rec}, pass_options(block, direct));
+            const io::PassReport report = io::run_pattern_pass(world(), reader, {&rec}, pass_options(block, direct, in_place));
             const std::string what = layout.name + ", " + io::dtype_name(dtype) + ", block " + std::to_string(block) +
-                                     (direct ? ", direct allowed" : ", hyperslab");
+                                     (in_place ? ", in place allowed" : direct ? ", direct reads" : ", hyperslab");
+            // In place exactly where the chunks were written (the writer here fills them in scan
+            // order, so they lie one after another); chunks never written are read (fill value).
+            EXPECT_EQ(report.patterns_in_place, in_place && direct_layout ? stored_patterns : 0) << what;
+            EXPECT_EQ(report.patterns_in_place + report.patterns_read, shard.patterns()) << what;
             for (std::int64_t k = 0; k < shard.patterns(); ++k) {
               const std::int64_t g = shard.first_pattern() + k;
               for (std::int64_t q = 0; q < npix; ++q)
@@ -300,4 +313,75 @@ TEST(VirtualDetectors, EqualAPlainLoopOverEveryPattern) {
   for (const h5::Shape& shape : {h5::Shape{5, 3, 40, 37}, h5::Shape{3, 2, 3, 1100}})
     for (io::Dtype dtype : {io::Dtype::u16, io::Dtype::f32, io::Dtype::i16})
       for (bool many_masks : {false, true}) check_virtual_detectors(shape, dtype, detectors(shape[2], shape[3], many_masks));
+}
+
+namespace {
+
+/// A datacube product written by tmdflow's own writer on every rank (parallel HDF5, the file
+/// format and allocation tmdflow's stages write).
+template <class T>
+void write_tmdflow_cube(const std::string& file, const h5::Shape& shape) {
+  io::DatacubeMeta meta;
+  meta.shape = shape;
+  meta.dtype = io::dtype_of<T>();
+  meta.calibration = {0.25, "nm", 0.05, "A^-1", false};
+  io::ProductInfo info;
+  info.schema = "datacube/1";
+  info.stage = "test";
+  info.config_hash = "0123456789abcdef";
+  io::ProductWriter out(world(), io::parse_target(file + ":/cube_root", "/x"), info);
+  auto writer = std::make_unique<io::DatacubeWriter>(out, meta);
+  const auto rows = tmdflow::par::block_partition(shape[0], world().size(), world().rank());
+  const std::int64_t npix = shape[2] * shape[3];
+  std::vector<T> buf;
+  for (std::int64_t g = rows.begin * shape[1]; g < rows.end * shape[1]; ++g)
+    for (std::int64_t q = 0; q < npix; ++q) buf.push_back(T(value_at(meta.dtype, g, q)));
+  writer->write_rows(rows.begin, rows.size(), buf.data());
+  writer.reset();
+  out.commit();
+}
+
+std::vector<std::vector<float>> images_of(const analysis::VirtualDetectors& vd) {
+  std::vector<std::vector<float>> out;
+  for (const auto& [name, map] : vd.images()) {
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), map.values());
+    out.emplace_back(host.data(), host.data() + host.size());
+  }
+  out.push_back(vd.mean_pattern());
+  out.push_back(vd.max_pattern());
+  return out;
+}
+
+}  // namespace
+
+TEST(PatternPass, FilesTmdflowWritesAreReadInPlaceWithBitIdenticalResults) {
+  tmdflow::testing::ScratchDir dir;
+  const h5::Shape shape{7, 5, 24, 20};  // 7 scan rows: uneven shards on 2 ranks
+  for (io::Dtype dtype : {io::Dtype::u16, io::Dtype::f32}) {
+    const std::string file = dir.file(io::dtype_name(dtype) + ".h5");
+    if (dtype == io::Dtype::u16) write_tmdflow_cube<std::uint16_t>(file, shape);
+    else write_tmdflow_cube<float>(file, shape);
+    auto reader = io::DatacubeReader::open(file, &world());
+    ASSERT_TRUE(io::reads_chunks_directly(reader));
+    const io::Shard shard = io::shard_of(reader.meta(), world().size(), world().rank());
+    const analysis::VirtualDetectorConfig config = detectors(shape[2], shape[3], true);
+    for (std::int64_t block : {0, 4}) {
+      const std::string what = io::dtype_name(dtype) + ", block " + std::to_string(block);
+      analysis::VirtualDetectors in_place(config), read(config);
+      const io::PassReport a = io::run_pattern_pass(world(), reader, {&in_place}, pass_options(block, true, true));
+      const io::PassReport b = io::run_pattern_pass(world(), reader, {&read}, pass_options(block, true, false));
+      EXPECT_EQ(a.patterns_in_place, shard.patterns()) << what << ": every pattern of the rank in place";
+      EXPECT_EQ(a.patterns_read, 0) << what;
+      EXPECT_EQ(b.patterns_in_place, 0) << what;
+      EXPECT_EQ(b.patterns_read, shard.patterns()) << what;
+      const auto images_in_place = images_of(in_place), images_read = images_of(read);
+      ASSERT_EQ(images_in_place.size(), images_read.size());
+      for (std::size_t i = 0; i < images_read.size(); ++i) {
+        ASSERT_EQ(images_in_place[i].size(), images_read[i].size()) << what;
+        EXPECT_EQ(0, std::memcmp(images_in_place[i].data(), images_read[i].data(), images_read[i].size() * sizeof(float)))
+            << what << ": product " << i << " differs between in-place and read patterns";
+      }
+    }
+  }
+  world().barrier();
 }

@@ -68,6 +68,10 @@ struct PassOptions {
   /// Read one pattern per chunk with H5Dread_chunk when the datacube allows it (see
   /// reads_chunks_directly); false always takes collective hyperslab reads (tests, benchmarks).
   bool direct_chunk_reads = true;
+  /// With direct chunk reads on host memory: hand the analyses the patterns where they lie in the
+  /// file, mapped read-only (no copy), when their chunks are adjacent there; false reads every
+  /// chunk into memory (tests, benchmarks).
+  bool in_place = true;
   std::string progress_label = "patterns";
   bool show_progress = true;
 };
@@ -80,9 +84,15 @@ Shard shard_of(const DatacubeMeta& meta, int ranks, int rank);
 /// chunks directly (H5Dread_chunk, independent) instead of through HDF5's selection machinery.
 bool reads_chunks_directly(const DatacubeReader& reader);
 
+/// How a pass read this rank's patterns (logs, tests, benchmarks).
+struct PassReport {
+  std::int64_t patterns_in_place = 0;  // handed to the analyses straight from the mapped file
+  std::int64_t patterns_read = 0;      // read into memory first (chunk or hyperslab reads)
+};
+
 /// Runs the analyses over this rank's shard (collective): every analysis gets the blocks of this
 /// rank in scan order. Read and analysis failures on any rank are agreed.
-void run_pattern_pass(const par::Comm& comm, const DatacubeReader& reader,
+PassReport run_pattern_pass(const par::Comm& comm, const DatacubeReader& reader,
                       const std::vector<PatternAnalysis*>& analyses, const PassOptions& options = {});
 
 /// A per-scan-position map held for this rank's rows; written collectively as a hyperslab.
