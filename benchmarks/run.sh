@@ -165,12 +165,16 @@ if [ ! -f "$cube" ]; then
   mv "$cube.tmp" "$cube"
 fi
 rm -rf "$DIR/domains"
-"$PY" benchmarks/bench_domains.py --cube "$cube:/datacube_root" --bin "$BIN" --work "$DIR/domains" --ranks 2 | tee "$DIR/domains.txt"
+# Then again beside one foreign busy process per core (a shared workstation or node, issue #20).
+"$PY" benchmarks/bench_domains.py --cube "$cube:/datacube_root" --bin "$BIN" --work "$DIR/domains" --ranks 2 \
+  --foreign-load "$(nproc)" | tee "$DIR/domains.txt"
 rm -rf "$DIR/domains"
 awk -v t="$(value "$DIR/domains.txt" tmdflow_s)" -v b="$(value "$DIR/domains.txt" baseline_s)" \
+  -v ts="$(value "$DIR/domains.txt" tmdflow_slowdown)" -v bs="$(value "$DIR/domains.txt" baseline_slowdown)" \
   'BEGIN { printf "  baseline vs tmdflow, end to end: %.2f s vs %.2f s = %.2f x\n", b, t, b / t
            printf "  goal < 30 s end to end on 2 cores: %.2f s %s\n", t, (t < 30 ? "PASS" : "MISS")
-           printf "  goal >= 10 x faster than scikit-learn: %.2f x %s\n", b / t, (b / t >= 10 ? "PASS" : "MISS") }'
+           printf "  goal >= 10 x faster than scikit-learn: %.2f x %s\n", b / t, (b / t >= 10 ? "PASS" : "MISS")
+           printf "  goal: slowdown beside busy processes no more than the baseline'"'"'s: %.2f x vs %.2f x %s\n", ts, bs, (ts <= bs ? "PASS" : "MISS") }'
 
 echo
 echo "== defect dynamics: a 100-frame 1024^2 movie of WS2:Mo, detect -> track -> motifs -> kinetics, vs its ground truth =="

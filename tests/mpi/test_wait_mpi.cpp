@@ -46,12 +46,12 @@ TEST(WaitMpi, APollingRankSleepsWhileItWaitsAndASpinningOneDoesNot) {
   if (world.size() < 2 || world.rank() == world.size() - 1) return;  // nobody waited
   ASSERT_GT(poll_wall, 0.25);
   ASSERT_GT(spin_wall, 0.25);
-  // Polling: a test every <= 0.4 ms, a few microseconds each.
+  // Polling: a spin of 1 ms, then a test every <= 1 ms, a few microseconds each.
   EXPECT_LT(poll_cpu, 0.1 * poll_wall) << "cpu " << poll_cpu << " s of " << poll_wall << " s waiting";
   // Spinning holds the core for as much of the wait as the scheduler gives it.
   EXPECT_GT(spin_cpu, 0.3 * spin_wall) << "cpu " << spin_cpu << " s of " << spin_wall << " s waiting";
   // Polling still answers promptly once the last rank arrives.
-  EXPECT_LT(poll_wall, 0.3 + 0.05);
+  EXPECT_LT(poll_wall, 0.3 + 0.06);
 }
 
 TEST(WaitMpi, CollectivesOfCommAgreeWithTheBlockingOnes) {

@@ -52,11 +52,14 @@ void wait(MPI_Request& request, WaitMode mode) {
     MPI_Wait(&request, MPI_STATUS_IGNORE);
     return;
   }
-  // Spin first: balanced ranks meet within microseconds, and a sleep costs at least the kernel's
-  // timer slack (50 us). Then sleep between tests, 50 us doubling to 0.4 ms: a rank that waits
-  // longer than the spin gives its core away, and answers at most 0.4 ms (plus a wake-up) late.
-  constexpr auto kSpin = std::chrono::microseconds(50);
-  constexpr long kFirstSleepNs = 50'000, kLongestSleepNs = 400'000;
+  // Spin first, for up to 1 ms: ranks of balanced work meet within that (the waits of an NMF or
+  // k-means iteration are tens to hundreds of microseconds), and a sleep costs at least the
+  // kernel's timer slack (50 us) of latency; with a 50 us spin the twist-domain workflow was 3-5 %
+  // slower on exclusive cores (issue #20). Longer waits (a slower rank, rank 0 writing, a core
+  // shared with another job) sleep between tests, 0.1 ms doubling to 1 ms: the waiting rank gives
+  // its core away and answers at most 1 ms (plus a wake-up) late.
+  constexpr auto kSpin = std::chrono::microseconds(1000);
+  constexpr long kFirstSleepNs = 100'000, kLongestSleepNs = 1'000'000;
   int done = 0;
   const auto spin_end = std::chrono::steady_clock::now() + kSpin;
   do {

@@ -19,8 +19,8 @@ enum class Op { sum, min, max };
 MPI_Op mpi_op(Op op);
 
 /// How a rank waits for the others (docs/ARCHITECTURE.md, "Parallel model"):
-/// `poll` (the default) tests the request for a short spin (an exclusive node answers within
-/// microseconds), then sleeps between tests in growing steps, so that a rank waiting on a slower
+/// `poll` (the default) tests the request for a short spin (1 ms: balanced ranks meet within it),
+/// then sleeps between tests in growing steps (0.1 to 1 ms), so that a rank waiting on a slower
 /// one gives its core to whatever else runs there (another rank, another user's job);
 /// `spin` tests without pause (MPI_Wait), the lowest latency on cores nobody else wants.
 /// Chosen by TMDFLOW_WAIT=poll|spin; read once.
