@@ -334,3 +334,54 @@ TEST(Trainset, HolesAndDriftAreDrawnFromTheirRanges) {
     EXPECT_EQ(brighter, 0) << "a hole only removes atoms";
   }
 }
+
+TEST(Trainset, TranslateMovesTheLatticeByItsShiftLabelAndKeepsTheMargin) {
+  // The same patch with and without --translate: the bottom layer's lattice, seen from the patch
+  // centre, moves by exactly the labelled shift (modulo the lattice), the shifts cover the cell,
+  // and the image has atoms up to its edges (the field grows with the shift).
+  TrainsetSpec plain = small_spec();
+  plain.count = 60;
+  plain.phi_set_deg = {30, 90};
+  plain.scale_jitter = 0.02;
+  TrainsetSpec moved = plain;
+  moved.translate = true;
+  TrainsetGenerator g0(plain), g1(moved);
+  int bins[3][3] = {};
+  for (std::int64_t i = 0; i < plain.count; ++i) {
+    const PatchLabels L0 = g0.labels(i), L1 = g1.labels(i);
+    EXPECT_EQ(L0.shift_x_A, 0.0);
+    EXPECT_EQ(L0.shift_y_A, 0.0);
+    EXPECT_EQ(L0.slip_a, L1.slip_a);
+    EXPECT_EQ(L0.phi_deg, L1.phi_deg);
+    const V2 a1{L1.a1_x_A, L1.a1_y_A}, a2{L1.a2_x_A, L1.a2_y_A};
+    const V2 f = fractions({L1.shift_x_A, L1.shift_y_A}, a1, a2);
+    EXPECT_GE(f.x, -1e-9);
+    EXPECT_LT(f.x, 1 + 1e-9);
+    EXPECT_GE(f.y, -1e-9);
+    EXPECT_LT(f.y, 1 + 1e-9);
+    ++bins[std::min(2, int(f.x * 3))][std::min(2, int(f.y * 3))];
+    const auto s0 = g0.structure(i), s1 = g1.structure(i);
+    const double half = 0.5 * (plain.patch_px - 1) * plain.pixel_A;
+    const Column& m0 = nearest_metal(s0.structure, 0, s0.x0 + half, s0.y0 + half);
+    const Column& m1 = nearest_metal(s1.structure, 0, s1.x0 + half, s1.y0 + half);
+    const V2 d0{m0.x - s0.x0, m0.y - s0.y0}, d1{m1.x - s1.x0, m1.y - s1.y0};
+    EXPECT_LT(off_lattice({d1.x - d0.x - L1.shift_x_A, d1.y - d0.y - L1.shift_y_A}, a1, a2), 1e-6) << "patch " << i;
+  }
+  for (auto& row : bins)
+    for (int n : row) EXPECT_GE(n, 1) << "a third-by-third of the cell that no shift reached";
+  // Noise-free images: atoms up to every edge (no empty strip where the window moved).
+  std::vector<float> img(std::size_t(plain.patch_px * plain.patch_px));
+  for (std::int64_t i = 0; i < 6; ++i) {
+    g1.patch(i, img.data());
+    const int n = plain.patch_px;
+    auto band_max = [&](int r0, int r1, int c0, int c1) {
+      float m = 0;
+      for (int r = r0; r < r1; ++r)
+        for (int c = c0; c < c1; ++c) m = std::max(m, img[std::size_t(r * n + c)]);
+      return m;
+    };
+    const float centre = band_max(n / 4, 3 * n / 4, n / 4, 3 * n / 4);
+    for (const float edge : {band_max(0, 4, 0, n), band_max(n - 4, n, 0, n), band_max(0, n, 0, 4), band_max(0, n, n - 4, n)})
+      EXPECT_GT(edge, 0.5 * centre) << "patch " << i;
+  }
+}

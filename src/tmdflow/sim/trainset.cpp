@@ -47,6 +47,8 @@ const std::vector<PatchLabels::Field>& PatchLabels::fields() {
       {"background", &PatchLabels::background, "fraction of the beam", "uniform background added to every pixel before the counting noise"},
       {"read_noise", &PatchLabels::read_noise, "detected electrons", "Gaussian read noise (rms) added after the counting noise"},
       {"psf_A", &PatchLabels::psf_A, "A", "Gaussian point-spread (sigma) applied after the noise"},
+      {"shift_x_A", &PatchLabels::shift_x_A, "A", "translation of the lattice relative to the patch, x component (0 without --translate)"},
+      {"shift_y_A", &PatchLabels::shift_y_A, "A", "translation of the lattice relative to the patch, y component (rows)"},
   };
   return f;
 }
@@ -235,9 +237,26 @@ TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
   p.distortion.jitter_A = L.jitter_A;
   p.distortion.drift_x_A = L.drift_x_A;
   p.distortion.drift_y_A = L.drift_y_A;
+  // Translation: the scan window moves by -shift in a field whose margin grows by |shift|, so the
+  // lattice moves by +shift relative to the patch and every pixel keeps at least the margin. Its
+  // own stream again: sets made without it keep their patches bit for bit.
+  if (s.translate) {
+    rng::Stream t(rng::key(s.seed, 0x7472616e73ULL, std::uint64_t(index)));
+    StackSpec bottom;
+    bottom.material = materials[std::size_t(L.material_index)];
+    if (layer_cell(bottom.material).triclinic)
+      bottom.rotation_deg = L.phi_deg;
+    else
+      bottom.phi_deg = L.phi_deg;
+    const BaseVectors b = stack_base_vectors(bottom);
+    const double u = t.uniform(), v = t.uniform();
+    L.shift_x_A = L.scale * (u * b.a1[0] + v * b.a2[0]);
+    L.shift_y_A = L.scale * (u * b.a1[1] + v * b.a2[1]);
+    a.margin_A += std::max(std::abs(L.shift_x_A), std::abs(L.shift_y_A));
+  }
   p.field = adf_field(a, p.distortion);
-  a.x0 = p.field.x0;
-  a.y0 = p.field.y0;
+  a.x0 = p.field.x0 - L.shift_x_A;
+  a.y0 = p.field.y0 - L.shift_y_A;
 
   StackSpec& k = p.stack;
   k.material = materials[std::size_t(L.material_index)];

@@ -34,6 +34,10 @@ struct TrainsetSpec {
   /// The patch's lattice is scaled by a factor uniform in [1 - scale_jitter, 1 + scale_jitter]
   /// about the field centre (a calibration or lattice-finder error); 0: unscaled.
   double scale_jitter = 0;
+  /// The lattice moved relative to the patch by a uniform random point of the bottom layer's cell
+  /// (u a1 + v a2, u, v uniform in [0, 1); labels shift_x_A, shift_y_A): windows cut anywhere in an
+  /// image. false: the field centre (a lattice point of every patch's registry) at the patch centre.
+  bool translate = false;
   Range dose{1e4, 1e6};                // e/A^2, log-uniform (0,0: noise-free)
   Range defocus_A{-20, 20}, source_size_A{0.3, 0.7}, jitter_A{0, 0.1}, contamination{0, 0.05};
   /// Sample drift over the patch's acquisition [Angstrom]: its length, in a direction drawn uniformly.
@@ -89,6 +93,7 @@ struct PatchLabels {
   double background = 0;                   // fraction of the beam added to every pixel before the noise
   double read_noise = 0;                   // detected electrons rms (with a dose)
   double psf_A = 0;                        // Gaussian point-spread after the noise, sigma
+  double shift_x_A = 0, shift_y_A = 0;     // the lattice's translation relative to the patch (translate)
   struct Field {
     const char* name;
     double PatchLabels::*member;
