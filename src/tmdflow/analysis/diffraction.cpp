@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "tmdflow/analysis/virtual_detectors.hpp"
 #include "tmdflow/core/error.hpp"
@@ -332,9 +333,26 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
   // (all but those pushed to an edge by descan) take the path without per-sample bounds.
   const int rings = g.rings;
   const double reach = g.reach(1), reach200 = rings > 2 ? g.reach(2) : 0.0;
+  // The sampling reads floats: other element types are converted once per block, to the same
+  // float(v) the sampling used to form at every corner, so the features are bit for bit the same.
+  constexpr bool integer = !std::is_same_v<T, float>;  // (every other type the datacube may hold is an integer)
+  const std::int64_t pixels = std::int64_t(rows) * cols;
+  if (integer && (converted_.extent(0) < std::size_t(block.count) || converted_.extent(1) != std::size_t(pixels)))
+    converted_ = Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace>(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, "tmdflow::analysis::converted_patterns"), std::size_t(block.count), std::size_t(pixels));
+  const auto conv = converted_;
+  if (integer)
+    Kokkos::parallel_for(
+        "tmdflow::analysis::diffraction_convert", Kokkos::RangePolicy<io::ExecSpace>(0, block.count), KOKKOS_LAMBDA(const std::int64_t k) {
+          const T* src = &data(k, 0);
+          float* dst = &conv(k, 0);
+#pragma omp simd
+          for (std::int64_t e = 0; e < pixels; ++e) dst[e] = float(src[e]);
+        });
   Kokkos::parallel_for(
       "tmdflow::analysis::diffraction_features", Kokkos::RangePolicy<io::ExecSpace>(0, block.count), KOKKOS_LAMBDA(const std::int64_t k) {
         const T* p = &data(k, 0);
+        const float* pf = integer ? &conv(k, 0) : reinterpret_cast<const float*>(p);
         const std::int64_t li = first + k;
         const double fx = f.centre_x(li), fy = f.centre_y(li);
         double mx, my;
@@ -364,9 +382,9 @@ void DiffractionFeatures::process_typed(const io::PatternBlock& block) {
                 const float x = cx + dx[q], y = cy + dy[q];
                 const int j = int(x), i = int(y);  // x, y > 0 here: truncation is floor
                 const float ux = x - float(j), uy = y - float(i);
-                const T* a = p + i * cols + j;
-                const float top = float(a[0]) + ux * (float(a[1]) - float(a[0]));
-                const float bottom = float(a[cols]) + ux * (float(a[cols + 1]) - float(a[cols]));
+                const float* a = pf + i * cols + j;
+                const float top = a[0] + ux * (a[1] - a[0]);
+                const float bottom = a[cols] + ux * (a[cols + 1] - a[cols]);
                 s += w[q] * (top + uy * (bottom - top));
               }
             } else {

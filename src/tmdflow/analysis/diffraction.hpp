@@ -125,6 +125,9 @@ class DiffractionFeatures : public io::PatternAnalysis {
   PatternFeatures features_;
   Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> offset_x_, offset_y_, weight_;
   Kokkos::View<double**, Kokkos::LayoutRight, io::MemSpace> harmonic_;
+  // Integer patterns of a block as float (exact), converted once per block rather than four times
+  // per bilinear sample.
+  Kokkos::View<float**, Kokkos::LayoutRight, io::MemSpace> converted_;
 };
 
 /// The pass's features of one pattern (host data, rows x cols) about the centre (cx, cy).
