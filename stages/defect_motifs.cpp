@@ -75,14 +75,7 @@ class DefectMotifs : public Stage {
     lattice_A_ = a_A_ > 0 ? a_A_ : sim::material(material_).a;
     table_ = read_defect_table(ctx.input, "/tracks", "tracks");
     const MovieFacts& m = table_.movie;
-    movie_ = images_.empty() ? m.source : images_;
-    if (movie_.empty()) throw InputError(ctx.input + ": attribute source: expected the movie detect-defects read, found none (give --images)");
-    const io::ImageStackReader reader = io::ImageStackReader::open(movie_);
-    const auto& im = reader.meta();
-    if (im.frames != m.frames || im.height != m.height || im.width != m.width)
-      throw InputError(movie_ + ": images/data: expected the defect table's " + std::to_string(m.frames) + " x " + std::to_string(m.height) + " x " +
-                       std::to_string(m.width) + " frames, found " + std::to_string(im.frames) + " x " + std::to_string(im.height) + " x " +
-                       std::to_string(im.width));
+    movie_ = checked_movie(ctx.input, images_, m);
   }
 
   std::vector<std::string> extra_inputs() const override { return movie_.empty() ? std::vector<std::string>{} : std::vector<std::string>{movie_}; }

@@ -4,6 +4,7 @@
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/strings.hpp"
+#include "tmdflow/io/image_stack.hpp"
 #include "tmdflow/io/product.hpp"
 
 namespace tmdflow::stages {
@@ -126,6 +127,18 @@ void write_defect_table(const io::h5::Group& g, const DefectTable& t) {
     g.write_vector("isolated", t.isolated).set_attr("meaning", "1: a single vacancy with no dopant and no vacancy next to it");
     g.write_vector("motif", t.motif).set_attr("meaning", "motif class of the patch around the defect (Gaussian mixture), -1 none");
   }
+}
+
+std::string checked_movie(const std::string& input, const std::string& images, const MovieFacts& m) {
+  const std::string movie = images.empty() ? m.source : images;
+  if (movie.empty()) throw InputError(input + ": attribute source: expected the movie detect-defects read, found none (give --images)");
+  const io::ImageStackReader reader = io::ImageStackReader::open(movie);
+  const auto& im = reader.meta();
+  if (im.frames != m.frames || im.height != m.height || im.width != m.width)
+    throw InputError(movie + ": images/data: expected the defect table's " + std::to_string(m.frames) + " x " + std::to_string(m.height) +
+                     " x " + std::to_string(m.width) + " frames, found " + std::to_string(im.frames) + " x " + std::to_string(im.height) +
+                     " x " + std::to_string(im.width));
+  return movie;
 }
 
 }  // namespace tmdflow::stages

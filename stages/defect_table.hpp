@@ -52,4 +52,9 @@ DefectTable read_defect_table(const std::string& spec, const std::string& defaul
 /// Writes every column the table has, and the movie's facts as attributes (collective).
 void write_defect_table(const io::h5::Group& g, const DefectTable& t);
 
+/// The movie a stage reads beside the table: `images` when given, else the one detect-defects read
+/// (attribute source). InputError naming `input` when neither is known, and naming the movie when
+/// its frames differ from the table's in number or size.
+std::string checked_movie(const std::string& input, const std::string& images, const MovieFacts& m);
+
 }  // namespace tmdflow::stages

@@ -4,6 +4,7 @@
 // product has the trainset/1 layout (patches, targets, labels/), so `train --target-map targets`
 // trains on it. Patches are sharded over the ranks in blocks; the set does not depend on the
 // rank count.
+#include "label_table.hpp"
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
@@ -131,15 +132,7 @@ class MakeDefectTrainset : public Stage {
     }
     progress.finish();
 
-    io::h5::Group lg = root.create_group("labels");
-    for (const auto& field : sim::DefectPatchLabels::fields()) {
-      io::h5::Dataset d = lg.create_dataset(field.name, io::Dtype::f64, {s.count});
-      d.set_attr("units", field.units);
-      d.set_attr("description", field.description);
-      std::vector<double> v(labels.size());
-      for (std::size_t k = 0; k < labels.size(); ++k) v[k] = labels[k].*(field.member);
-      d.write<double>(io::h5::Shape{mine.size() > 0 ? mine.begin : 0}, io::h5::Shape{mine.size()}, v.data());
-    }
+    write_label_table(root, labels, s.count, mine);
     const sim::Material& m = sim::material(s.material);
     root.write_strings("class_names", sim::defect_class_names(m.chalcogen_Z, s.dopant_Z));
     // The conditions the patches stand for (train quotes them in the model's manifest).

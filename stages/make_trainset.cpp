@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "label_table.hpp"
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
@@ -193,16 +194,7 @@ class MakeTrainset : public Stage {
     }
     progress.finish();
 
-    // Labels: small (N values each); every rank writes its block of each dataset.
-    io::h5::Group lg = root.create_group("labels");
-    for (const auto& field : sim::PatchLabels::fields()) {
-      io::h5::Dataset d = lg.create_dataset(field.name, io::Dtype::f64, {s.count});
-      d.set_attr("units", field.units);
-      d.set_attr("description", field.description);
-      std::vector<double> v(labels.size());
-      for (std::size_t k = 0; k < labels.size(); ++k) v[k] = labels[k].*(field.member);
-      d.write<double>(io::h5::Shape{mine.size() > 0 ? mine.begin : 0}, io::h5::Shape{mine.size()}, v.data());
-    }
+    write_label_table(root, labels, s.count, mine);
     root.set_attr("material", s.material);
     root.set_attr("materials", str::join(sim::materials_of(s), ","));
     // The conditions the patches stand for (a model's manifest quotes them).

@@ -67,15 +67,7 @@ class TrackDefects : public Stage {
     table_ = read_defect_table(ctx.input, "/defects", "");
     const MovieFacts& m = table_.movie;
     movie_ = images_.empty() ? m.source : images_;
-    if (register_ && m.frames > 1) {
-      if (movie_.empty()) throw InputError(ctx.input + ": attribute source: expected the movie detect-defects read, found none (give --images)");
-      const io::ImageStackReader reader = io::ImageStackReader::open(movie_);
-      const auto& im = reader.meta();
-      if (im.frames != m.frames || im.height != m.height || im.width != m.width)
-        throw InputError(movie_ + ": images/data: expected the defect table's " + std::to_string(m.frames) + " x " + std::to_string(m.height) + " x " +
-                         std::to_string(m.width) + " frames, found " + std::to_string(im.frames) + " x " + std::to_string(im.height) + " x " +
-                         std::to_string(im.width));
-    }
+    if (register_ && m.frames > 1) movie_ = checked_movie(ctx.input, images_, m);
   }
 
   // The movie (after validate: the one named by the defect table when --images is not given).
