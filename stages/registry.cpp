@@ -16,6 +16,7 @@ std::vector<std::pair<std::string, StageFactory>>& stages_table() {
       {"landscape", make_landscape_stage},
       {"campaign-stats", make_campaign_stats_stage},
       {"make-defect-trainset", make_make_defect_trainset_stage},
+      {"make-atoms-trainset", make_make_atoms_trainset_stage},
       {"virtual-image", make_virtual_image_stage},
       {"diffraction-features", make_diffraction_features_stage},
       {"domains", make_domains_stage},

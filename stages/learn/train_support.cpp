@@ -175,7 +175,9 @@ learn::TrainsetStream TrainConfig::read_trainset(const StageContext& ctx, TrainP
                             "contamination_range", "slip_range", "twist_range_deg",
                             // make-defect-trainset draws the microscope per patch
                             "native_pixel_range_A", "voltage_range_kV", "convergence_range_mrad", "inner_range_mrad", "outer_range_mrad",
-                            "drift_range_A", "dopant_range", "single_vacancy_range", "double_vacancy_range"})
+                            "drift_range_A", "dopant_range", "single_vacancy_range", "double_vacancy_range",
+                            // make-atoms-trainset draws the composition and the metal vacancies too
+                            "metal_alloy_range", "chalcogen_alloy_range", "metal_vacancy_range"})
       if (auto v = g.attr_doubles(key)) conditions[key] = *v;
     p.conditions_json = conditions.dump();
     if (g.kind("class_names") == io::h5::LinkKind::dataset) p.class_names = g.open_dataset("class_names").read_strings();

@@ -6,6 +6,7 @@
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/sim/adf.hpp"
 #include "tmdflow/sim/defect_lattice.hpp"
+#include "tmdflow/sim/patch_scan.hpp"
 #include "tmdflow/sim/random.hpp"
 #include "tmdflow/sim/realism.hpp"
 #include "tmdflow/sim/structure.hpp"
@@ -234,55 +235,19 @@ DefectPatchLabels DefectTrainsetGenerator::patch(std::int64_t index, float* imag
       sites_of_defects.push_back({2, c.x, c.y});
     }
 
-  // The scan at the native pixel, its noise, then the detector's grid.
-  AdfSimulator simulator(a);
-  const float* padded = simulator.padded_image(st);
-  std::vector<double> xs, ys;
-  scan_positions(distortion, native, native, L.native_pixel_A, a.x0, a.y0, rng::key(s.seed, scan_key, std::uint64_t(index)), xs, ys);
-  std::vector<float> frame(xs.size());
-  resample_bicubic(padded, simulator.padded_grid(), xs.data(), ys.data(), xs.size(), frame.data());
-  if (L.dose > 0)
-    add_counting_noise(frame.data(), frame.size(), L.dose * L.native_pixel_A * L.native_pixel_A, 0.0,
-                       rng::key(s.seed, noise_key, std::uint64_t(index)));
-  resample_bilinear(frame.data(), native, native, image, P, P);
-
-  // Heat maps: at detector pixel (i, j), the structure point its resampling looks at is the same
-  // bilinear mix of the scan's probe positions.
+  // The scan at the native pixel, its noise, then the detector's grid; the heat maps where the
+  // scan saw each defect.
+  PatchScan scan(a, distortion, P, s.pixel_A, rng::key(s.seed, scan_key, std::uint64_t(index)));
+  scan.render(st, L.dose, rng::key(s.seed, noise_key, std::uint64_t(index)), image);
   if (heatmaps) std::fill(heatmaps, heatmaps + std::size_t(kDefectClasses) * P * P, 0.0f);
-  const double inv2s2 = 1.0 / (2 * s.heatmap_sigma_A * s.heatmap_sigma_A);
   const int reach = int(std::ceil((4 * s.heatmap_sigma_A + 10 * L.jitter_A + drift + 0.5) / s.pixel_A)) + 1;
-  std::vector<double> px(std::size_t(P) * P), py(std::size_t(P) * P);
-  for (int i = 0; i < P; ++i) {
-    const double v = std::max(0.0, bilinear_source(i, native, P));
-    const int i0 = std::min(int(v), native - 1), i1 = std::min(i0 + 1, native - 1);
-    for (int j = 0; j < P; ++j) {
-      const double u = std::max(0.0, bilinear_source(j, native, P));
-      const int j0 = std::min(int(u), native - 1), j1 = std::min(j0 + 1, native - 1);
-      const double fx = u - j0, fy = v - i0;
-      auto mix = [&](const std::vector<double>& q) {
-        return (1 - fy) * ((1 - fx) * q[std::size_t(i0) * native + j0] + fx * q[std::size_t(i0) * native + j1]) +
-               fy * ((1 - fx) * q[std::size_t(i1) * native + j0] + fx * q[std::size_t(i1) * native + j1]);
-      };
-      px[std::size_t(i) * P + j] = mix(xs);
-      py[std::size_t(i) * P + j] = mix(ys);
-    }
-  }
   for (const Site& d : sites_of_defects) {
-    // Nominal patch pixel of the site (the scan's grid starts at (x0, y0) at native pixel centres).
-    const double col = (d.x - a.x0 + 0.5 * L.native_pixel_A) / s.pixel_A - 0.5, row = (d.y - a.y0 + 0.5 * L.native_pixel_A) / s.pixel_A - 0.5;
+    const double col = scan.column_of(d.x), row = scan.row_of(d.y);
     const bool inside = col >= -0.5 && col < P - 0.5 && row >= -0.5 && row < P - 0.5;
     if (inside) (d.cls == 0 ? L.single_vacancies : d.cls == 1 ? L.double_vacancies : L.dopants) += 1;
     if (col < -reach || row < -reach || col > P + reach || row > P + reach) continue;
     if (defects) defects->push_back({d.cls, col, row});
-    if (!heatmaps) continue;
-    float* map = heatmaps + std::size_t(d.cls) * P * P;
-    const int jc = int(std::lround(col)), ic = int(std::lround(row));
-    for (int i = std::max(0, ic - reach); i <= std::min(P - 1, ic + reach); ++i)
-      for (int j = std::max(0, jc - reach); j <= std::min(P - 1, jc + reach); ++j) {
-        const std::size_t q = std::size_t(i) * P + j;
-        const double dx = px[q] - d.x, dy = py[q] - d.y;
-        map[q] += float(std::exp(-(dx * dx + dy * dy) * inv2s2));
-      }
+    if (heatmaps) scan.splat(heatmaps + std::size_t(d.cls) * P * P, d.x, d.y, s.heatmap_sigma_A, reach);
   }
   return L;
 }

@@ -1,0 +1,204 @@
+// Stage make-atoms-trainset: training patches for atom-column segmentation and site classification
+// in Mo/W/S/Se alloy monolayers (issue #17): ADF images of M(1-x)M'(x) X2(1-y) Y2y with metal vacancies
+// and single and double chalcogen vacancies, one heat map per site class (nine: sim/site_classes.hpp)
+// and the list of every site (sites/). The product has the trainset/1 layout (patches, targets,
+// labels/), so `train --target-map targets` trains on it. Patches are sharded over the ranks in
+// blocks; the set does not depend on the rank count.
+#include <algorithm>
+
+#include "label_table.hpp"
+#include "sim_options.hpp"
+#include "stage.hpp"
+#include "stage_list.hpp"
+#include "tmdflow/io/emd.hpp"
+#include "tmdflow/par/failure.hpp"
+#include "tmdflow/par/gather.hpp"
+#include "tmdflow/par/partition.hpp"
+#include "tmdflow/par/progress.hpp"
+#include "tmdflow/sim/atoms_trainset.hpp"
+#include "tmdflow/sim/elements.hpp"
+
+namespace tmdflow::stages {
+namespace {
+
+struct SiteRow {
+  std::int64_t patch;
+  float x, y;
+  std::int8_t cls;
+};
+
+class MakeAtomsTrainset : public Stage {
+ public:
+  std::string name() const override { return "make-atoms-trainset"; }
+  std::string summary() const override { return "training patches for segment-atoms: alloy MX2 monolayers with a heat map per site class"; }
+  std::string description() const override {
+    return "Simulates N patches of an alloy monolayer M(1-x)M'(x) X2(1-y) Y2y (default Mo/W/S/Se; incoherent ADF model, as\n"
+           "simulate-adf with realism) with metal vacancies and single and double chalcogen vacancies. Per patch, within the given\n"
+           "ranges: composition x, y (an end of each range with probability --end-member, as binary compounds are common), the\n"
+           "lattice constant by Vegard's law times a calibration error, orientation, defect densities, the scan's pixel (the patch is\n"
+           "scanned at it and resampled bilinearly to --pixel-A, as segment-atoms resamples an image), dose (log-uniform), voltage,\n"
+           "convergence, detector angles, defocus, source size, line jitter, drift and carbon contamination. Writes patches (N, size,\n"
+           "size) float32, targets (N, 9, size, size): a heat map per site class (Mo, W, V_M, S2, SSe, Se2, S, Se, V_X2: a Gaussian\n"
+           "of peak 1 and sigma --heatmap-sigma-A on every site of the class, empty sites included, where the scan saw it), labels/\n"
+           "(what was drawn) and sites/ (every site: patch, x_px, y_px, site_class); schema atoms_trainset/1, the trainset/1 layout\n"
+           "that `train --target-map targets` reads. Deterministic in --seed for any number of ranks. See data_schema/atoms.md.";
+  }
+  std::string product_schema() const override { return "atoms_trainset/1"; }
+  std::string default_group() const override { return "/trainset"; }
+  bool takes_input() const override { return false; }
+
+  void declare(Options& o) override {
+    auto& s = spec_;
+    o.add<std::int64_t>("count", &s.count, 4000, "number of patches")
+        .add<int>("patch-px", &s.patch_px, 64, "patch size [network pixels per side]")
+        .add<double>("pixel-A", &s.pixel_A, 0.2, "the network's pixel [Angstrom]")
+        .add<std::string>("native-pixel-range-A", &native_, "0.08,0.2", "range of the scan's pixel [Angstrom] (resampled to --pixel-A)")
+        .add<std::string>("metal", &metal_, "Mo", "host metal (with --chalcogen, a compound of the material table)")
+        .add<std::string>("metal-alloy", &metal_alloy_, "W", "alloying metal")
+        .add<std::string>("chalcogen", &chalcogen_, "S", "host chalcogen")
+        .add<std::string>("chalcogen-alloy", &chalcogen_alloy_, "Se", "alloying chalcogen")
+        .add<std::string>("metal-alloy-range", &x_, "0,1", "range of x, the alloying metal's fraction of the metal sites")
+        .add<std::string>("chalcogen-alloy-range", &y_, "0,1", "range of y, the alloying chalcogen's fraction of the chalcogen atoms")
+        .add<double>("end-member", &s.end_member, 0.15, "probability that x (and y) is its range's minimum, and again its maximum")
+        .add<std::string>("metal-vacancy-range", &vm_, "0,0.04", "range of the fraction of metal sites left empty")
+        .add<std::string>("single-vacancy-range", &single_, "0,0.1", "range of the fraction of chalcogen columns missing one atom")
+        .add<std::string>("double-vacancy-range", &double_, "0,0.03", "range of the fraction of chalcogen columns missing both atoms")
+        .add<std::string>("dose-range-e-per-A2", &dose_, "1e4,1e6", "range of the dose [e/A^2] (log-uniform; 0,0: noise-free)")
+        .add<std::string>("voltage-range-kV", &voltage_, "60,100", "range of the accelerating voltage [kV]")
+        .add<std::string>("convergence-range-mrad", &convergence_, "25,35", "range of the probe convergence semi-angle [mrad]")
+        .add<std::string>("inner-range-mrad", &inner_, "50,90", "range of the ADF detector inner angle [mrad]")
+        .add<std::string>("outer-range-mrad", &outer_, "160,250", "range of the ADF detector outer angle [mrad]")
+        .add<std::string>("defocus-range-A", &defocus_, "-20,20", "range of C1 [Angstrom]")
+        .add<std::string>("source-size-range-A", &source_, "0,0.4", "range of the Gaussian source size [Angstrom]")
+        .add<std::string>("jitter-range-A", &jitter_, "0,0.05", "range of the scan-line jitter [Angstrom rms]")
+        .add<std::string>("drift-range-A", &drift_, "0,0.3", "range of the sample drift over a patch's scan [Angstrom], in a random direction")
+        .add<std::string>("contamination-range", &contamination_, "0,0.03", "range of amorphous carbon [atoms per A^2]")
+        .add<double>("scale-jitter", &s.scale_jitter, 0.03, "lattice constant scaled by a factor uniform in 1 +- this (calibration error)")
+        .add<double>("Cs-A", &s.Cs_A, 0.0, "spherical aberration [Angstrom]")
+        .add<double>("heatmap-sigma-A", &s.heatmap_sigma_A, 0.4, "sigma of each site's Gaussian in the heat maps [Angstrom]")
+        .add<std::uint64_t>("seed", &s.seed, 1, "random seed");
+  }
+
+  void validate(const StageContext&) override {
+    auto range = [](const std::string& t, const char* what) {
+      const auto v = str::to_double_list(t, what);
+      if (v.size() != 2 || !(v[1] >= v[0])) throw ConfigError(std::string(what) + ": expected MIN,MAX with MIN <= MAX, found '" + t + "'");
+      return sim::Range{v[0], v[1]};
+    };
+    auto& s = spec_;
+    s.native_pixel_A = range(native_, "native-pixel-range-A");
+    s.metal_alloy = range(x_, "metal-alloy-range");
+    s.chalcogen_alloy = range(y_, "chalcogen-alloy-range");
+    s.metal_vacancy = range(vm_, "metal-vacancy-range");
+    s.single_vacancy = range(single_, "single-vacancy-range");
+    s.double_vacancy = range(double_, "double-vacancy-range");
+    s.dose = range(dose_, "dose-range-e-per-A2");
+    s.voltage_kV = range(voltage_, "voltage-range-kV");
+    s.convergence_mrad = range(convergence_, "convergence-range-mrad");
+    s.inner_mrad = range(inner_, "inner-range-mrad");
+    s.outer_mrad = range(outer_, "outer-range-mrad");
+    s.defocus_A = range(defocus_, "defocus-range-A");
+    s.source_size_A = range(source_, "source-size-range-A");
+    s.jitter_A = range(jitter_, "jitter-range-A");
+    s.drift_A = range(drift_, "drift-range-A");
+    s.contamination = range(contamination_, "contamination-range");
+    s.elements.metal_Z = sim::atomic_number(str::trim(metal_));
+    s.elements.metal_alloy_Z = sim::atomic_number(str::trim(metal_alloy_));
+    s.elements.chalcogen_Z = sim::atomic_number(str::trim(chalcogen_));
+    s.elements.chalcogen_alloy_Z = sim::atomic_number(str::trim(chalcogen_alloy_));
+    sim::validate(s);
+  }
+
+  std::uint64_t planned_bytes(const StageContext&) const override {
+    return std::uint64_t(1 + sim::kSiteClasses) * std::uint64_t(spec_.count) * std::uint64_t(spec_.patch_px) * std::uint64_t(spec_.patch_px) *
+           sizeof(float);
+  }
+
+  void run(const StageContext& ctx, io::ProductWriter& out) override {
+    const auto& s = spec_;
+    const std::int64_t P = s.patch_px, C = sim::kSiteClasses;
+    const io::h5::Group& root = out.group();
+    root.set_attr("emd_group_type", "root");
+    root.set_attr("python_class", "Root");
+    io::emd::ArraySpec as{"patches", io::Dtype::f32, {s.count, P, P}, {{"patch", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
+                          "Array", "detected electrons, resampled to the network's pixel (fraction of the beam when the dose is 0)", {1, P, P}};
+    io::h5::Dataset patches = io::emd::create_array(root, as);
+    io::emd::ArraySpec ts{"targets", io::Dtype::f32, {s.count, C, P, P},
+                          {{"patch", "index", 0.0, 1.0}, {"class", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
+                          "Array", "site heat maps (a Gaussian of peak 1 per site, one channel per class of class_names)", {1, C, P, P}};
+    io::h5::Dataset targets = io::emd::create_array(root, ts);
+
+    const par::Range mine = par::block_partition(s.count, ctx.comm.size(), ctx.comm.rank());
+    const std::int64_t most = ctx.comm.allreduce(mine.size(), par::Op::max);
+    constexpr std::int64_t block = 64;
+    const std::size_t npix = std::size_t(P * P);
+    sim::AtomsTrainsetGenerator generator(s);
+    std::vector<float> images(std::size_t(block) * npix), maps(std::size_t(block * C) * npix);
+    std::vector<sim::AtomsPatchLabels> labels(std::size_t(std::max<std::int64_t>(mine.size(), 0)));
+    std::vector<SiteRow> rows;
+    std::vector<sim::PatchSite> sites;
+    par::Progress progress(ctx.comm, "make-atoms-trainset", std::uint64_t(s.count), "patches");
+    for (std::int64_t b0 = 0; b0 < most; b0 += block) {
+      const std::int64_t n = std::clamp<std::int64_t>(mine.size() - b0, 0, block);
+      par::collectively(ctx.comm, [&] {
+        for (std::int64_t k = 0; k < n; ++k) {
+          sites.clear();
+          const std::int64_t index = mine.begin + b0 + k;
+          labels[std::size_t(b0 + k)] = generator.patch(index, images.data() + std::size_t(k) * npix, maps.data() + std::size_t(k * C) * npix, &sites);
+          for (const auto& site : sites) rows.push_back({index, float(site.x_px), float(site.y_px), std::int8_t(site.site_class)});
+        }
+      });
+      par::interruption_point(ctx.comm);
+      par::inject_fault(ctx.comm, "block-write");
+      patches.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0}, io::h5::Shape{n, P, P}, images.data());
+      targets.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0, 0}, io::h5::Shape{n, C, P, P}, maps.data());
+      progress.advance(std::uint64_t(n));
+    }
+    progress.finish();
+
+    write_label_table(root, labels, s.count, mine);
+    const std::vector<std::string> names = sim::site_class_names(s.elements);
+    root.write_strings("class_names", names);
+    write_sites(root, par::allgather_rows(ctx.comm, rows), names);
+    // The conditions the patches stand for (train quotes them in the model's manifest).
+    root.set_attr("material", sim::element_symbol(s.elements.metal_Z) + "(1-x)" + sim::element_symbol(s.elements.metal_alloy_Z) + "(x)" +
+                                  sim::element_symbol(s.elements.chalcogen_Z) + "2(1-y)" + sim::element_symbol(s.elements.chalcogen_alloy_Z) + "2y");
+    root.set_attr("layers", std::int64_t(1));
+    root.set_attr("pixel_A", s.pixel_A);
+    root.set_attr("heatmap_sigma_A", s.heatmap_sigma_A);
+    root.set_attr("Cs_A", s.Cs_A);
+    root.set_attr("end_member", s.end_member);
+    root.set_attr("scale_jitter", s.scale_jitter);
+    for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"native_pixel_range_A", s.native_pixel_A}, {"dose_range_e_per_A2", s.dose},
+                                  {"voltage_range_kV", s.voltage_kV}, {"convergence_range_mrad", s.convergence_mrad},
+                                  {"inner_range_mrad", s.inner_mrad}, {"outer_range_mrad", s.outer_mrad}, {"defocus_range_A", s.defocus_A},
+                                  {"source_size_range_A", s.source_size_A}, {"jitter_range_A", s.jitter_A}, {"drift_range_A", s.drift_A},
+                                  {"contamination_range", s.contamination}, {"metal_alloy_range", s.metal_alloy},
+                                  {"chalcogen_alloy_range", s.chalcogen_alloy}, {"metal_vacancy_range", s.metal_vacancy},
+                                  {"single_vacancy_range", s.single_vacancy}, {"double_vacancy_range", s.double_vacancy}})
+      root.set_attr(name, std::vector<double>{r.min, r.max});
+  }
+
+ private:
+  static void write_sites(const io::h5::Group& root, const std::vector<SiteRow>& rows, const std::vector<std::string>& names) {
+    io::h5::Group g = root.create_group("sites");
+    std::vector<std::int64_t> patch;
+    std::vector<float> x, y;
+    std::vector<std::int8_t> cls;
+    for (const auto& r : rows) patch.push_back(r.patch), x.push_back(r.x), y.push_back(r.y), cls.push_back(r.cls);
+    g.write_vector("patch", patch);
+    g.write_vector("x_px", x).set_attr("units", "pixels");
+    g.write_vector("y_px", y).set_attr("units", "pixels");
+    g.write_vector("site_class", cls).set_attr("class_names", str::join(names, ","));
+  }
+
+  sim::AtomsTrainsetSpec spec_;
+  std::string native_, metal_, metal_alloy_, chalcogen_, chalcogen_alloy_, x_, y_, vm_, single_, double_, dose_, voltage_, convergence_, inner_,
+      outer_, defocus_, source_, jitter_, drift_, contamination_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_make_atoms_trainset_stage() { return std::make_unique<MakeAtomsTrainset>(); }
+
+}  // namespace tmdflow::stages
