@@ -22,6 +22,7 @@ std::unique_ptr<Stage> make_landscape_stage();
 std::unique_ptr<Stage> make_campaign_stats_stage();
 std::unique_ptr<Stage> make_make_defect_trainset_stage();
 std::unique_ptr<Stage> make_make_atoms_trainset_stage();
+std::unique_ptr<Stage> make_classify_sites_stage();
 std::unique_ptr<Stage> make_track_defects_stage();
 std::unique_ptr<Stage> make_defect_motifs_stage();
 std::unique_ptr<Stage> make_kinetics_stage();

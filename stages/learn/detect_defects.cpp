@@ -4,12 +4,12 @@
 // of each class's map found in place (analysis/dynamics/peaks.hpp): a table of defects per frame
 // (frame, x_px, y_px, class, score), schema defects/1 (data_schema/dynamics.md). Maps are never
 // written: a 100-frame movie of 1024^2 would need 1.2 GB for them.
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 
+#include "map_model_support.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
 #include "tmdflow/analysis/dynamics/peaks.hpp"
@@ -103,65 +103,27 @@ class DetectDefects : public Stage {
         .add<double>("edge-margin-A", &edge_margin_A_, 2.0, "report no defect closer than this to the frame's edge, where columns are cut [Angstrom]")
         .add<std::int64_t>("tile-px", &tile_, 512, "owned pixels per tile side [image pixels]")
         .add<std::int64_t>("halo-px", &halo_, 0, "halo around each tile [image pixels] (0: 24 model pixels)")
-        .add<double>("voltage-kV", &voltage_, -1, "accelerating voltage [kV] (-1: the movie's, when it records one)")
-        .add<double>("convergence-mrad", &convergence_, -1, "probe convergence semi-angle [mrad] (-1: the movie's)")
-        .add<double>("adf-inner-mrad", &inner_, -1, "ADF detector inner angle [mrad] (-1: the movie's)")
-        .add<double>("adf-outer-mrad", &outer_, -1, "ADF detector outer angle [mrad] (-1: the movie's)")
         .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
         .add<std::string>("figures", &figures_, "auto", "folder for a PNG of the first frame with its defects (auto: figures/ beside the output; empty: none)");
+    microscope_.declare(o, "the movie's");
   }
 
   void validate(const StageContext& ctx) override {
-    if (model_.empty()) throw ConfigError("model: expected a model name or path (tmdflow models lists them)");
     if (!(threshold_ > 0 && threshold_ < 1e3)) throw ConfigError("threshold: expected a positive heat-map value, found " + Options::text(threshold_));
     require_positive("min-distance-A", min_distance_A_);
     if (!(class_distance_A_ >= 0 && class_distance_A_ < 1e3)) throw ConfigError("class-distance-A: expected 0 or more Angstrom");
     if (!(edge_margin_A_ >= 0 && edge_margin_A_ < 1e3)) throw ConfigError("edge-margin-A: expected 0 or more Angstrom");
     require_positive("tile-px", double(tile_));
     if (halo_ < 0) throw ConfigError("halo-px: expected 0 or more, found " + std::to_string(halo_));
-    location_ = learn::resolve_model(model_);  // sha256 checked here, before any work
-    const auto& m = location_.manifest;
-    layout_ = learn::map_model_layout(m.family, m.params);
-    class_names_.clear();
-    const auto output = nlohmann::json::parse(m.output, nullptr, false);
-    if (output.is_object() && output.contains("class_names") && output["class_names"].is_array())
-      for (const auto& n : output["class_names"]) class_names_.push_back(n.is_string() ? n.get<std::string>() : std::string());
-    if (std::int64_t(class_names_.size()) != layout_.channels)
-      throw ConfigError("model: " + m.name + ": expected a defect detector whose manifest names its " + std::to_string(layout_.channels) +
-                        " classes (output.class_names, from a make-defect-trainset trainset), found " + std::to_string(class_names_.size()));
-    const io::ImageStackReader reader = io::ImageStackReader::open(ctx.input);
-    meta_ = reader.meta();
-    where_ = reader.where();
-    reader.require_calibrated("detect-defects (distances in Angstrom; model " + m.name + ")");
-    if (std::fabs(meta_.pixel_size_y_A / meta_.pixel_size_x_A - 1) > 0.02)
-      throw InputError(ctx.input + ": expected square pixels, found " + std::to_string(meta_.pixel_size_y_A) + " x " +
-                       std::to_string(meta_.pixel_size_x_A) + " A (give ingest --pixel-size-A)");
-    pixel_A_ = meta_.pixel_size_x_A;
-    check_conditions(ctx, m);
-  }
-
-  // A model is used within the conditions it was trained for (its manifest's ranges, 10 % leeway;
-  // the pixel 25 %): the movie's pixel size, and the microscope as given or as the movie records it.
-  void check_conditions(const StageContext& ctx, const io::ModelManifest& m) const {
-    const auto conditions = nlohmann::json::parse(m.conditions, nullptr, false);
-    const io::Target in = io::parse_target(ctx.input, "/image_stack");
-    const auto file = io::FileRegistry::open(in.file, io::h5::Mode::read, nullptr);
-    const io::h5::Group g = file->group(in.group);
-    auto check = [&](const char* key, const char* option, double given, const char* attr, double leeway) {
-      if (!conditions.is_object() || !conditions.contains(key) || !conditions[key].is_array() || conditions[key].size() != 2) return;
-      const double lo = conditions[key][0].get<double>(), hi = conditions[key][1].get<double>();
-      const double value = given >= 0 ? given : attr ? g.attr_double(attr).value_or(-1) : -1;
-      if (value < 0) return;  // unknown: the user's responsibility
-      if (value < lo * (1 - leeway) || value > hi * (1 + leeway))
-        throw ConfigError(std::string(option) + ": model " + m.name + " was trained for " + str::number(lo) + " to " + str::number(hi) +
-                          ", found " + str::number(value) + (given >= 0 ? "" : std::string(" (the movie's ") + attr + ")") +
-                          "; train a detector for these conditions (workflows/train_defects.ini)");
-    };
-    check("native_pixel_range_A", "pixel size", pixel_A_, nullptr, 0.25);
-    check("voltage_range_kV", "voltage-kV", voltage_, "voltage_kV", 0.1);
-    check("convergence_range_mrad", "convergence-mrad", convergence_, "convergence_mrad", 0.1);
-    check("inner_range_mrad", "adf-inner-mrad", inner_, "detector_inner_mrad", 0.1);
-    check("outer_range_mrad", "adf-outer-mrad", outer_, "detector_outer_mrad", 0.1);
+    model_info_ = resolve_named_map_model(model_, "a defect detector", "make-defect-trainset");
+    layout_ = model_info_.layout;
+    class_names_ = model_info_.class_names;
+    const CalibratedStack stack = open_calibrated_stack(ctx.input, "detect-defects (distances in Angstrom; model " + model_info_.location.manifest.name + ")");
+    meta_ = stack.meta;
+    where_ = stack.where;
+    data_path_ = stack.data_path;
+    pixel_A_ = stack.pixel_A;
+    check_model_conditions(ctx.input, model_info_.location.manifest, pixel_A_, microscope_, "workflows/train_defects.ini");
   }
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
@@ -173,25 +135,20 @@ class DetectDefects : public Stage {
     if (ctx.comm.is_root())
       log::info("detect-defects: model ", model.label(), " (", str::join(class_names_, ", "), ") on ", where_, " (", meta_.frames, " x ",
                 meta_.height, " x ", meta_.width, " at ", pixel_A_, " A per pixel); ", threads.summary());
-    const bool normalise = m.normalisation.rfind("per-sample", 0) == 0;
     const io::Target in = io::parse_target(ctx.input, "/image_stack");
     const std::shared_ptr<io::h5::File> file = io::FileRegistry::open(in.file, io::h5::Mode::read, &ctx.comm);
     const io::h5::Group source = file->group(in.group);
-    const io::h5::Dataset images = source.open_dataset("images/data");
+    const io::h5::Dataset images = source.open_dataset(data_path_);
     io::ImagePassOptions options;
     options.sharding = io::ImageSharding::by_tile;
     options.tile = tile_;
     options.progress_label = "detect-defects";
-    learn::ImageStatistics stats;
-    if (normalise) {
-      io::ImagePassOptions first = options;
-      first.show_progress = false;
-      io::run_image_pass(ctx.comm, images, {&stats}, nullptr, first);
-    }
+    ImageNormalisation norm;
+    measure_normalisation(ctx.comm, images, m, options, norm);
     dyn::PeakSpec peaks;
     peaks.threshold = float(threshold_);
     peaks.min_distance_px = min_distance_A_ / pixel_A_;
-    DefectDetection detection(*model.network, layout_, scale, halo, normalise ? &stats : nullptr, peaks, class_distance_A_ / pixel_A_,
+    DefectDetection detection(*model.network, layout_, scale, halo, norm.get(), peaks, class_distance_A_ / pixel_A_,
                               edge_margin_A_ / pixel_A_);
     io::run_image_pass(ctx.comm, images, {&detection}, nullptr, options);
     std::vector<Detection> all = par::allgather_rows(ctx.comm, detection.found());
@@ -282,14 +239,15 @@ class DetectDefects : public Stage {
   }
 
   std::string model_, figures_;
-  double threshold_ = 0.85, min_distance_A_ = 1.2, class_distance_A_ = 1.2, edge_margin_A_ = 2.0, voltage_ = -1, convergence_ = -1, inner_ = -1, outer_ = -1;
+  double threshold_ = 0.85, min_distance_A_ = 1.2, class_distance_A_ = 1.2, edge_margin_A_ = 2.0;
+  MicroscopeOptions microscope_;
   std::int64_t tile_ = 512, halo_ = 0;
   int threads_ = 0;
-  io::ModelLocation location_;
+  NamedMapModel model_info_;
   learn::MapModelLayout layout_;
   std::vector<std::string> class_names_;
   io::ImageStackMeta meta_;
-  std::string where_;
+  std::string where_, data_path_;
   double pixel_A_ = 0;
 };
 

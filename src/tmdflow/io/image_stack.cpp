@@ -65,10 +65,16 @@ ImageStackReader ImageStackReader::open(const std::string& spec) {
   if (root.kind(t.group) != h5::LinkKind::group) throw InputError(r.where_ + ": expected an image_stack product, found nothing there");
   const h5::Group g = root.open_group(t.group);
   const auto info = read_product_attrs(g);
-  if (!info || !has_image_stack_layout(info->schema))
-    throw InputError(r.where_ + ": tmdflow_product: expected image_stack/1 (or movie/1), found " + (info ? info->schema : std::string("no product")));
-  if (g.kind("images/data") != h5::LinkKind::dataset) throw InputError(r.where_ + ": expected images/data, found none");
-  r.data_ = g.open_dataset("images/data");
+  // simulate-adf's adf_images/1 holds its frames in image/ and its pixel in ground_truth/ (the
+  // nominal probe step): read as a calibrated stack, so that image analyses run on simulations.
+  const bool simulated = info && info->schema == "adf_images/1";
+  if (!info || (!has_image_stack_layout(info->schema) && !simulated))
+    throw InputError(r.where_ + ": tmdflow_product: expected image_stack/1 (or movie/1, adf_images/1), found " +
+                     (info ? info->schema : std::string("no product")));
+  const char* data_path = simulated ? "image/data" : "images/data";
+  if (g.kind(data_path) != h5::LinkKind::dataset) throw InputError(r.where_ + ": expected " + data_path + ", found none");
+  r.data_ = g.open_dataset(data_path);
+  r.data_path_ = data_path;
   const h5::Shape s = r.data_.shape();
   if (s.size() != 3) throw InputError::at(t.file, r.data_.path(), "shape", "3 dimensions (frames, y, x)", str::shape_string(s));
   auto& m = r.meta_;
@@ -80,6 +86,8 @@ ImageStackReader ImageStackReader::open(const std::string& spec) {
     m.pixel_size_y_A = g.attr_double("pixel_size_y_A").value_or(0);
     m.pixel_size_x_A = g.attr_double("pixel_size_x_A").value_or(0);
   }
+  if (simulated && g.kind("ground_truth") == h5::LinkKind::group)
+    m.pixel_size_y_A = m.pixel_size_x_A = g.open_group("ground_truth").attr_double("pixel_A").value_or(0);
   m.frame_time_s = g.attr_double("frame_time_s").value_or(0);
   if (g.kind("frames") == h5::LinkKind::group) {
     const h5::Group f = g.open_group("frames");

@@ -52,8 +52,9 @@ class ImageStackWriter {
   h5::Dataset data_;
 };
 
-/// Opens an image_stack/1 product (or another of its layout, has_image_stack_layout) ("FILE[:/group]"; default group /image_stack) to read its frames
-/// and calibration (rank-local reads).
+/// Opens an image_stack/1 product (or another of its layout, has_image_stack_layout; or simulate-adf's
+/// adf_images/1, calibrated by its probe step) ("FILE[:/group]"; default group /image_stack) to read
+/// its frames and calibration (rank-local reads).
 class ImageStackReader {
  public:
   static ImageStackReader open(const std::string& spec);
@@ -70,12 +71,15 @@ class ImageStackReader {
   /// Throws ConfigError naming the product and `what` (the analysis that needs it) unless the
   /// stack is calibrated.
   void require_calibrated(const std::string& what) const;
+  /// The frames' dataset within the product group ("images/data"; "image/data" for adf_images/1).
+  const std::string& data_path() const { return data_path_; }
 
  private:
   std::shared_ptr<h5::File> file_;
   h5::Dataset data_;
   ImageStackMeta meta_;
   std::string where_;
+  std::string data_path_;
 };
 
 }  // namespace tmdflow::io

@@ -65,6 +65,7 @@ void validate(const std::vector<double>& x, const std::vector<double>& y, const 
   if (!(s.bond_tolerance > 0 && s.bond_tolerance < 0.5)) throw ConfigError(who + "bond_tolerance: expected in (0, 0.5)");
   if (!(s.empty_tolerance > 0 && s.empty_tolerance < 0.8)) throw ConfigError(who + "empty_tolerance: expected in (0, 0.8)");
   if (s.min_support < 1) throw ConfigError(who + "min_support: expected >= 1");
+  if (!(s.edge_px >= 0) || !std::isfinite(s.edge_px)) throw ConfigError(who + "edge_px: expected >= 0");
 }
 
 }  // namespace
@@ -203,7 +204,7 @@ LatticeGraph build_lattice_graph(const std::vector<double>& x, const std::vector
     for (int k = 0; k < 3; ++k) {
       const double a = theta + 2 * kPi * k / 3;
       const double qx = s.x + length * std::cos(a), qy = s.y + length * std::sin(a);
-      if (qx < xmin || qx > xmax || qy < ymin || qy > ymax) continue;
+      if (qx < xmin + spec.edge_px || qx > xmax - spec.edge_px || qy < ymin + spec.edge_px || qy > ymax - spec.edge_px) continue;
       bool taken = false;
       grid.within(qx, qy, tol, [&](std::int64_t, double) { taken = true; });
       if (taken) continue;

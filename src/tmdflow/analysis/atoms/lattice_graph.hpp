@@ -35,6 +35,7 @@ struct LatticeGraphSpec {
   int min_support = 2;             // columns that must predict an empty site
   bool metal_brighter = true;      // see 3. above
   double width_px = 0, height_px = 0;  // the field: empty sites outside it are dropped; 0: the columns' bounding box
+  double edge_px = 0;              // and empty sites closer than this to the field's edge (where no column was looked for)
 };
 
 struct LatticeSite {

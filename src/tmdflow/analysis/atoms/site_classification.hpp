@@ -1,0 +1,71 @@
+#pragma once
+// Classification of every lattice site of an MX2 alloy monolayer (issue #17, stage classify-sites;
+// data_schema/atoms.md): the sites segment-atoms found, each with the site network's evidence for
+// the nine classes (sim/site_classes.hpp: Mo, W, V_M on the metal sublattice; S2, SSe, Se2, S, Se,
+// V_X2 on the chalcogen one), are joined into the lattice graph (lattice_graph.hpp), which tells
+// each site's sublattice from the geometry of its neighbourhood and adds the sites where the
+// lattice has a site and nothing was found (empty: V_M or V_X2). The sublattice constraint then
+// gives each site the probability of the classes of its own sublattice only:
+//   p_c = (max(e_c, 0) + floor) / sum over the sublattice's classes, 0 for the others,
+// e_c being the network's evidence (its heat map c at the site; a site of class c peaks at 1 there).
+// Which of the two sublattices is the metal one is decided by the network's evidence averaged over
+// each sublattice locally (the lattice graph's intensity rule fed with metal evidence minus
+// chalcogen evidence), not by brightness: in MoSe2 the chalcogen pair is the brighter column.
+// Without the constraint a site takes the strongest of all nine classes (the network alone), and
+// the empty sites the network did not mark are missed: both are reported, so that the gain of the
+// constraint is measured side by side.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "tmdflow/analysis/atoms/lattice_graph.hpp"
+#include "tmdflow/sim/site_classes.hpp"
+
+namespace tmdflow::analysis::atoms {
+
+constexpr int kClasses = sim::kSiteClasses;
+
+struct SiteEvidence {
+  double x = 0, y = 0;                 // pixels
+  std::array<float, kClasses> scores{};  // the network's heat maps at the site
+};
+
+struct ClassificationSpec {
+  LatticeGraphSpec graph;              // metal_brighter is set by classify_sites (evidence, not brightness)
+  double floor = 1e-3;                 // added to each allowed class's evidence
+};
+
+struct ClassifiedSite {
+  double x = 0, y = 0;
+  Sublattice sublattice = Sublattice::unknown;
+  int site_class = -1;                 // with the sublattice constraint
+  int unconstrained_class = -1;        // the strongest of the nine (-1: a site the network did not find)
+  std::array<float, kClasses> probability{};
+  bool found = true;                   // false: added by the lattice graph
+};
+
+struct Classification {
+  std::vector<ClassifiedSite> sites;   // the input sites in their order, then the added empty ones
+  LatticeGraph graph;
+};
+
+/// Throws ConfigError for bad input (as build_lattice_graph; fewer than 3 sites).
+Classification classify_sites(const std::vector<SiteEvidence>& sites, const ClassificationSpec& spec);
+
+/// The sublattice of a class (metal for 0-2, chalcogen for 3-8).
+Sublattice class_sublattice(int site_class);
+
+/// Local composition of the alloy on a grid: x = alloying metal / metal atoms among the metal sites
+/// within `radius_px` of each grid point, y = alloying chalcogen / chalcogen atoms among the
+/// chalcogen columns within it (NaN where there is none); grid points at (j + 0.5) step, (i + 0.5) step.
+struct CompositionMaps {
+  std::int64_t ny = 0, nx = 0;
+  double step_px = 0;
+  std::vector<float> x, y;
+};
+CompositionMaps composition_maps(const std::vector<ClassifiedSite>& sites, double height_px, double width_px, double radius_px, double step_px);
+
+/// Alloying and host atoms a class holds: {metal host, metal alloy, chalcogen host, chalcogen alloy}.
+std::array<int, 4> atoms_of_class(int site_class);
+
+}  // namespace tmdflow::analysis::atoms
