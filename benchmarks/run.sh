@@ -183,3 +183,11 @@ if [ -x "$BIN/tmdflow-learn" ]; then
 else
   echo "  (no tmdflow-learn: built without LibTorch)"
 fi
+
+echo
+echo "== atoms and point defects: 2048^2 Mo/W/S/Se alloy images, segment-atoms -> classify-sites, vs their ground truth =="
+if [ -x "$BIN/tmdflow-learn" ]; then
+  "$PY" benchmarks/bench_atoms.py --bin "$BIN" --work "$DIR/atoms" --ranks 2 | tee "$DIR/atoms.txt"
+else
+  echo "  (no tmdflow-learn: built without LibTorch)"
+fi

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "defect_table.hpp"
+#include "stack_drift.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
 #include "tmdflow/analysis/dynamics/linking.hpp"
@@ -25,11 +26,6 @@ namespace tmdflow::stages {
 namespace {
 
 namespace dyn = analysis::dynamics;
-
-struct FrameShift {
-  std::int64_t frame = 0;  // the shift of this frame from the one before
-  double dy = 0, dx = 0, peak = 0;
-};
 
 class TrackDefects : public Stage {
  public:
@@ -121,36 +117,12 @@ class TrackDefects : public Stage {
   }
 
  private:
-  /// Each rank registers its block of frames to the frame before each.
   std::vector<dyn::Shift> measure_drift(const StageContext& ctx) const {
-    const MovieFacts& m = table_.movie;
-    dyn::RegistrationSpec spec;
-    spec.bin = bin_ > 0 ? bin_ : std::max(1, int(std::floor(0.25 / m.pixel_size_A + 1e-9)));
-    spec.max_shift_px = max_drift_A_ / m.pixel_size_A;
-    std::vector<FrameShift> mine;
-    const par::Range frames = par::block_partition(m.frames - 1, ctx.comm.size(), ctx.comm.rank());  // shifts of frames 1 .. T-1
-    par::Progress progress(ctx.comm, "track-defects", std::uint64_t(m.frames - 1), "frames");
-    par::collectively(ctx.comm, [&] {
-      if (frames.size() <= 0) return;
-      const io::ImageStackReader reader = io::ImageStackReader::open(movie_);
-      dyn::FrameRegistration registration(int(m.height), int(m.width), spec);
-      std::vector<float> frame(std::size_t(m.height * m.width));
-      reader.read_frames_as<float>(frames.begin, 1, frame.data());
-      auto before = registration.spectrum(frame.data());
-      for (std::int64_t f = frames.begin + 1; f <= frames.end; ++f) {
-        reader.read_frames_as<float>(f, 1, frame.data());
-        auto now = registration.spectrum(frame.data());
-        const dyn::Shift s = registration.shift(before, now);
-        mine.push_back({f, s.dy, s.dx, s.peak});
-        before = std::move(now);
-        progress.advance(1);
-      }
-    });
-    progress.finish();
-    const std::vector<FrameShift> all = par::allgather_rows(ctx.comm, mine);
-    std::vector<dyn::Shift> steps(std::size_t(m.frames - 1));
-    for (const auto& s : all) steps[std::size_t(s.frame - 1)] = {s.dy, s.dx, s.peak};
-    return dyn::cumulative_drift(steps);
+    StackDriftSpec spec;
+    spec.pixel_A = table_.movie.pixel_size_A;
+    spec.max_drift_A = max_drift_A_;
+    spec.bin = bin_;
+    return measure_stack_drift(ctx.comm, movie_, spec, "track-defects");
   }
 
   void write_figure(const StageContext& ctx, const std::vector<dyn::Shift>& drift) const {

@@ -1,0 +1,37 @@
+#pragma once
+// Unstable sites of an image stack (issue #17, stage site-instability): every lattice site tracked
+// across frames is described in each frame by the latent vector of a convolutional autoencoder of
+// its atom-centred patch; a site whose patch keeps changing (an atom that hops, is sputtered,
+// returns; a column that blurs as it moves) walks through latent space, a stable one stays put up to
+// the noise. Per track:
+//   motion = mean over consecutive observations of |z(t+1) - z(t)|,
+//   instability = (motion - median over tracks) / (1.4826 MAD over tracks)   (a robust z-score),
+// and the number of class changes along the track. Unstable sites are then counted on a grid (a
+// Gaussian density per A^2) and grouped by single linkage into clusters.
+#include <cstdint>
+#include <vector>
+
+namespace tmdflow::analysis::atoms {
+
+struct TrackInstability {
+  std::vector<double> motion;       // per track (NaN: seen once)
+  std::vector<double> instability;  // per track (NaN: seen once)
+  std::vector<int> class_changes;   // per track
+  std::vector<int> observations;    // per track
+};
+
+/// Rows are observations (track id, frame, class, latent vector of `dim` floats, row-major);
+/// tracks are 0 .. tracks-1. ConfigError for sizes that differ or a track id out of range.
+TrackInstability track_instability(const std::vector<std::int64_t>& track, const std::vector<std::int64_t>& frame, const std::vector<int>& site_class,
+                                   const std::vector<float>& latent, int dim, std::int64_t tracks);
+
+/// Sum of unit-mass Gaussians (sigma_px) at the points, per pixel^2, on a grid of ny x nx points at
+/// ((j + 0.5) step, (i + 0.5) step), ny = floor(height / step) (at least 1).
+std::vector<float> point_density(const std::vector<double>& x, const std::vector<double>& y, double height_px, double width_px, double sigma_px,
+                                 double step_px, std::int64_t& ny, std::int64_t& nx);
+
+/// Single-linkage clusters of points closer than `distance`: a label per point, 0 .. clusters-1 in
+/// order of each cluster's first point.
+std::vector<std::int64_t> single_linkage(const std::vector<double>& x, const std::vector<double>& y, double distance);
+
+}  // namespace tmdflow::analysis::atoms
