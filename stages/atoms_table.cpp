@@ -30,10 +30,11 @@ std::vector<std::int64_t> AtomsTable::counts() const {
 void write_atoms_table(const io::h5::Group& g, const AtomsTable& t) {
   std::vector<std::int32_t> frame;
   std::vector<float> x, y, probability;
-  std::vector<std::int8_t> cls, unconstrained, sublattice, found;
+  std::vector<std::int8_t> cls, unconstrained, network, sublattice, found;
   for (const auto& r : t.rows) {
     frame.push_back(r.frame), x.push_back(r.x), y.push_back(r.y);
-    cls.push_back(r.cls), unconstrained.push_back(r.unconstrained), sublattice.push_back(r.sublattice), found.push_back(r.found);
+    cls.push_back(r.cls), unconstrained.push_back(r.unconstrained), network.push_back(r.network), sublattice.push_back(r.sublattice),
+        found.push_back(r.found);
     probability.insert(probability.end(), r.probability.begin(), r.probability.end());
   }
   const std::string names = str::join(t.class_names, ",");
@@ -44,6 +45,8 @@ void write_atoms_table(const io::h5::Group& g, const AtomsTable& t) {
   g.write_vector("site_class", cls).set_attr("class_names", names);
   g.write_vector("site_class_unconstrained", unconstrained)
       .set_attr("meaning", "the network's strongest class without the lattice graph (-1: a site only the lattice graph found)");
+  g.write_vector("site_class_network", network)
+      .set_attr("meaning", "the class under the sublattice constraint from the network's evidence alone (before the intensity model)");
   g.write_vector("sublattice", sublattice).set_attr("values", "0 metal, 1 chalcogen");
   g.write_vector("found", found).set_attr("meaning", "1: found by segment-atoms; 0: an empty site added by the lattice graph");
   io::h5::Dataset p = g.create_dataset("probability", io::Dtype::f32, {M, C});
@@ -65,6 +68,12 @@ void write_atoms_table(const io::h5::Group& g, const AtomsTable& t) {
     d.write_vector("x_px", dx).set_attr("units", "pixels");
     d.write_vector("y_px", dy).set_attr("units", "pixels");
     d.write_vector("site_class", dc).set_attr("class_names", names);
+  }
+  if (t.intensity_model.size() == std::size_t(t.frames * 8)) {
+    io::h5::Dataset im = g.create_dataset("intensity_model", io::Dtype::f64, {t.frames, 8});
+    im.write_whole<double>(t.intensity_model.data());
+    im.set_attr("columns", "fitted (0/1), background, k of " + t.class_names[0] + ", " + t.class_names[1] + ", " + t.class_names[6] + ", " +
+                               t.class_names[7] + ", sd of the metal sites, sd of the chalcogen columns (the image's units)");
   }
   {
     io::h5::Group c = g.create_group("composition");
@@ -123,6 +132,7 @@ AtomsTable read_atoms_table(const std::string& spec) {
   const auto x = column("x_px").read_all<float>(), y = column("y_px").read_all<float>();
   const auto cls = column("site_class").read_all<std::int8_t>(), un = column("site_class_unconstrained").read_all<std::int8_t>();
   const auto sub = column("sublattice").read_all<std::int8_t>(), found = column("found").read_all<std::int8_t>();
+  const auto network = column("site_class_network").read_all<std::int8_t>();
   const io::h5::Dataset p = need("probability");
   if (p.rank() != 2 || std::size_t(p.shape()[0]) != M || p.shape()[1] != C)
     throw InputError::at(target.file, p.path(), "shape", "(" + std::to_string(M) + ", " + std::to_string(C) + ")", str::shape_string(p.shape()));
@@ -133,8 +143,12 @@ AtomsTable read_atoms_table(const std::string& spec) {
       throw InputError::at(target.file, g.path() + "/site_class", "row " + std::to_string(i), "a frame below " + std::to_string(t.frames) + " and a class 0-8",
                            "frame " + std::to_string(frame[i]) + ", class " + std::to_string(int(cls[i])));
     auto& r = t.rows[i];
-    r.frame = frame[i], r.x = x[i], r.y = y[i], r.cls = cls[i], r.unconstrained = un[i], r.sublattice = sub[i], r.found = found[i];
+    r.frame = frame[i], r.x = x[i], r.y = y[i], r.cls = cls[i], r.unconstrained = un[i], r.network = network[i], r.sublattice = sub[i], r.found = found[i];
     std::copy_n(prob.begin() + std::ptrdiff_t(i * C), C, r.probability.begin());
+  }
+  if (g.kind("intensity_model") == io::h5::LinkKind::dataset) {
+    const io::h5::Dataset d = g.open_dataset("intensity_model");
+    if (d.rank() == 2 && d.shape()[0] == t.frames && d.shape()[1] == 8) t.intensity_model = d.read_all<double>();
   }
   if (g.kind("composition") == io::h5::LinkKind::group) {
     const io::h5::Group c = g.open_group("composition");

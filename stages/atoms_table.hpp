@@ -17,7 +17,7 @@ constexpr int kSiteClassCount = analysis::atoms::kClasses;
 struct AtomsRow {
   std::int32_t frame = 0;
   float x = 0, y = 0;
-  std::int8_t cls = -1, unconstrained = -1, sublattice = -1, found = 1;
+  std::int8_t cls = -1, unconstrained = -1, network = -1, sublattice = -1, found = 1;
   std::array<float, kSiteClassCount> probability{};
 };
 
@@ -30,6 +30,8 @@ struct AtomsTable {
   double composition_radius_A = 0, composition_step_A = 0;
   std::int64_t grid_ny = 0, grid_nx = 0;
   std::vector<float> composition_x, composition_y;  // frames x grid_ny x grid_nx
+  /// Per frame: the intensity model (fitted 0/1, background, k of the four elements, sd metal, sd chalcogen).
+  std::vector<double> intensity_model;  // frames x 8
   std::vector<std::int64_t> counts() const;   // frames x classes
 };
 

@@ -24,6 +24,7 @@
 #include "tmdflow/par/failure.hpp"
 #include "tmdflow/par/gather.hpp"
 #include "tmdflow/par/partition.hpp"
+#include "tmdflow/sim/elements.hpp"
 
 namespace tmdflow::stages {
 namespace {
@@ -38,7 +39,7 @@ struct ColumnTable {
   double pixel_A = 0, edge_margin_A = 0;
   std::vector<std::string> class_names;
   std::vector<std::int32_t> frame;
-  std::vector<float> x, y, scores;  // scores: M x C
+  std::vector<float> x, y, scores, intensity;  // scores: M x C; intensity: empty when not recorded
 };
 
 ColumnTable read_columns(const std::string& spec) {
@@ -76,6 +77,12 @@ ColumnTable read_columns(const std::string& spec) {
                          "lengths " + std::to_string(m) + ", " + std::to_string(c.x.size()) + ", " + std::to_string(c.y.size()) + " and class_scores " +
                              str::shape_string(s.shape()));
   c.scores = s.read_all<float>();
+  if (g.kind("intensity") == io::h5::LinkKind::dataset) {
+    const io::h5::Dataset d = g.open_dataset("intensity");
+    if (d.rank() != 1 || std::size_t(d.shape()[0]) != m)
+      throw InputError::at(t.file, d.path(), "shape", "(" + std::to_string(m) + ",) like frame", str::shape_string(d.shape()));
+    c.intensity = d.read_all<float>();
+  }
   for (std::size_t i = 0; i < m; ++i)
     if (c.frame[i] < 0 || c.frame[i] >= c.frames)
       throw InputError::at(t.file, g.path() + "/frame", "frame", "0 to " + std::to_string(c.frames - 1), std::to_string(c.frame[i]));
@@ -107,6 +114,7 @@ class ClassifySites : public Stage {
         .add<double>("bond-tolerance", &spec_.graph.bond_tolerance, 0.25, "bonds are (1 +- this) x the bond length")
         .add<double>("empty-tolerance", &spec_.graph.empty_tolerance, 0.4, "a predicted site within this x bond of a found one is that site")
         .add<int>("min-support", &spec_.graph.min_support, 2, "bonded sites that must predict an empty site")
+        .add<bool>("intensity-model", &spec_.intensity_model, true, "weigh the network's evidence by the intensity model fitted on each image")
         .add<double>("composition-radius-A", &radius_A_, 10, "radius of the neighbourhood of the composition maps [Angstrom]")
         .add<double>("composition-step-A", &step_A_, 2.5, "grid step of the composition maps [Angstrom]")
         .add<std::string>("images", &images_, "", "the images (FILE.h5[:/group]) for the figures; empty: the ones segment-atoms read")
@@ -123,6 +131,14 @@ class ClassifySites : public Stage {
     spec_.graph.height_px = double(table_.height);
     // segment-atoms reports no site within its edge margin: the graph must not call those empty.
     spec_.graph.edge_px = table_.edge_margin_A / table_.pixel_A;
+    // The four elements, from the class names (Mo, W, V_M, S2, SSe, Se2, S, Se, V_X2).
+    try {
+      spec_.elements = {sim::atomic_number(table_.class_names[0]), sim::atomic_number(table_.class_names[1]), sim::atomic_number(table_.class_names[6]),
+                        sim::atomic_number(table_.class_names[7])};
+    } catch (const Error&) {
+      throw InputError(ctx.input + ": class_names: expected the nine classes of make-atoms-trainset (metal, alloy metal, V_M, ..., X, Y, V_X2), found " +
+                       str::join(table_.class_names, ","));
+    }
     // Throws on bad graph parameters before any work.
     at::classify_sites({{0, 0, {}}, {1, 0, {}}, {0, 1, {}}}, spec_);
   }
@@ -132,6 +148,7 @@ class ClassifySites : public Stage {
     const par::Range mine = par::block_partition(t.frames, ctx.comm.size(), ctx.comm.rank());
     std::vector<AtomsRow> rows;
     std::vector<float> xmaps, ymaps;
+    std::vector<double> models;
     par::collectively(ctx.comm, [&] {
       for (std::int64_t f = mine.begin; f < mine.end; ++f) {
         std::vector<at::SiteEvidence> sites;
@@ -139,14 +156,21 @@ class ClassifySites : public Stage {
           if (t.frame[i] != f) continue;
           at::SiteEvidence e;
           e.x = t.x[i], e.y = t.y[i];
+          if (!t.intensity.empty()) e.intensity = t.intensity[i];
           std::copy(t.scores.begin() + std::ptrdiff_t(i * C), t.scores.begin() + std::ptrdiff_t((i + 1) * C), e.scores.begin());
           sites.push_back(e);
         }
         std::vector<at::ClassifiedSite> classified;
-        if (sites.size() >= 3) classified = at::classify_sites(sites, spec_).sites;
+        at::IntensityModel model;
+        if (sites.size() >= 3) {
+          at::Classification c = at::classify_sites(sites, spec_);
+          classified = std::move(c.sites);
+          model = c.intensity;
+        }
         for (const auto& s : classified)
           rows.push_back({std::int32_t(f), float(s.x), float(s.y), std::int8_t(s.site_class), std::int8_t(s.unconstrained_class),
-                          std::int8_t(s.sublattice), std::int8_t(s.found), s.probability});
+                          std::int8_t(s.network_class), std::int8_t(s.sublattice), std::int8_t(s.found), s.probability});
+        models.insert(models.end(), {double(model.fitted), model.background, model.k[0], model.k[1], model.k[2], model.k[3], model.sd[0], model.sd[1]});
         const at::CompositionMaps m = at::composition_maps(classified, double(t.height), double(t.width), radius_A_ / t.pixel_A, step_A_ / t.pixel_A);
         xmaps.insert(xmaps.end(), m.x.begin(), m.x.end());
         ymaps.insert(ymaps.end(), m.y.begin(), m.y.end());
@@ -161,6 +185,7 @@ class ClassifySites : public Stage {
     a.composition_radius_A = radius_A_, a.composition_step_A = step_A_, a.grid_ny = grid.ny, a.grid_nx = grid.nx;
     a.composition_x = par::allgather_rows(ctx.comm, xmaps);
     a.composition_y = par::allgather_rows(ctx.comm, ymaps);
+    a.intensity_model = par::allgather_rows(ctx.comm, models);
     write_atoms_table(out.group(), a);
     if (ctx.comm.is_root()) {
       const auto counts = a.counts();

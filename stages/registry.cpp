@@ -48,6 +48,7 @@ const std::vector<LearnStageEntry>& learn_stage_catalogue() {
       {"train-stacking", "train the slip or twist regressor of bilayers/trilayers on a canonical-frame trainset, with symmetry-aware labels"},
       {"infer-stacking", "interlayer slip or twist of bilayers and trilayers in every image: sliding-window maps, boundaries, physics refinement"},
       {"detect-defects", "find point defects (V_S, V_S2, dopants) in every frame of a movie with a trained detector: a table of positions, classes and scores"},
+      {"site-instability", "unstable lattice sites of an image stack: sites tracked across frames, an autoencoder on their patches, instability, density, clusters"},
       {"segment-atoms", "find every atom column and empty site of an MX2 alloy monolayer with a trained site network: positions and nine-class evidence"},
   };
   return entries;

@@ -9,6 +9,7 @@ std::unique_ptr<Stage> make_train_stacking_stage();
 std::unique_ptr<Stage> make_infer_stacking_stage();
 std::unique_ptr<Stage> make_detect_defects_stage();
 std::unique_ptr<Stage> make_segment_atoms_stage();
+std::unique_ptr<Stage> make_site_instability_stage();
 
 void register_learn_stages() {
   register_stage("train", make_train_stage);
@@ -17,6 +18,7 @@ void register_learn_stages() {
   register_stage("infer-stacking", make_infer_stacking_stage);
   register_stage("detect-defects", make_detect_defects_stage);
   register_stage("segment-atoms", make_segment_atoms_stage);
+  register_stage("site-instability", make_site_instability_stage);
 }
 
 }  // namespace tmdflow::stages

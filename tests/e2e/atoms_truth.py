@@ -38,7 +38,7 @@ def truth_sites(path, group="adf_root", margin_A=1.0):
         cls = np.array([site_class(s, a, b) for s, a, b in zip(c["sublattice"][()], c["Z0"][()], c["Z1"][()])])
     m = margin_A / px
     keep = (x > m) & (y > m) & (x < w - 1 - m) & (y < h - 1 - m) & (cls >= 0)
-    return x[keep], y[keep], cls[keep], px
+    return x[keep], y[keep], cls[keep], px, (m, h, w)
 
 
 def match(ax, ay, bx, by, tol):
@@ -55,10 +55,12 @@ def match(ax, ay, bx, by, tol):
 
 
 def scores(truth, atoms, tol_A=0.6, frame=0):
-    """Scores of an atoms/1 group against truth_sites(...)."""
-    tx, ty, tc, px = truth
+    """Scores of an atoms/1 group against truth_sites(...); reported sites count within the truth's
+    region only (the same margin from the edges)."""
+    tx, ty, tc, px, (m, h, w) = truth
     fr = atoms["frame"][()]
-    sel = fr == frame
+    ax, ay = atoms["x_px"][()], atoms["y_px"][()]
+    sel = (fr == frame) & (ax > m) & (ay > m) & (ax < w - 1 - m) & (ay < h - 1 - m)
     x, y = atoms["x_px"][()][sel], atoms["y_px"][()][sel]
     pc, uc, found = atoms["site_class"][()][sel], atoms["site_class_unconstrained"][()][sel], atoms["found"][()][sel].astype(bool)
     tol = tol_A / px
@@ -75,9 +77,12 @@ def scores(truth, atoms, tol_A=0.6, frame=0):
     ti = np.array([b for _, b in pairs], int)
     predicted = np.full(len(tc), -1)
     unconstrained = np.full(len(tc), -1)
+    network = np.full(len(tc), -1)
     predicted[ti], unconstrained[ti] = pc[pi], uc[pi]
+    network[ti] = atoms["site_class_network"][()][sel][pi]
     out["accuracy"] = float(np.mean(predicted == tc))
     out["accuracy_unconstrained"] = float(np.mean(unconstrained == tc))
+    out["accuracy_network"] = float(np.mean(network == tc))  # constrained, no intensity model
     out["sites"] = int(len(tc))
     per = {}
     for k in range(9):
@@ -92,3 +97,21 @@ def scores(truth, atoms, tol_A=0.6, frame=0):
         confusion[t, q if q >= 0 else 9] += 1
     out["confusion"] = confusion
     return out
+
+
+def movie_unstable_columns(path, group="movie"):
+    """Chalcogen columns of a simulate-movie movie whose content changes (a hop's origin or target,
+    a sputtered atom): (x_px, y_px) in frame 0's pixels, and every chalcogen column's position."""
+    with h5py.File(path, "r") as f:
+        t = f[group]["truth"]
+        d = t["defects"]
+        pixel = float(f[group].attrs["pixel_size_x_A"])
+        first = d["frame"][()] == 0
+        ox = float(np.median(d["x_A"][()][first] / pixel - d["x_px"][()][first]))
+        oy = float(np.median(d["y_A"][()][first] / pixel - d["y_px"][()][first]))
+        c = t["structure/columns"]
+        cx, cy, sub = c["x"][()] / pixel - ox, c["y"][()] / pixel - oy, c["sublattice"][()]
+        e = t["events"]
+        changed = np.unique(np.concatenate([e["from_column"][()], e["to_column"][()]]))
+        changed = changed[changed >= 0]
+    return cx[changed], cy[changed], cx[sub == 1], cy[sub == 1]

@@ -58,7 +58,7 @@ with h5py.File(out1, "r") as f1, h5py.File(out2, "r") as f2:
         vm = s["per_class"]["V_M"]
         check(vm["recall"] >= 0.8 and vm["precision"] >= 0.8, f"frame {frame}: metal vacancies {vm}")
     # Composition of the whole image against the truth's.
-    tx, ty, tc, _ = truth
+    tx, ty, tc = truth[:3]
     counts = a1["counts"][()][0]
     w_true = np.sum(tc == 1) / np.sum(np.isin(tc, [0, 1]))
     w_found = counts[1] / (counts[0] + counts[1])

@@ -173,3 +173,55 @@ TEST(SiteClassification, CompositionMapsCountAtomsWithinTheRadius) {
   EXPECT_THROW(composition_maps(sites, 100, 100, 0, 10), ConfigError);
   EXPECT_THROW(classify_sites({{0, 0, {}}, {1, 0, {}}}, ClassificationSpec{}), ConfigError);
 }
+
+TEST(SiteClassification, IntensityModelCalibratedOnTheImageTellsSeFromSSe) {
+  // Additive column intensities (k per element from another code's physics: not Z^1.7), noise 4 %
+  // of an S+Se pair; the network calls every single Se an S+Se pair (the error of a detector trained
+  // elsewhere), and is right about everything else.
+  const double bond = 9, size = 300, b = 0.3;
+  const double k[4] = {10.0, 28.0, 2.3, 7.9};  // Mo, W, S, Se
+  const auto truth = honeycomb(bond, size, 6);
+  std::mt19937 rng(12);
+  std::normal_distribution<double> noise(0, 0.4);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<SiteEvidence> evidence;
+  std::vector<int> true_class;
+  int singles_se = 0;
+  for (const auto& t : truth) {
+    SiteEvidence e;
+    e.x = t.x, e.y = t.y;
+    const auto a = atoms_of_class(t.cls);
+    e.intensity = b + a[0] * k[0] + a[1] * k[1] + a[2] * k[2] + a[3] * k[3] + noise(rng);
+    for (auto& v : e.scores) v = float(0.03 * u(rng));
+    const int called = t.cls == 7 ? 4 : t.cls;  // Se -> SSe
+    e.scores[std::size_t(called)] = float(0.85 + 0.1 * u(rng));
+    singles_se += t.cls == 7;
+    evidence.push_back(e);
+    true_class.push_back(t.cls);
+  }
+  ASSERT_GT(singles_se, 15);
+  ClassificationSpec spec;
+  spec.graph.width_px = size, spec.graph.height_px = size;
+  const Classification with = classify_sites(evidence, spec);
+  spec.intensity_model = false;
+  const Classification without = classify_sites(evidence, spec);
+  ASSERT_TRUE(with.intensity.fitted);
+  EXPECT_FALSE(without.intensity.fitted);
+  EXPECT_NEAR(with.intensity.background, b, 0.25);
+  for (int e = 0; e < 4; ++e) EXPECT_NEAR(with.intensity.k[std::size_t(e)], k[e], 0.05 * k[e] + 0.1) << "element " << e;
+  int se_with = 0, se_without = 0, right_with = 0, right_without = 0;
+  for (std::size_t i = 0; i < evidence.size(); ++i) {
+    se_with += true_class[i] == 7 && with.sites[i].site_class == 7;
+    se_without += true_class[i] == 7 && without.sites[i].site_class == 7;
+    right_with += with.sites[i].site_class == true_class[i];
+    right_without += without.sites[i].site_class == true_class[i];
+    EXPECT_EQ(with.sites[i].network_class, without.sites[i].site_class) << "network_class is the class without the intensity model";
+  }
+  EXPECT_EQ(se_without, 0);
+  EXPECT_GE(se_with, singles_se - 1) << "the image's own intensities recover the single Se columns";
+  EXPECT_GE(right_with, right_without + singles_se - 2) << "and break nothing the network had right";
+  // Too few sites: no model, the network decides.
+  const std::vector<SiteEvidence> few(evidence.begin(), evidence.begin() + 12);
+  spec.intensity_model = true;
+  EXPECT_FALSE(classify_sites(few, spec).intensity.fitted);
+}

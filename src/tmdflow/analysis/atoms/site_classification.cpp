@@ -23,7 +23,127 @@ std::array<int, 4> atoms_of_class(int c) {
   }
 }
 
+double IntensityModel::mean(int c) const {
+  const auto a = atoms_of_class(c);
+  double m = background;
+  for (int e = 0; e < 4; ++e) m += a[std::size_t(e)] * k[std::size_t(e)];
+  return m;
+}
+
 namespace {
+
+/// Solves the n x n system A x = b (row-major, n <= 5) by Gaussian elimination with partial
+/// pivoting; false when singular.
+bool solve(std::vector<double> A, std::vector<double> b, int n, std::vector<double>& x) {
+  for (int c = 0; c < n; ++c) {
+    int p = c;
+    for (int r = c + 1; r < n; ++r)
+      if (std::fabs(A[std::size_t(r * n + c)]) > std::fabs(A[std::size_t(p * n + c)])) p = r;
+    if (std::fabs(A[std::size_t(p * n + c)]) < 1e-12) return false;
+    for (int k = 0; k < n; ++k) std::swap(A[std::size_t(c * n + k)], A[std::size_t(p * n + k)]);
+    std::swap(b[std::size_t(c)], b[std::size_t(p)]);
+    for (int r = c + 1; r < n; ++r) {
+      const double f = A[std::size_t(r * n + c)] / A[std::size_t(c * n + c)];
+      for (int k = c; k < n; ++k) A[std::size_t(r * n + k)] -= f * A[std::size_t(c * n + k)];
+      b[std::size_t(r)] -= f * b[std::size_t(c)];
+    }
+  }
+  x.assign(std::size_t(n), 0.0);
+  for (int r = n - 1; r >= 0; --r) {
+    double v = b[std::size_t(r)];
+    for (int k = r + 1; k < n; ++k) v -= A[std::size_t(r * n + k)] * x[std::size_t(k)];
+    x[std::size_t(r)] = v / A[std::size_t(r * n + r)];
+  }
+  return true;
+}
+
+double robust_sd(std::vector<double> v) {
+  if (v.empty()) return 0;
+  auto median = [](std::vector<double> w) {
+    const std::size_t h = w.size() / 2;
+    std::nth_element(w.begin(), w.begin() + std::ptrdiff_t(h), w.end());
+    return w[h];
+  };
+  const double m = median(v);
+  for (double& x : v) x = std::fabs(x - m);
+  return 1.4826 * median(v);
+}
+
+/// The intensity model fitted to the confidently classified found sites (see the header).
+IntensityModel fit_intensity(const std::vector<SiteEvidence>& sites, const std::vector<ClassifiedSite>& found, const ClassificationSpec& spec) {
+  IntensityModel m;
+  std::vector<std::size_t> use;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const auto& c = found[i];
+    if (c.network_class < 0 || !std::isfinite(sites[i].intensity)) continue;
+    if (c.probability[std::size_t(c.network_class)] >= spec.confident) use.push_back(i);
+  }
+  if (use.size() < 20) return m;
+  // Ties k_e = ratio x k_f for an element seen on fewer than 5 sites.
+  const auto& el = spec.elements;
+  const int Z[4] = {el.metal_Z, el.metal_alloy_Z, el.chalcogen_Z, el.chalcogen_alloy_Z};
+  int seen[4] = {0, 0, 0, 0};
+  for (const std::size_t i : use) {
+    const auto a = atoms_of_class(found[i].network_class);
+    for (int e = 0; e < 4; ++e) seen[e] += a[std::size_t(e)] > 0;
+  }
+  // column of each element's k in the reduced design (1..), and its factor
+  int column[4];
+  double factor[4] = {1, 1, 1, 1};
+  int n = 1;
+  for (int pair = 0; pair < 2; ++pair) {
+    const int e = 2 * pair, f = e + 1;
+    const bool ok_e = seen[e] >= 5, ok_f = seen[f] >= 5;
+    if (!ok_e && !ok_f) return m;  // a sublattice the image does not calibrate
+    const double r = std::pow(double(Z[f]) / double(Z[e]), 1.7);
+    if (ok_e && ok_f) {
+      column[e] = n++, column[f] = n++;
+    } else if (ok_e) {
+      column[e] = column[f] = n++, factor[f] = r;
+    } else {
+      column[e] = column[f] = n++, factor[e] = 1 / r;
+    }
+  }
+  std::vector<double> theta;
+  std::vector<char> keep(use.size(), 1);
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<double> A(std::size_t(n * n), 0.0), b(std::size_t(n), 0.0);
+    for (std::size_t u = 0; u < use.size(); ++u) {
+      if (!keep[u]) continue;
+      const auto a = atoms_of_class(found[use[u]].network_class);
+      std::vector<double> row(std::size_t(n), 0.0);
+      row[0] = 1;
+      for (int e = 0; e < 4; ++e) row[std::size_t(column[e])] += a[std::size_t(e)] * factor[e];
+      for (int r = 0; r < n; ++r) {
+        for (int c = 0; c < n; ++c) A[std::size_t(r * n + c)] += row[std::size_t(r)] * row[std::size_t(c)];
+        b[std::size_t(r)] += row[std::size_t(r)] * sites[use[u]].intensity;
+      }
+    }
+    if (!solve(A, b, n, theta)) return m;
+    m.background = theta[0];
+    for (int e = 0; e < 4; ++e) m.k[std::size_t(e)] = factor[e] * theta[std::size_t(column[e])];
+    // Spread per sublattice, then (first pass) drop the sites > 3 spreads off.
+    std::vector<double> res[2];
+    for (std::size_t u = 0; u < use.size(); ++u)
+      if (keep[u]) {
+        const auto& c = found[use[u]];
+        res[c.sublattice == Sublattice::metal ? 0 : 1].push_back(sites[use[u]].intensity - m.mean(c.network_class));
+      }
+    for (int s = 0; s < 2; ++s) {
+      const double scale = std::fabs(s == 0 ? m.k[0] + m.k[1] : m.k[2] + m.k[3]) / 2;
+      m.sd[std::size_t(s)] = std::max(robust_sd(res[s]), std::max(0.01 * scale, 1e-9));
+    }
+    if (pass == 0)
+      for (std::size_t u = 0; u < use.size(); ++u) {
+        const auto& c = found[use[u]];
+        const double sd = m.sd[c.sublattice == Sublattice::metal ? 0 : 1];
+        keep[u] = std::fabs(sites[use[u]].intensity - m.mean(c.network_class)) <= 3 * sd;
+      }
+  }
+  m.fitted = true;
+  m.sites = std::int64_t(std::count(keep.begin(), keep.end(), 1));
+  return m;
+}
 
 double metal_evidence(const std::array<float, kClasses>& e) {
   double m = 0, x = 0;
@@ -51,7 +171,7 @@ Classification classify_sites(const std::vector<SiteEvidence>& sites, const Clas
     c.found = ls.column >= 0;
     if (!c.found) {
       c.sublattice = ls.sublattice;
-      c.site_class = ls.sublattice == Sublattice::metal ? sim::metal_vacancy_site : sim::chalcogen_vacancy_site;
+      c.site_class = c.network_class = ls.sublattice == Sublattice::metal ? sim::metal_vacancy_site : sim::chalcogen_vacancy_site;
       c.probability[std::size_t(c.site_class)] = 1;
       out.sites.push_back(c);
       continue;
@@ -69,8 +189,38 @@ Classification classify_sites(const std::vector<SiteEvidence>& sites, const Clas
       c.probability[std::size_t(k)] = float((std::max(0.0f, e[std::size_t(k)]) + spec.floor) / total);
       if (best < 0 || c.probability[std::size_t(k)] > c.probability[std::size_t(best)]) best = k;
     }
-    c.site_class = best;
+    c.site_class = c.network_class = best;
     out.sites.push_back(c);
+  }
+  if (!spec.intensity_model) return out;
+  // The intensity model, fitted on this image's confident sites, then evidence x likelihood.
+  const std::vector<ClassifiedSite> found(out.sites.begin(), out.sites.begin() + std::ptrdiff_t(sites.size()));
+  out.intensity = fit_intensity(sites, found, spec);
+  if (!out.intensity.fitted) return out;
+  const IntensityModel& m = out.intensity;
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    ClassifiedSite& c = out.sites[i];
+    const double I = sites[i].intensity;
+    if (!std::isfinite(I)) continue;
+    const auto& e = sites[i].scores;
+    const double sd = m.sd[c.sublattice == Sublattice::metal ? 0 : 1];
+    std::array<double, kClasses> logw{};
+    double top = -HUGE_VAL;
+    for (int k = 0; k < kClasses; ++k) {
+      if (class_sublattice(k) != c.sublattice) continue;
+      const double z = (I - m.mean(k)) / sd;
+      logw[std::size_t(k)] = std::log(std::max(0.0f, e[std::size_t(k)]) + spec.floor) - 0.5 * z * z;
+      top = std::max(top, logw[std::size_t(k)]);
+    }
+    double total = 0;
+    for (int k = 0; k < kClasses; ++k)
+      if (class_sublattice(k) == c.sublattice) total += std::exp(logw[std::size_t(k)] - top);
+    int best = -1;
+    for (int k = 0; k < kClasses; ++k) {
+      c.probability[std::size_t(k)] = class_sublattice(k) == c.sublattice ? float(std::exp(logw[std::size_t(k)] - top) / total) : 0.0f;
+      if (class_sublattice(k) == c.sublattice && (best < 0 || c.probability[std::size_t(k)] > c.probability[std::size_t(best)])) best = k;
+    }
+    c.site_class = best;
   }
   return out;
 }

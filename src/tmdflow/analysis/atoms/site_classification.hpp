@@ -14,8 +14,22 @@
 // Without the constraint a site takes the strongest of all nine classes (the network alone), and
 // the empty sites the network did not mark are missed: both are reported, so that the gain of the
 // constraint is measured side by side.
+//
+// The calibrated intensity model (a second classifier, fitted on each image): incoherent ADF
+// intensity adds up over the atoms of a column, so a column's mean intensity near its centre is
+//   I = b + n_M k_M + n_M' k_M' + n_X k_X + n_Y k_Y
+// (n: atoms of each element the class holds, b: the background of an empty site). b and the four k
+// are fitted by least squares to the sites the constrained network is confident about (probability
+// >= `confident`), once more without the sites more than 3 standard deviations off; an element held
+// by fewer than 5 such sites is tied to the other element of its sublattice by k ~ Z^1.7. The spread
+// is the robust standard deviation of the residuals per sublattice. A site's probability is then
+// the network's evidence times the Gaussian likelihood of its intensity, over its sublattice's
+// classes: the image itself calibrates what a Se column missing one atom looks like beside an S+Se
+// pair, whatever code or microscope made it. Without enough confident sites (fewer than 20) the
+// model is not fitted and the network's evidence alone decides.
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "tmdflow/analysis/atoms/lattice_graph.hpp"
@@ -28,11 +42,26 @@ constexpr int kClasses = sim::kSiteClasses;
 struct SiteEvidence {
   double x = 0, y = 0;                 // pixels
   std::array<float, kClasses> scores{};  // the network's heat maps at the site
+  double intensity = std::numeric_limits<double>::quiet_NaN();  // mean image value near the site (NaN: unknown)
 };
 
 struct ClassificationSpec {
   LatticeGraphSpec graph;              // metal_brighter is set by classify_sites (evidence, not brightness)
   double floor = 1e-3;                 // added to each allowed class's evidence
+  bool intensity_model = true;
+  double confident = 0.8;              // sites that calibrate the intensity model
+  sim::AlloyElements elements;         // Z of the four elements (the k ~ Z^1.7 ties)
+};
+
+/// The fitted intensity model: background, k per element (host metal, alloy metal, host
+/// chalcogen, alloy chalcogen), spread per sublattice (metal, chalcogen).
+struct IntensityModel {
+  bool fitted = false;
+  double background = 0;
+  std::array<double, 4> k{};
+  std::array<double, 2> sd{};
+  std::int64_t sites = 0;              // sites it was fitted to
+  double mean(int site_class) const;   // expected intensity of a class
 };
 
 struct ClassifiedSite {
@@ -40,6 +69,7 @@ struct ClassifiedSite {
   Sublattice sublattice = Sublattice::unknown;
   int site_class = -1;                 // with the sublattice constraint
   int unconstrained_class = -1;        // the strongest of the nine (-1: a site the network did not find)
+  int network_class = -1;              // with the constraint, from the network's evidence alone
   std::array<float, kClasses> probability{};
   bool found = true;                   // false: added by the lattice graph
 };
@@ -47,6 +77,7 @@ struct ClassifiedSite {
 struct Classification {
   std::vector<ClassifiedSite> sites;   // the input sites in their order, then the added empty ones
   LatticeGraph graph;
+  IntensityModel intensity;
 };
 
 /// Throws ConfigError for bad input (as build_lattice_graph; fewer than 3 sites).

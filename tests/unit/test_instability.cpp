@@ -1,0 +1,74 @@
+// Unstable sites of an image stack (analysis/atoms/instability.hpp, issue #17): planted latent
+// trajectories -- stable sites jittering with noise, unstable ones jumping between two states --
+// come out as the tracks of high instability, with their class changes counted; the density map
+// integrates to the number of points; single linkage groups what is within reach and nothing else.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "tmdflow/analysis/atoms/instability.hpp"
+#include "tmdflow/core/error.hpp"
+
+using namespace tmdflow;
+using namespace tmdflow::analysis::atoms;
+
+TEST(Instability, JumpingSitesStandOutOfJitteringOnes) {
+  const int dim = 4, frames = 10, tracks = 200;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0, 0.1f);
+  std::vector<std::int64_t> track, frame;
+  std::vector<int> cls;
+  std::vector<float> z;
+  for (int t = 0; t < tracks; ++t) {
+    const bool jumps = t % 20 == 7;  // 10 unstable sites
+    for (int f = 0; f < frames; ++f) {
+      if (t == 5 && f > 0) break;  // a site seen once
+      track.push_back(t), frame.push_back(f);
+      const bool state = jumps && f % 2 == 1;
+      cls.push_back(state ? 6 : 3);
+      for (int k = 0; k < dim; ++k) z.push_back(noise(rng) + (state ? 2.0f : 0.0f));
+    }
+  }
+  const TrackInstability r = track_instability(track, frame, cls, z, dim, tracks);
+  ASSERT_EQ(r.instability.size(), std::size_t(tracks));
+  EXPECT_TRUE(std::isnan(r.instability[5])) << "a site seen once has no instability";
+  EXPECT_EQ(r.observations[5], 1);
+  int flagged = 0, right = 0;
+  for (int t = 0; t < tracks; ++t) {
+    if (t == 5) continue;
+    const bool jumps = t % 20 == 7;
+    const bool high = r.instability[std::size_t(t)] > 4;  // the stage's default threshold
+    flagged += high;
+    right += high && jumps;
+    EXPECT_EQ(r.class_changes[std::size_t(t)], jumps ? frames - 1 : 0);
+  }
+  EXPECT_EQ(right, 10);
+  EXPECT_EQ(flagged, 10);
+  // The median track scores about 0 (a robust z-score).
+  std::vector<double> v;
+  for (double x : r.instability)
+    if (!std::isnan(x)) v.push_back(x);
+  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+  EXPECT_NEAR(v[v.size() / 2], 0.0, 0.05);
+  EXPECT_THROW(track_instability({0}, {0, 1}, {0}, {0.f}, 1, 1), ConfigError);
+  EXPECT_THROW(track_instability({3}, {0}, {0}, {0.f}, 1, 2), ConfigError);
+}
+
+TEST(Instability, DensityIntegratesToThePointsAndClustersLink) {
+  std::int64_t ny = 0, nx = 0;
+  const std::vector<double> x = {50, 52, 150, 30}, y = {50, 51, 150, 170};
+  const auto d = point_density(x, y, 200, 200, 6, 1, ny, nx);
+  ASSERT_EQ(ny, 200);
+  ASSERT_EQ(nx, 200);
+  double total = 0;
+  for (float v : d) total += v;
+  EXPECT_NEAR(total, 4.0, 0.01) << "unit mass per point (step 1 pixel)";
+  EXPECT_GT(d[std::size_t(50 * nx + 51)], d[std::size_t(150 * nx + 150)]) << "two points are denser than one";
+  const auto labels = single_linkage(x, y, 5);
+  EXPECT_EQ(labels, (std::vector<std::int64_t>{0, 0, 1, 2}));
+  const auto chain = single_linkage({0, 4, 8, 12, 30}, {0, 0, 0, 0, 0}, 4.5);
+  EXPECT_EQ(chain, (std::vector<std::int64_t>{0, 0, 0, 0, 1})) << "single linkage chains";
+  EXPECT_THROW(single_linkage({0}, {0}, 0), ConfigError);
+}
