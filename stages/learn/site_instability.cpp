@@ -51,8 +51,9 @@ class SiteInstability : public Stage {
            "lattice site (least squared displacement within --link-distance-A, sites of one sublattice only, --max-gap frames\n"
            "missed at most). A convolutional autoencoder (size --patch-px, latent --latent) is trained on this stack's atom-centred\n"
            "patches (--patch-A wide, standardised by their frame), data-parallel over the ranks, each rank its block of frames, and\n"
-           "every patch encoded. A track's motion is its mean latent step between consecutive observations; its instability the\n"
-           "robust z-score of that motion over all tracks ((motion - median) / 1.4826 MAD); sites above --threshold are unstable.\n"
+           "every patch encoded. A track's change is the largest standardised difference of its mean latent vector before and\n"
+           "after a split point (patches cut by the frame's edge left out); its instability the robust z-score of that change over\n"
+           "all tracks; sites above --threshold, or whose class changes --min-class-changes times, are unstable.\n"
            "Also the number of class changes along each track, the density of unstable sites (Gaussian, --density-sigma-A, per\n"
            "A^2) and their clusters (single linkage within --cluster-distance-A). Writes atoms/1 with the columns track_id,\n"
            "unstable (the instability, NaN for a site seen once or a single image), unstable_site, class_changes, cluster, and\n"
@@ -64,7 +65,7 @@ class SiteInstability : public Stage {
 
   void declare(Options& o) override {
     o.add<std::string>("images", &images_, "", "the stack (FILE.h5[:/group]); empty: the one the sites were found in")
-        .add<double>("patch-A", &patch_A_, 3.2, "side of the atom-centred patches [Angstrom]")
+        .add<double>("patch-A", &patch_A_, 2.4, "side of the atom-centred patches [Angstrom] (the column and the edge of its neighbours)")
         .add<int>("patch-px", &patch_px_, 16, "samples per patch side (a multiple of 4)")
         .add<int>("latent", &latent_, 8, "latent dimensions of the autoencoder")
         .add<int>("epochs", &epochs_, 30, "training epochs of the autoencoder")
@@ -75,7 +76,9 @@ class SiteInstability : public Stage {
         .add<int>("registration-bin", &bin_, 0, "bin the frames by this factor before registering them (0: to about 0.25 A per pixel)")
         .add<double>("link-distance-A", &link_A_, 0.9, "largest displacement of a site between its observations [Angstrom] (half a bond)")
         .add<int>("max-gap", &max_gap_, 1, "frames a site may be missed and its track still continue")
-        .add<double>("threshold", &threshold_, 4.0, "instability (robust z-score) above which a site is unstable")
+        .add<double>("threshold", &threshold_, 5.0, "instability (robust z-score) above which a site is unstable")
+        .add<int>("min-class-changes", &min_class_changes_, 1, "a site whose class changes this often along its track is unstable too (0: the latent instability alone)")
+        .add<int>("min-observations", &min_observations_, 3, "usable observations (patches inside the frame) a track needs for an instability")
         .add<double>("cluster-distance-A", &cluster_A_, 8.0, "unstable sites closer than this join one cluster [Angstrom]")
         .add<double>("density-sigma-A", &sigma_A_, 5.0, "sigma of the density of unstable sites [Angstrom]")
         .add<double>("density-step-A", &step_A_, 2.5, "grid step of the density map [Angstrom]")
@@ -92,6 +95,8 @@ class SiteInstability : public Stage {
     if (latent_ < 1 || latent_ > 1024) throw ConfigError("latent: expected 1 to 1024, found " + std::to_string(latent_));
     if (epochs_ < 1 || batch_ < 1) throw ConfigError("epochs, batch: expected at least 1");
     if (max_gap_ < 0) throw ConfigError("max-gap: expected 0 or more");
+    if (min_class_changes_ < 0) throw ConfigError("min-class-changes: expected 0 or more");
+    if (min_observations_ < 2) throw ConfigError("min-observations: expected at least 2, found " + std::to_string(min_observations_));
     if (bin_ < 0 || bin_ > 64) throw ConfigError("registration-bin: expected 0 (automatic) to 64, found " + std::to_string(bin_));
     table_ = read_atoms_table(ctx.input);
     stack_ = images_.empty() ? table_.source : images_;
@@ -116,6 +121,7 @@ class SiteInstability : public Stage {
     std::vector<float> density;
     std::int64_t gy = 0, gx = 0, clusters = 0, unstable_tracks = 0, tracks = std::int64_t(M);
     double final_loss = std::numeric_limits<double>::quiet_NaN();
+    std::vector<float> latent;
     if (t.frames >= 2 && M > 0) {
       const learn::ThreadSettings threads = learn::configure_threads(ctx.comm, threads_);
       StackDriftSpec ds;
@@ -139,13 +145,20 @@ class SiteInstability : public Stage {
       while (first < M && t.rows[first].frame < frames.begin) ++first;
       last = first;
       while (last < M && t.rows[last].frame < frames.end) ++last;
-      const std::vector<float> latent = encode_sites(ctx, first, last, final_loss);
+      latent = encode_sites(ctx, first, last, final_loss);
       if (ctx.comm.is_root())
         log::info("site-instability: ", tracks, " tracks of ", M, " sites in ", t.frames, " frames; autoencoder loss ", final_loss, "; ", threads.summary());
       std::vector<int> cls(M);
       std::vector<std::int64_t> frame(M);
       for (std::size_t i = 0; i < M; ++i) cls[i] = t.rows[i].cls, frame[i] = t.rows[i].frame;
-      const at::TrackInstability ti = at::track_instability(track, frame, cls, latent, latent_, tracks);
+      // Patches cut by the frame's edge are left out of the latent trajectories.
+      std::vector<char> usable(M);
+      const double half = 0.5 * patch_A_ / px + 1;
+      for (std::size_t i = 0; i < M; ++i) {
+        const auto& r = t.rows[i];
+        usable[i] = r.x >= half && r.y >= half && r.x <= double(t.width - 1) - half && r.y <= double(t.height - 1) - half;
+      }
+      const at::TrackInstability ti = at::track_instability(track, frame, cls, latent, latent_, tracks, usable, min_observations_);
       // Unstable tracks: their mean drift-corrected position, density and clusters.
       std::vector<double> sx(std::size_t(tracks), 0.0), sy(std::size_t(tracks), 0.0);
       std::vector<int> n(std::size_t(tracks), 0);
@@ -156,7 +169,7 @@ class SiteInstability : public Stage {
       std::vector<double> ux, uy;
       std::vector<std::int64_t> which;
       for (std::int64_t k = 0; k < tracks; ++k)
-        if (ti.instability[std::size_t(k)] > threshold_) {
+        if (ti.instability[std::size_t(k)] > threshold_ || (min_class_changes_ > 0 && ti.class_changes[std::size_t(k)] >= min_class_changes_)) {
           ux.push_back(sx[std::size_t(k)] / n[std::size_t(k)]), uy.push_back(sy[std::size_t(k)] / n[std::size_t(k)]), which.push_back(k);
         }
       unstable_tracks = std::int64_t(which.size());
@@ -172,7 +185,7 @@ class SiteInstability : public Stage {
         const auto k = std::size_t(track[i]);
         unstable[i] = ti.instability[k];
         changes[i] = ti.class_changes[k];
-        flagged[i] = ti.instability[k] > threshold_;
+        flagged[i] = ti.instability[k] > threshold_ || (min_class_changes_ > 0 && ti.class_changes[k] >= min_class_changes_);
         cluster[i] = std::int32_t(track_cluster[k]);
       }
     } else {
@@ -185,8 +198,9 @@ class SiteInstability : public Stage {
     write_atoms_table(g, t);
     g.write_vector("track_id", track).set_attr("meaning", "the lattice site's track across frames (0 .. tracks-1)");
     std::vector<float> u(unstable.begin(), unstable.end());
-    g.write_vector("unstable", u).set_attr("meaning", "the site's instability: robust z-score of its track's mean latent step (NaN: seen once)");
-    g.write_vector("unstable_site", flagged).set_attr("meaning", "1 where unstable > the threshold attribute");
+    g.write_vector("unstable", u).set_attr("meaning", "the site's instability: robust z-score of its track's latent change point (NaN: too few usable observations)");
+    g.write_vector("unstable_site", flagged)
+        .set_attr("meaning", "1 where unstable > instability/threshold, or the track's class changed at least instability/min_class_changes times");
     g.write_vector("class_changes", changes).set_attr("meaning", "changes of class along the site's track");
     g.write_vector("cluster", cluster).set_attr("meaning", "cluster of unstable sites (single linkage), -1 for a stable site");
     std::vector<double> d;
@@ -199,6 +213,7 @@ class SiteInstability : public Stage {
     dens.write_whole<float>(density.data());
     dens.set_attr("units", "unstable sites per A^2");
     ig.set_attr("threshold", threshold_);
+    ig.set_attr("min_class_changes", std::int64_t(min_class_changes_));
     ig.set_attr("tracks", tracks);
     ig.set_attr("unstable_tracks", unstable_tracks);
     ig.set_attr("clusters", clusters);
@@ -206,6 +221,11 @@ class SiteInstability : public Stage {
     ig.set_attr("density_step_A", step_A_);
     ig.set_attr("autoencoder_loss", final_loss);
     ig.set_attr("latent", std::int64_t(latent_));
+    if (!latent.empty()) {
+      io::h5::Dataset z = ig.create_dataset("latent", io::Dtype::f32, {std::int64_t(M), std::int64_t(latent_)});
+      z.write_whole<float>(latent.data());
+      z.set_attr("meaning", "each site's autoencoder latent vector in its frame (rows as the sites)");
+    }
     if (ctx.comm.is_root())
       log::info("site-instability: ", unstable_tracks, " unstable of ", tracks, " sites in ", clusters, " cluster(s)");
     if (!figures_.empty() && t.frames >= 2) {
@@ -280,7 +300,7 @@ class SiteInstability : public Stage {
       }
       final_loss = ctx.comm.allreduce(loss_sum, par::Op::sum) / double(std::max<std::int64_t>(1, steps * batch_));
       par::interruption_point(ctx.comm);
-      progress.advance(1);
+      progress.advance(ctx.comm.is_root() ? 1 : 0);
     }
     progress.finish();
     net->eval();
@@ -334,7 +354,8 @@ class SiteInstability : public Stage {
   }
 
   std::string images_, figures_, stack_;
-  double patch_A_ = 3.2, learning_rate_ = 3e-3, max_drift_A_ = 1.5, link_A_ = 0.9, threshold_ = 4.0, cluster_A_ = 8.0, sigma_A_ = 5.0, step_A_ = 2.5;
+  double patch_A_ = 2.4, learning_rate_ = 3e-3, max_drift_A_ = 1.5, link_A_ = 0.9, threshold_ = 5.0, cluster_A_ = 8.0, sigma_A_ = 5.0, step_A_ = 2.5;
+  int min_class_changes_ = 1, min_observations_ = 3;
   int patch_px_ = 16, latent_ = 8, epochs_ = 30, batch_ = 256, bin_ = 0, max_gap_ = 1, threads_ = 0;
   std::uint64_t seed_ = 1;
   AtomsTable table_;

@@ -14,7 +14,8 @@ import numpy as np
 from tmdtest import check, finish, leftovers, run, run_ok, scratch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from atoms_truth import NAMES, scores, truth_sites  # noqa: E402
+from atoms_truth import NAMES, movie_unstable_columns, scores, truth_sites  # noqa: E402
+from scipy.spatial import cKDTree  # noqa: E402
 
 SOURCE = os.environ.get("TMDFLOW_SOURCE_DIR", ".")
 WORKFLOW = os.path.join(SOURCE, "workflows", "atoms.ini")
@@ -70,6 +71,45 @@ with h5py.File(out1, "r") as f1, h5py.File(out2, "r") as f2:
 figures = os.path.join(tmp, "figures")
 for png in ("atoms1_sites.png", "atoms1_composition.png"):
     check(os.path.exists(os.path.join(figures, png)), f"figure {png}")
+
+# A single image has no instability (the last step writes NaN and flags nothing).
+with h5py.File(out1, "r") as f:
+    g = f["instability"]
+    check(np.all(np.isnan(g["unstable"][()])) and not np.any(g["unstable_site"][()]), "a single image: no instability")
+    check(np.array_equal(g["site_class"][()], f["atoms/site_class"][()]), "site-instability keeps classify-sites' rows")
+
+# A WS2:Mo movie with vacancy hops and drift (simulate-movie, its events the truth): the workflow
+# tracks every site, and the sites whose content changed are the unstable ones.
+movie = os.path.join(tmp, "movie.h5")
+run_ok(["stage", "simulate-movie", "--output", movie, "--frames", "12", "--size", "320,320", "--dopant", "Mo:0.1",
+        "--initial-single-vacancy", "0.06", "--initial-double-vacancy", "0.01", "--hop-rate-per-frame", "0.05",
+        "--drift-A-per-frame", "0.25,-0.15", "--jitter-A", "0.02", "--seed", "5"])
+outm = os.path.join(tmp, "movie_atoms.h5")
+run_ok(["run", WORKFLOW, "--input", movie + ":/movie", "--output", outm], ranks=2, timeout=300)
+ux, uy, _, _ = movie_unstable_columns(movie)
+with h5py.File(outm, "r") as f, h5py.File(movie, "r") as mf:
+    g = f["instability"]
+    fr, x, y, tr = g["frame"][()], g["x_px"][()], g["y_px"][()], g["track_id"][()]
+    d = g["drift_px"][()]
+    true_drift = mf["movie/truth/drift_px"][()]
+    check(np.abs(d - true_drift).max() < 0.5, f"drift within half a pixel: {np.abs(d - true_drift).max():.2f}")
+    T = tr.max() + 1
+    n = np.bincount(tr, minlength=T)
+    check(T < 1.3 * np.bincount(fr).mean(), f"one track per lattice site: {T} tracks, {np.bincount(fr).mean():.0f} sites per frame")
+    mx, my = np.bincount(tr, x - d[fr, 1], T) / n, np.bincount(tr, y - d[fr, 0], T) / n
+    u = np.full(T, np.nan)
+    u[tr] = g["unstable"][()]
+    flagged = np.zeros(T, bool)
+    flagged[tr] = g["unstable_site"][()].astype(bool)
+    dist = cKDTree(np.c_[ux, uy]).query(np.c_[mx, my])[0]
+    ok = ~np.isnan(u)
+    changed, far = ok & (dist < 5), ok & (dist >= 25)
+    print("instability: changed sites flagged", (flagged & changed).sum(), "of", changed.sum(), "; far sites flagged", (flagged & far).sum(), "of", far.sum())
+    check(changed.sum() >= 8 and (flagged & changed).sum() >= 0.6 * changed.sum(), "most sites whose content changed are unstable")
+    check((flagged & far).sum() <= 0.03 * far.sum(), "few sites far from any change are unstable")
+    check(g["instability/density"].shape[0] > 0 and np.nanmax(g["instability/density"][()]) > 0, "a density of unstable sites")
+    check(g["instability/latent"].shape == (len(fr), 8), "the latent vectors of every site")
+check(os.path.exists(os.path.join(tmp, "figures", "movie_atoms_instability.png")), "instability figure")
 
 # make-atoms-trainset: the same patches and sites on 1 and 2 ranks.
 t1, t2 = os.path.join(tmp, "t1.h5"), os.path.join(tmp, "t2.h5")

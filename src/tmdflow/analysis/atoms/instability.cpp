@@ -24,54 +24,82 @@ double median_of(std::vector<double> v) {
 }  // namespace
 
 TrackInstability track_instability(const std::vector<std::int64_t>& track, const std::vector<std::int64_t>& frame, const std::vector<int>& cls,
-                                   const std::vector<float>& latent, int dim, std::int64_t tracks) {
+                                   const std::vector<float>& latent, int dim, std::int64_t tracks, const std::vector<char>& usable, int min_observations) {
   const std::size_t n = track.size();
-  if (frame.size() != n || cls.size() != n || dim < 1 || latent.size() != n * std::size_t(dim) || tracks < 0)
+  if (frame.size() != n || cls.size() != n || dim < 1 || latent.size() != n * std::size_t(dim) || tracks < 0 || (!usable.empty() && usable.size() != n) ||
+      min_observations < 2)
     throw ConfigError("site instability: expected one track, frame, class and latent vector per observation");
-  TrackInstability r;
-  const auto T = std::size_t(tracks);
-  r.motion.assign(T, 0.0);
-  r.instability.assign(T, std::numeric_limits<double>::quiet_NaN());
-  r.class_changes.assign(T, 0);
-  r.observations.assign(T, 0);
-  // Observations of each track in frame order.
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
   for (std::size_t i = 0; i < n; ++i)
     if (track[i] < 0 || track[i] >= tracks) throw ConfigError("site instability: track id " + std::to_string(track[i]) + " out of range");
+  TrackInstability r;
+  const auto T = std::size_t(tracks);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.change.assign(T, nan);
+  r.step.assign(T, nan);
+  r.instability.assign(T, nan);
+  r.class_changes.assign(T, 0);
+  r.observations.assign(T, 0);
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return track[a] != track[b] ? track[a] < track[b] : frame[a] < frame[b]; });
-  std::vector<std::size_t> last(T, n);
-  for (const std::size_t i : order) {
-    const auto t = std::size_t(track[i]);
-    ++r.observations[t];
-    if (last[t] < n) {
-      const std::size_t j = last[t];
-      double d2 = 0;
-      for (int k = 0; k < dim; ++k) {
-        const double d = double(latent[i * std::size_t(dim) + std::size_t(k)]) - latent[j * std::size_t(dim) + std::size_t(k)];
-        d2 += d * d;
+  const auto D = std::size_t(dim);
+  std::vector<double> prefix, total(D);
+  for (std::size_t s = 0; s < n;) {
+    std::size_t e = s;
+    while (e < n && track[order[e]] == track[order[s]]) ++e;
+    const auto t = std::size_t(track[order[s]]);
+    for (std::size_t q = s + 1; q < e; ++q) r.class_changes[t] += cls[order[q]] != cls[order[q - 1]];
+    std::vector<std::size_t> obs;
+    for (std::size_t q = s; q < e; ++q)
+      if (usable.empty() || usable[order[q]]) obs.push_back(order[q]);
+    r.observations[t] = int(obs.size());
+    const std::size_t m = obs.size();
+    if (m >= std::size_t(min_observations)) {
+      std::fill(total.begin(), total.end(), 0.0);
+      for (const std::size_t i : obs)
+        for (std::size_t k = 0; k < D; ++k) total[k] += latent[i * D + k];
+      std::vector<double> head(D, 0.0);
+      double best = 0, steps = 0;
+      for (std::size_t q = 1; q < m; ++q) {
+        double d2 = 0;
+        for (std::size_t k = 0; k < D; ++k) {
+          const double d = double(latent[obs[q] * D + k]) - latent[obs[q - 1] * D + k];
+          d2 += d * d;
+        }
+        steps += std::sqrt(d2);
       }
-      r.motion[t] += std::sqrt(d2);
-      r.class_changes[t] += cls[i] != cls[j];
+      r.step[t] = steps / double(m - 1);
+      for (std::size_t split = 1; split < m; ++split) {
+        for (std::size_t k = 0; k < D; ++k) head[k] += latent[obs[split - 1] * D + k];
+        double d2 = 0;
+        for (std::size_t k = 0; k < D; ++k) {
+          const double d = head[k] / double(split) - (total[k] - head[k]) / double(m - split);
+          d2 += d * d;
+        }
+        best = std::max(best, std::sqrt(d2 * double(split) * double(m - split) / double(m)));
+      }
+      r.change[t] = best;
     }
-    last[t] = i;
+    s = e;
   }
-  std::vector<double> seen;
-  for (std::size_t t = 0; t < T; ++t) {
-    if (r.observations[t] < 2) {
-      r.motion[t] = std::numeric_limits<double>::quiet_NaN();
-      continue;
-    }
-    r.motion[t] /= double(r.observations[t] - 1);
-    seen.push_back(r.motion[t]);
-  }
-  const double med = median_of(seen);
-  std::vector<double> dev;
-  for (double m : seen) dev.push_back(std::fabs(m - med));
-  const double mad = 1.4826 * median_of(dev);
-  const double scale = mad > 0 ? mad : 1e-12;
+  // Robust z-scores of both statistics over the tracks; the instability is the larger.
+  auto robust_z = [&](const std::vector<double>& v) {
+    std::vector<double> seen;
+    for (double c : v)
+      if (!std::isnan(c)) seen.push_back(c);
+    const double med = median_of(seen);
+    std::vector<double> dev;
+    for (double c : seen) dev.push_back(std::fabs(c - med));
+    const double mad = 1.4826 * median_of(dev);
+    const double scale = mad > 0 ? mad : 1e-12;
+    std::vector<double> z(v.size(), nan);
+    for (std::size_t t = 0; t < v.size(); ++t)
+      if (!std::isnan(v[t])) z[t] = (v[t] - med) / scale;
+    return z;
+  };
+  const auto zc = robust_z(r.change), zs = robust_z(r.step);
   for (std::size_t t = 0; t < T; ++t)
-    if (r.observations[t] >= 2) r.instability[t] = (r.motion[t] - med) / scale;
+    if (!std::isnan(zc[t])) r.instability[t] = std::max(zc[t], zs[t]);
   return r;
 }
 
