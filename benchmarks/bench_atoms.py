@@ -95,9 +95,9 @@ def main():
                  "--seed", str(a.seed + k)])
         out = os.path.join(a.work, f"atoms_{dose:g}.h5")
         t_seg, log = run(launch + ["stage", "segment-atoms", "--input", image + ":/adf_root", "--output", out + ":/columns", "--force",
-                                   "--model", a.model, "--figures", ""])
+                                   "--model", a.model, "--figures", "none"])
         t_cls, _ = run(launch + ["stage", "classify-sites", "--input", out + ":/columns", "--output", out + ":/atoms", "--force",
-                                 "--figures", ""])
+                                 "--figures", "none"])
         truth = truth_sites(image)
         with h5py.File(out, "r") as f:
             s = scores(truth, f["atoms"])

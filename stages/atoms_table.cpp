@@ -169,7 +169,7 @@ AtomsTable read_atoms_table(const std::string& spec) {
 void write_atoms_figures(const StageContext& ctx, const AtomsTable& t, const std::string& images_option, const std::string& figures) {
   namespace fs = std::filesystem;
   const std::string images = images_option.empty() ? t.source : images_option;
-  if (images.empty() || figures.empty()) return;
+  if (images.empty() || figures_folder(figures, ctx.output.file).empty()) return;
   const io::ImageStackReader reader = io::ImageStackReader::open(images);
   const auto& meta = reader.meta();
   if (meta.height != t.height || meta.width != t.width)
@@ -203,7 +203,7 @@ void write_atoms_figures(const StageContext& ctx, const AtomsTable& t, const std
       panel.marks.push_back(mark);
     }
   }
-  const fs::path dir = figures == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures);
+  const fs::path dir = figures_folder(figures, ctx.output.file);
   fs::create_directories(dir);
   const std::string stem = fs::path(ctx.output.file).stem().string();
   io::plot::write_figure((dir / (stem + "_sites.png")).string(), panel,

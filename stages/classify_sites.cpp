@@ -118,7 +118,7 @@ class ClassifySites : public Stage {
         .add<double>("composition-radius-A", &radius_A_, 10, "radius of the neighbourhood of the composition maps [Angstrom]")
         .add<double>("composition-step-A", &step_A_, 2.5, "grid step of the composition maps [Angstrom]")
         .add<std::string>("images", &images_, "", "the images (FILE.h5[:/group]) for the figures; empty: the ones segment-atoms read")
-        .add<std::string>("figures", &figures_, "auto", "folder for PNGs of the first image's sites and composition (auto: figures/ beside the output; empty: none)");
+        .add<std::string>("figures", &figures_, "auto", "folder for PNGs of the first image's sites and composition (auto: figures/ beside the output; none: no figures)");
   }
 
   void validate(const StageContext& ctx) override {
@@ -197,7 +197,7 @@ class ClassifySites : public Stage {
       }
       log::info("classify-sites: ", a.rows.size(), " sites in ", t.frames, " image(s): ", text);
     }
-    if (!figures_.empty()) {
+    if (!figures_folder(figures_, ctx.output.file).empty()) {
       par::collectively(ctx.comm, [&] {
         if (ctx.comm.is_root()) write_atoms_figures(ctx, a, images_, figures_);
       });

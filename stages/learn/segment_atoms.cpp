@@ -119,7 +119,7 @@ class SegmentAtoms : public Stage {
         .add<std::int64_t>("tile-px", &tile_, 512, "owned pixels per tile side [image pixels]")
         .add<std::int64_t>("halo-px", &halo_, 0, "halo around each tile [image pixels] (0: 24 model pixels)")
         .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
-        .add<std::string>("figures", &figures_, "auto", "folder for a PNG of the first image with its sites (auto: figures/ beside the output; empty: none)");
+        .add<std::string>("figures", &figures_, "auto", "folder for a PNG of the first image with its sites (auto: figures/ beside the output; none: no figures)");
     microscope_.declare(o, "the stack's");
   }
 
@@ -177,7 +177,7 @@ class SegmentAtoms : public Stage {
       for (const auto& s : all) occupied += !sim::is_empty_class(int(std::max_element(s.scores, s.scores + C) - s.scores));
       log::info("segment-atoms: ", all.size(), " sites in ", meta.frames, " image(s), ", occupied, " of them atom columns by the network's evidence");
     }
-    if (!figures_.empty()) {
+    if (!figures_folder(figures_, ctx.output.file).empty()) {
       par::collectively(ctx.comm, [&] {
         if (ctx.comm.is_root()) write_figure(ctx, images, all, m.name);
       });
@@ -245,7 +245,7 @@ class SegmentAtoms : public Stage {
       mark.line_width = 1.2;
       panel.marks.push_back(mark);
     }
-    const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+    const fs::path dir = figures_folder(figures_, ctx.output.file);
     fs::create_directories(dir);
     const std::string stem = fs::path(ctx.output.file).stem().string();
     io::plot::write_figure((dir / (stem + "_sites.png")).string(), panel,

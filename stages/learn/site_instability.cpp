@@ -83,7 +83,7 @@ class SiteInstability : public Stage {
         .add<double>("density-sigma-A", &sigma_A_, 5.0, "sigma of the density of unstable sites [Angstrom]")
         .add<double>("density-step-A", &step_A_, 2.5, "grid step of the density map [Angstrom]")
         .add<int>("threads", &threads_, 0, "LibTorch threads per rank (0: the cores each rank owns)")
-        .add<std::string>("figures", &figures_, "auto", "folder for PNGs of image 0's unstable sites and their density (auto: figures/ beside the output; empty: none)");
+        .add<std::string>("figures", &figures_, "auto", "folder for PNGs of image 0's unstable sites and their density (auto: figures/ beside the output; none: no figures)");
   }
 
   void validate(const StageContext& ctx) override {
@@ -228,7 +228,7 @@ class SiteInstability : public Stage {
     }
     if (ctx.comm.is_root())
       log::info("site-instability: ", unstable_tracks, " unstable of ", tracks, " sites in ", clusters, " cluster(s)");
-    if (!figures_.empty() && t.frames >= 2) {
+    if (!figures_folder(figures_, ctx.output.file).empty() && t.frames >= 2) {
       par::collectively(ctx.comm, [&] {
         if (ctx.comm.is_root()) write_figures(ctx, flagged, density, gy, gx);
       });
@@ -344,7 +344,7 @@ class SiteInstability : public Stage {
     io::ColourScale scale = io::robust_scale(density, 0.0, 1.0, io::Ramp::heat);
     if (!(scale.hi > scale.lo)) scale.hi = scale.lo + 1e-6;
     fig.panels.push_back(io::plot::intensity_panel("density of unstable sites", density, gy, gx, io::plot::scan_axes(step_A_, "A"), "sites per A^2", scale));
-    const fs::path dir = figures_ == "auto" ? fs::absolute(ctx.output.file).parent_path() / "figures" : fs::path(figures_);
+    const fs::path dir = figures_folder(figures_, ctx.output.file);
     fs::create_directories(dir);
     const std::string stem = fs::path(ctx.output.file).stem().string();
     io::plot::write_figure((dir / (stem + "_instability.png")).string(), fig,

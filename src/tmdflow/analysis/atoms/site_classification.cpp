@@ -23,6 +23,12 @@ std::array<int, 4> atoms_of_class(int c) {
   }
 }
 
+double IntensityModel::spread(int c) const {
+  const double floor = 1e-3 * std::max(1e-9, std::fabs(k[0]) + std::fabs(k[2]));
+  if (noise_a == 0 && noise_g == 0) return std::max(floor, sd[sim::is_metal_class(c) ? 0 : 1]);
+  return std::max(floor, std::sqrt(std::max(0.0, noise_a + noise_g * std::max(0.0, mean(c)))));
+}
+
 double IntensityModel::mean(int c) const {
   const auto a = atoms_of_class(c);
   double m = background;
@@ -140,6 +146,31 @@ IntensityModel fit_intensity(const std::vector<SiteEvidence>& sites, const std::
         keep[u] = std::fabs(sites[use[u]].intensity - m.mean(c.network_class)) <= 3 * sd;
       }
   }
+  // The spread of each class: var = a + g mean, fitted (weighted by the sites) to the robust
+  // variances of the classes with >= 10 confident sites.
+  {
+    std::vector<std::vector<double>> res(kClasses);
+    for (std::size_t u = 0; u < use.size(); ++u)
+      if (keep[u]) {
+        const int c = found[use[u]].network_class;
+        res[std::size_t(c)].push_back(sites[use[u]].intensity - m.mean(c));
+      }
+    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int classes = 0;
+    for (int c = 0; c < kClasses; ++c) {
+      if (res[std::size_t(c)].size() < 10) continue;
+      const double v = std::pow(robust_sd(res[std::size_t(c)]), 2), x = std::max(0.0, m.mean(c)), w = double(res[std::size_t(c)].size());
+      sw += w, sx += w * x, sy += w * v, sxx += w * x * x, sxy += w * x * v;
+      ++classes;
+    }
+    const double det = sw * sxx - sx * sx;
+    if (classes >= 2 && det > 1e-12 * sw * sxx) {
+      double g = (sw * sxy - sx * sy) / det, a = (sy - g * sx) / sw;
+      if (g < 0) g = 0, a = sy / sw;   // no growth with the signal: one spread
+      if (a < 0) a = 0, g = sxy / sxx;  // through the origin
+      m.noise_a = a, m.noise_g = g;
+    }
+  }
   m.fitted = true;
   m.sites = std::int64_t(std::count(keep.begin(), keep.end(), 1));
   return m;
@@ -203,13 +234,18 @@ Classification classify_sites(const std::vector<SiteEvidence>& sites, const Clas
     const double I = sites[i].intensity;
     if (!std::isfinite(I)) continue;
     const auto& e = sites[i].scores;
-    const double sd = m.sd[c.sublattice == Sublattice::metal ? 0 : 1];
+    // The network's class stands where the intensity agrees with it (within `veto` spreads); the
+    // network already saw these pixels, and multiplying in their likelihood again would count the
+    // intensity twice and overrule it on noise. Where the intensity rules the class out, evidence
+    // times likelihood decides.
+    if (std::fabs(I - m.mean(c.network_class)) <= spec.veto * m.spread(c.network_class)) continue;
+    ++out.vetoed;
     std::array<double, kClasses> logw{};
     double top = -HUGE_VAL;
     for (int k = 0; k < kClasses; ++k) {
       if (class_sublattice(k) != c.sublattice) continue;
-      const double z = (I - m.mean(k)) / sd;
-      logw[std::size_t(k)] = std::log(std::max(0.0f, e[std::size_t(k)]) + spec.floor) - 0.5 * z * z;
+      const double sd = m.spread(k), z = (I - m.mean(k)) / sd;
+      logw[std::size_t(k)] = std::log(std::max(0.0f, e[std::size_t(k)]) + spec.floor) - 0.5 * z * z - std::log(sd);
       top = std::max(top, logw[std::size_t(k)]);
     }
     double total = 0;

@@ -21,12 +21,17 @@
 // (n: atoms of each element the class holds, b: the background of an empty site). b and the four k
 // are fitted by least squares to the sites the constrained network is confident about (probability
 // >= `confident`), once more without the sites more than 3 standard deviations off; an element held
-// by fewer than 5 such sites is tied to the other element of its sublattice by k ~ Z^1.7. The spread
-// is the robust standard deviation of the residuals per sublattice. A site's probability is then
-// the network's evidence times the Gaussian likelihood of its intensity, over its sublattice's
-// classes: the image itself calibrates what a Se column missing one atom looks like beside an S+Se
-// pair, whatever code or microscope made it. Without enough confident sites (fewer than 20) the
-// model is not fitted and the network's evidence alone decides.
+// by fewer than 5 such sites is tied to the other element of its sublattice by k ~ Z^1.7. A class's
+// spread: var = a + g x its mean intensity (background noise plus counting noise, which grows with
+// the signal), fitted to the robust variances of the residuals of the classes with >= 10 confident
+// sites; with fewer than two such classes, the robust standard deviation per sublattice. The
+// network's class stands where the site's intensity lies within `veto` (3) spreads of that class's
+// mean: the network saw the same pixels, and multiplying their likelihood in again would count the
+// intensity twice and let noise overrule it. Where the intensity rules the network's class out,
+// the probabilities become the network's evidence times the Gaussian likelihood of the intensity
+// over its sublattice's classes: the image itself calibrates what a Se column missing one atom looks
+// like beside an S+Se pair, whatever code or microscope made it. Without enough confident sites
+// (fewer than 20) the model is not fitted and the network's evidence alone decides.
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -50,6 +55,7 @@ struct ClassificationSpec {
   double floor = 1e-3;                 // added to each allowed class's evidence
   bool intensity_model = true;
   double confident = 0.8;              // sites that calibrate the intensity model
+  double veto = 3;                     // the intensity overrules the network's class beyond this many spreads
   sim::AlloyElements elements;         // Z of the four elements (the k ~ Z^1.7 ties)
 };
 
@@ -59,9 +65,11 @@ struct IntensityModel {
   bool fitted = false;
   double background = 0;
   std::array<double, 4> k{};
-  std::array<double, 2> sd{};
+  std::array<double, 2> sd{};          // pooled spread per sublattice (the first pass's trimming)
+  double noise_a = 0, noise_g = 0;     // spread of a class: var = a + g x its mean (counting noise grows with the signal)
   std::int64_t sites = 0;              // sites it was fitted to
   double mean(int site_class) const;   // expected intensity of a class
+  double spread(int site_class) const; // its standard deviation
 };
 
 struct ClassifiedSite {
@@ -78,6 +86,7 @@ struct Classification {
   std::vector<ClassifiedSite> sites;   // the input sites in their order, then the added empty ones
   LatticeGraph graph;
   IntensityModel intensity;
+  std::int64_t vetoed = 0;             // sites whose network class the intensity ruled out
 };
 
 /// Throws ConfigError for bad input (as build_lattice_graph; fewer than 3 sites).
