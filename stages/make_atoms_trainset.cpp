@@ -49,10 +49,10 @@ class MakeAtomsTrainset : public Stage {
 
   void declare(Options& o) override {
     auto& s = spec_;
+    scan_.declare(o, s.scan, "per image");
     o.add<std::int64_t>("count", &s.count, 4000, "number of patches")
         .add<int>("patch-px", &s.patch_px, 64, "patch size [network pixels per side]")
         .add<double>("pixel-A", &s.pixel_A, 0.2, "the network's pixel [Angstrom]")
-        .add<std::string>("native-pixel-range-A", &native_, "0.08,0.2", "range of the scan's pixel [Angstrom] (resampled to --pixel-A)")
         .add<std::string>("metal", &metal_, "Mo", "host metal (with --chalcogen, a compound of the material table)")
         .add<std::string>("metal-alloy", &metal_alloy_, "W", "alloying metal")
         .add<std::string>("chalcogen", &chalcogen_, "S", "host chalcogen")
@@ -63,16 +63,6 @@ class MakeAtomsTrainset : public Stage {
         .add<std::string>("metal-vacancy-range", &vm_, "0,0.04", "range of the fraction of metal sites left empty")
         .add<std::string>("single-vacancy-range", &single_, "0,0.1", "range of the fraction of chalcogen columns missing one atom")
         .add<std::string>("double-vacancy-range", &double_, "0,0.03", "range of the fraction of chalcogen columns missing both atoms")
-        .add<std::string>("dose-range-e-per-A2", &dose_, "1e4,1e6", "range of the dose [e/A^2] (log-uniform; 0,0: noise-free)")
-        .add<std::string>("voltage-range-kV", &voltage_, "60,100", "range of the accelerating voltage [kV]")
-        .add<std::string>("convergence-range-mrad", &convergence_, "25,35", "range of the probe convergence semi-angle [mrad]")
-        .add<std::string>("inner-range-mrad", &inner_, "50,90", "range of the ADF detector inner angle [mrad]")
-        .add<std::string>("outer-range-mrad", &outer_, "160,250", "range of the ADF detector outer angle [mrad]")
-        .add<std::string>("defocus-range-A", &defocus_, "-20,20", "range of C1 [Angstrom]")
-        .add<std::string>("source-size-range-A", &source_, "0,0.4", "range of the Gaussian source size [Angstrom]")
-        .add<std::string>("jitter-range-A", &jitter_, "0,0.05", "range of the scan-line jitter [Angstrom rms]")
-        .add<std::string>("drift-range-A", &drift_, "0,0.3", "range of the sample drift over a patch's scan [Angstrom], in a random direction")
-        .add<std::string>("contamination-range", &contamination_, "0,0.03", "range of amorphous carbon [atoms per A^2]")
         .add<double>("scale-jitter", &s.scale_jitter, 0.03, "lattice constant scaled by a factor uniform in 1 +- this (calibration error)")
         .add<double>("Cs-A", &s.Cs_A, 0.0, "spherical aberration [Angstrom]")
         .add<double>("heatmap-sigma-A", &s.heatmap_sigma_A, 0.4, "sigma of each site's Gaussian in the heat maps [Angstrom]")
@@ -80,28 +70,13 @@ class MakeAtomsTrainset : public Stage {
   }
 
   void validate(const StageContext&) override {
-    auto range = [](const std::string& t, const char* what) {
-      const auto v = str::to_double_list(t, what);
-      if (v.size() != 2 || !(v[1] >= v[0])) throw ConfigError(std::string(what) + ": expected MIN,MAX with MIN <= MAX, found '" + t + "'");
-      return sim::Range{v[0], v[1]};
-    };
     auto& s = spec_;
-    s.native_pixel_A = range(native_, "native-pixel-range-A");
-    s.metal_alloy = range(x_, "metal-alloy-range");
-    s.chalcogen_alloy = range(y_, "chalcogen-alloy-range");
-    s.metal_vacancy = range(vm_, "metal-vacancy-range");
-    s.single_vacancy = range(single_, "single-vacancy-range");
-    s.double_vacancy = range(double_, "double-vacancy-range");
-    s.dose = range(dose_, "dose-range-e-per-A2");
-    s.voltage_kV = range(voltage_, "voltage-range-kV");
-    s.convergence_mrad = range(convergence_, "convergence-range-mrad");
-    s.inner_mrad = range(inner_, "inner-range-mrad");
-    s.outer_mrad = range(outer_, "outer-range-mrad");
-    s.defocus_A = range(defocus_, "defocus-range-A");
-    s.source_size_A = range(source_, "source-size-range-A");
-    s.jitter_A = range(jitter_, "jitter-range-A");
-    s.drift_A = range(drift_, "drift-range-A");
-    s.contamination = range(contamination_, "contamination-range");
+    s.scan = scan_.parse();
+    s.metal_alloy = parse_range(x_, "metal-alloy-range");
+    s.chalcogen_alloy = parse_range(y_, "chalcogen-alloy-range");
+    s.metal_vacancy = parse_range(vm_, "metal-vacancy-range");
+    s.single_vacancy = parse_range(single_, "single-vacancy-range");
+    s.double_vacancy = parse_range(double_, "double-vacancy-range");
     s.elements.metal_Z = sim::atomic_number(str::trim(metal_));
     s.elements.metal_alloy_Z = sim::atomic_number(str::trim(metal_alloy_));
     s.elements.chalcogen_Z = sim::atomic_number(str::trim(chalcogen_));
@@ -169,13 +144,10 @@ class MakeAtomsTrainset : public Stage {
     root.set_attr("Cs_A", s.Cs_A);
     root.set_attr("end_member", s.end_member);
     root.set_attr("scale_jitter", s.scale_jitter);
-    for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"native_pixel_range_A", s.native_pixel_A}, {"dose_range_e_per_A2", s.dose},
-                                  {"voltage_range_kV", s.voltage_kV}, {"convergence_range_mrad", s.convergence_mrad},
-                                  {"inner_range_mrad", s.inner_mrad}, {"outer_range_mrad", s.outer_mrad}, {"defocus_range_A", s.defocus_A},
-                                  {"source_size_range_A", s.source_size_A}, {"jitter_range_A", s.jitter_A}, {"drift_range_A", s.drift_A},
-                                  {"contamination_range", s.contamination}, {"metal_alloy_range", s.metal_alloy},
-                                  {"chalcogen_alloy_range", s.chalcogen_alloy}, {"metal_vacancy_range", s.metal_vacancy},
-                                  {"single_vacancy_range", s.single_vacancy}, {"double_vacancy_range", s.double_vacancy}})
+    ScanRangeOptions::write_attributes(root, s.scan);
+    for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"metal_alloy_range", s.metal_alloy}, {"chalcogen_alloy_range", s.chalcogen_alloy},
+                                  {"metal_vacancy_range", s.metal_vacancy}, {"single_vacancy_range", s.single_vacancy},
+                                  {"double_vacancy_range", s.double_vacancy}})
       root.set_attr(name, std::vector<double>{r.min, r.max});
   }
 
@@ -193,8 +165,8 @@ class MakeAtomsTrainset : public Stage {
   }
 
   sim::AtomsTrainsetSpec spec_;
-  std::string native_, metal_, metal_alloy_, chalcogen_, chalcogen_alloy_, x_, y_, vm_, single_, double_, dose_, voltage_, convergence_, inner_,
-      outer_, defocus_, source_, jitter_, drift_, contamination_;
+  ScanRangeOptions scan_;
+  std::string metal_, metal_alloy_, chalcogen_, chalcogen_alloy_, x_, y_, vm_, single_, double_;
 };
 
 }  // namespace

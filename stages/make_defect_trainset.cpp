@@ -40,26 +40,16 @@ class MakeDefectTrainset : public Stage {
 
   void declare(Options& o) override {
     auto& s = spec_;
+    scan_.declare(o, s.scan, "per frame");
     o.add<std::int64_t>("count", &s.count, 4000, "number of patches")
         .add<int>("patch-px", &s.patch_px, 48, "patch size [detector pixels per side]")
         .add<double>("pixel-A", &s.pixel_A, 0.2, "the detector's pixel [Angstrom]")
-        .add<std::string>("native-pixel-range-A", &native_, "0.1,0.2", "range of the scan's pixel [Angstrom] (resampled to --pixel-A)")
         .add<std::string>("material", &s.material, "WS2", "MX2 compound (MoS2, WS2, MoSe2, WSe2)")
         .add<std::string>("dopant", &dopant_, "Mo", "dopant element on metal sites")
         .add<std::string>("dopant-range", &dopant_range_, "0.01,0.1", "range of the dopant fraction of the metal sites")
         .add<std::string>("single-vacancy-range", &single_, "0.02,0.15", "range of the fraction of chalcogen columns missing one atom")
         .add<std::string>("double-vacancy-range", &double_, "0,0.04", "range of the fraction of chalcogen columns missing both atoms")
         .add<double>("clustered", &s.clustered, 0.5, "probability that a vacancy is placed next to a dopant or another vacancy")
-        .add<std::string>("dose-range-e-per-A2", &dose_, "1.5e4,1e6", "range of the dose per frame [e/A^2] (log-uniform; 0,0: noise-free)")
-        .add<std::string>("voltage-range-kV", &voltage_, "80,100", "range of the accelerating voltage [kV]")
-        .add<std::string>("convergence-range-mrad", &convergence_, "25,35", "range of the probe convergence semi-angle [mrad]")
-        .add<std::string>("inner-range-mrad", &inner_, "55,90", "range of the ADF detector inner angle [mrad]")
-        .add<std::string>("outer-range-mrad", &outer_, "160,250", "range of the ADF detector outer angle [mrad]")
-        .add<std::string>("defocus-range-A", &defocus_, "-20,20", "range of C1 [Angstrom]")
-        .add<std::string>("source-size-range-A", &source_, "0,0.4", "range of the Gaussian source size [Angstrom]")
-        .add<std::string>("jitter-range-A", &jitter_, "0,0.06", "range of the scan-line jitter [Angstrom rms]")
-        .add<std::string>("drift-range-A", &drift_, "0,0.3", "range of the sample drift over a patch's scan [Angstrom], in a random direction")
-        .add<std::string>("contamination-range", &contamination_, "0,0.03", "range of amorphous carbon [atoms per A^2]")
         .add<double>("scale-jitter", &s.scale_jitter, 0.03, "lattice scaled by a factor uniform in 1 +- this (calibration error)")
         .add<double>("Cs-A", &s.Cs_A, 0.0, "spherical aberration [Angstrom]")
         .add<double>("heatmap-sigma-A", &s.heatmap_sigma_A, 0.5, "sigma of each defect's Gaussian in the heat maps [Angstrom]")
@@ -67,26 +57,11 @@ class MakeDefectTrainset : public Stage {
   }
 
   void validate(const StageContext&) override {
-    auto range = [](const std::string& t, const char* what) {
-      const auto v = str::to_double_list(t, what);
-      if (v.size() != 2 || !(v[1] >= v[0])) throw ConfigError(std::string(what) + ": expected MIN,MAX with MIN <= MAX, found '" + t + "'");
-      return sim::Range{v[0], v[1]};
-    };
     auto& s = spec_;
-    s.native_pixel_A = range(native_, "native-pixel-range-A");
-    s.dopant_fraction = range(dopant_range_, "dopant-range");
-    s.single_vacancy = range(single_, "single-vacancy-range");
-    s.double_vacancy = range(double_, "double-vacancy-range");
-    s.dose = range(dose_, "dose-range-e-per-A2");
-    s.voltage_kV = range(voltage_, "voltage-range-kV");
-    s.convergence_mrad = range(convergence_, "convergence-range-mrad");
-    s.inner_mrad = range(inner_, "inner-range-mrad");
-    s.outer_mrad = range(outer_, "outer-range-mrad");
-    s.defocus_A = range(defocus_, "defocus-range-A");
-    s.source_size_A = range(source_, "source-size-range-A");
-    s.jitter_A = range(jitter_, "jitter-range-A");
-    s.drift_A = range(drift_, "drift-range-A");
-    s.contamination = range(contamination_, "contamination-range");
+    s.scan = scan_.parse();
+    s.dopant_fraction = parse_range(dopant_range_, "dopant-range");
+    s.single_vacancy = parse_range(single_, "single-vacancy-range");
+    s.double_vacancy = parse_range(double_, "double-vacancy-range");
     s.dopant_Z = sim::atomic_number(str::trim(dopant_));
     sim::validate(s);
   }
@@ -144,19 +119,16 @@ class MakeDefectTrainset : public Stage {
     root.set_attr("Cs_A", s.Cs_A);
     root.set_attr("clustered", s.clustered);
     root.set_attr("scale_jitter", s.scale_jitter);
-    for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"native_pixel_range_A", s.native_pixel_A}, {"dose_range_e_per_A2", s.dose},
-                                  {"voltage_range_kV", s.voltage_kV}, {"convergence_range_mrad", s.convergence_mrad},
-                                  {"inner_range_mrad", s.inner_mrad}, {"outer_range_mrad", s.outer_mrad}, {"defocus_range_A", s.defocus_A},
-                                  {"source_size_range_A", s.source_size_A}, {"jitter_range_A", s.jitter_A}, {"drift_range_A", s.drift_A},
-                                  {"contamination_range", s.contamination}, {"dopant_range", s.dopant_fraction},
-                                  {"single_vacancy_range", s.single_vacancy}, {"double_vacancy_range", s.double_vacancy}})
+    ScanRangeOptions::write_attributes(root, s.scan);
+    for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"dopant_range", s.dopant_fraction}, {"single_vacancy_range", s.single_vacancy},
+                                  {"double_vacancy_range", s.double_vacancy}})
       root.set_attr(name, std::vector<double>{r.min, r.max});
   }
 
  private:
   sim::DefectTrainsetSpec spec_;
-  std::string native_, dopant_, dopant_range_, single_, double_, dose_, voltage_, convergence_, inner_, outer_, defocus_, source_, jitter_, drift_,
-      contamination_;
+  ScanRangeOptions scan_;
+  std::string dopant_, dopant_range_, single_, double_;
 };
 
 }  // namespace

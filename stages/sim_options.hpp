@@ -5,7 +5,9 @@
 #include <string>
 
 #include "stage.hpp"
+#include "tmdflow/io/h5.hpp"
 #include "tmdflow/sim/elements.hpp"
+#include "tmdflow/sim/patch_scan.hpp"
 #include "tmdflow/sim/probe.hpp"
 #include "tmdflow/sim/structure.hpp"
 
@@ -71,6 +73,52 @@ struct ChemistryOptions {
     for (double f : {single_vacancy, double_vacancy, metal_vacancy})
       if (!(f >= 0 && f <= 1)) throw ConfigError("vacancy fractions: expected values in [0, 1], found " + std::to_string(f));
   }
+};
+
+/// "MIN,MAX" -> a range; ConfigError naming the option otherwise.
+inline sim::Range parse_range(const std::string& text, const std::string& option) {
+  const auto v = str::to_double_list(text, option);
+  if (v.size() != 2 || !(v[1] >= v[0])) throw ConfigError(option + ": expected MIN,MAX with MIN <= MAX, found '" + text + "'");
+  return sim::Range{v[0], v[1]};
+}
+
+/// The per-patch microscope and scan ranges of the detector trainsets (make-defect-trainset,
+/// make-atoms-trainset; sim/patch_scan.hpp): options as MIN,MAX text with the spec's defaults,
+/// parsed back, and recorded as the product's condition attributes, which a model trained on it
+/// quotes in its manifest and the stages that run the model enforce.
+class ScanRangeOptions {
+ public:
+  void declare(Options& o, const sim::ScanRanges& d, const std::string& dose_what) {
+    auto text = [](const sim::Range& r) { return Options::text(r.min) + "," + Options::text(r.max); };
+    o.add<std::string>("native-pixel-range-A", &native_, text(d.native_pixel_A), "range of the scan's pixel [Angstrom] (resampled to --pixel-A)")
+        .add<std::string>("dose-range-e-per-A2", &dose_, text(d.dose), "range of the dose " + dose_what + " [e/A^2] (log-uniform; 0,0: noise-free)")
+        .add<std::string>("voltage-range-kV", &voltage_, text(d.voltage_kV), "range of the accelerating voltage [kV]")
+        .add<std::string>("convergence-range-mrad", &convergence_, text(d.convergence_mrad), "range of the probe convergence semi-angle [mrad]")
+        .add<std::string>("inner-range-mrad", &inner_, text(d.inner_mrad), "range of the ADF detector inner angle [mrad]")
+        .add<std::string>("outer-range-mrad", &outer_, text(d.outer_mrad), "range of the ADF detector outer angle [mrad]")
+        .add<std::string>("defocus-range-A", &defocus_, text(d.defocus_A), "range of C1 [Angstrom]")
+        .add<std::string>("source-size-range-A", &source_, text(d.source_size_A), "range of the Gaussian source size [Angstrom]")
+        .add<std::string>("jitter-range-A", &jitter_, text(d.jitter_A), "range of the scan-line jitter [Angstrom rms]")
+        .add<std::string>("drift-range-A", &drift_, text(d.drift_A), "range of the sample drift over a patch's scan [Angstrom], in a random direction")
+        .add<std::string>("contamination-range", &contamination_, text(d.contamination), "range of amorphous carbon [atoms per A^2]");
+  }
+  sim::ScanRanges parse() const {
+    return {parse_range(native_, "native-pixel-range-A"), parse_range(dose_, "dose-range-e-per-A2"), parse_range(voltage_, "voltage-range-kV"),
+            parse_range(convergence_, "convergence-range-mrad"), parse_range(inner_, "inner-range-mrad"), parse_range(outer_, "outer-range-mrad"),
+            parse_range(defocus_, "defocus-range-A"), parse_range(source_, "source-size-range-A"), parse_range(jitter_, "jitter-range-A"),
+            parse_range(drift_, "drift-range-A"), parse_range(contamination_, "contamination-range")};
+  }
+  static void write_attributes(const io::h5::Group& g, const sim::ScanRanges& r) {
+    for (const auto& [name, x] : {std::pair<const char*, sim::Range>{"native_pixel_range_A", r.native_pixel_A}, {"dose_range_e_per_A2", r.dose},
+                                  {"voltage_range_kV", r.voltage_kV}, {"convergence_range_mrad", r.convergence_mrad},
+                                  {"inner_range_mrad", r.inner_mrad}, {"outer_range_mrad", r.outer_mrad}, {"defocus_range_A", r.defocus_A},
+                                  {"source_size_range_A", r.source_size_A}, {"jitter_range_A", r.jitter_A}, {"drift_range_A", r.drift_A},
+                                  {"contamination_range", r.contamination}})
+      g.set_attr(name, std::vector<double>{x.min, x.max});
+  }
+
+ private:
+  std::string native_, dose_, voltage_, convergence_, inner_, outer_, defocus_, source_, jitter_, drift_, contamination_;
 };
 
 }  // namespace tmdflow::stages

@@ -46,8 +46,8 @@ TEST(AtomsTrainset, DeterministicPatchesWithHeatMapsOnTheirSites) {
   AtomsTrainsetSpec s;
   s.count = 12;
   s.patch_px = 64;
-  s.dose = {0, 0};  // noise-free: the contrast checks are exact
-  s.contamination = {0, 0};
+  s.scan.dose = {0, 0};  // noise-free: the contrast checks are exact
+  s.scan.contamination = {0, 0};
   s.metal_vacancy = {0.04, 0.05};
   s.single_vacancy = {0.1, 0.12};
   s.double_vacancy = {0.04, 0.05};

@@ -33,11 +33,11 @@ TEST(DefectTrainset, DeterministicPatchesWithHeatMapsOnTheirDefects) {
   DefectTrainsetSpec s;
   s.count = 16;
   s.patch_px = 48;
-  s.dose = {0, 0};  // noise-free: the contrast checks below are exact
+  s.scan.dose = {0, 0};  // noise-free: the contrast checks below are exact
   s.dopant_fraction = {0.08, 0.1};
   s.single_vacancy = {0.08, 0.1};
   s.double_vacancy = {0.02, 0.03};
-  s.contamination = {0, 0};
+  s.scan.contamination = {0, 0};
   DefectTrainsetGenerator gen(s);
   const int P = s.patch_px;
   std::vector<float> a(std::size_t(P * P)), b(a.size()), maps(std::size_t(kDefectClasses * P * P)), maps2(maps.size());
@@ -83,10 +83,10 @@ TEST(DefectTrainset, RejectsBadSpecs) {
   s.dopant_Z = 74;  // the host metal of WS2
   EXPECT_THROW(validate(s), tmdflow::ConfigError);
   s = {};
-  s.inner_mrad = {60, 200};
-  s.outer_mrad = {150, 250};
+  s.scan.inner_mrad = {60, 200};
+  s.scan.outer_mrad = {150, 250};
   EXPECT_THROW(validate(s), tmdflow::ConfigError);
   s = {};
-  s.dose = {0, 1e5};
+  s.scan.dose = {0, 1e5};
   EXPECT_THROW(validate(s), tmdflow::ConfigError);
 }

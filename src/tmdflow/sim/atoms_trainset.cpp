@@ -62,7 +62,7 @@ void validate(const AtomsTrainsetSpec& s) {
   if (s.count < 1) throw ConfigError("count: expected at least 1, found " + std::to_string(s.count));
   if (s.patch_px < 16 || s.patch_px > 1024) throw ConfigError("patch-px: expected 16..1024, found " + std::to_string(s.patch_px));
   if (!(s.pixel_A > 0.02 && s.pixel_A <= 1)) throw ConfigError("pixel-A: expected 0.02 to 1 Angstrom, found " + std::to_string(s.pixel_A));
-  if (!(s.native_pixel_A.min > 0.02 && s.native_pixel_A.max <= 1)) throw ConfigError("native-pixel-range-A: expected pixels of 0.02 to 1 Angstrom");
+  validate(s.scan);
   const auto& e = s.elements;
   const std::string host = compound(e.metal_Z, e.chalcogen_Z);
   const auto names = material_names();
@@ -71,23 +71,15 @@ void validate(const AtomsTrainsetSpec& s) {
   if (e.metal_alloy_Z == e.metal_Z || e.chalcogen_alloy_Z == e.chalcogen_Z || e.metal_alloy_Z < 1 || e.metal_alloy_Z > 103 ||
       e.chalcogen_alloy_Z < 1 || e.chalcogen_alloy_Z > 103)
     throw ConfigError("metal-alloy, chalcogen-alloy: expected elements other than the host's metal and chalcogen");
+  for (const Range* r : {&s.metal_alloy, &s.chalcogen_alloy, &s.metal_vacancy, &s.single_vacancy, &s.double_vacancy})
+    if (!(r->max >= r->min) || !std::isfinite(r->min) || !std::isfinite(r->max)) throw ConfigError("ranges: expected finite MIN,MAX with MIN <= MAX");
   for (const Range* r : {&s.metal_alloy, &s.chalcogen_alloy})
     if (!(r->min >= 0 && r->max <= 1)) throw ConfigError("alloy fraction ranges: expected fractions 0 to 1");
   if (!(s.end_member >= 0 && s.end_member <= 0.5)) throw ConfigError("end-member: expected a probability 0 to 0.5");
   for (const Range* r : {&s.metal_vacancy, &s.single_vacancy, &s.double_vacancy})
     if (!(r->min >= 0 && r->max <= 0.5)) throw ConfigError("vacancy fraction ranges: expected fractions 0 to 0.5");
-  if (s.dose.min < 0 || (s.dose.min == 0) != (s.dose.max == 0)) throw ConfigError("dose-range-e-per-A2: expected 0,0 (noise-free) or two positive doses");
-  for (const Range* r : {&s.source_size_A, &s.jitter_A, &s.drift_A, &s.contamination})
-    if (r->min < 0) throw ConfigError("source size, jitter, drift and contamination ranges: expected values >= 0");
-  if (!(s.voltage_kV.min >= 20 && s.voltage_kV.max <= 400)) throw ConfigError("voltage-range-kV: expected 20 to 400 kV");
-  if (!(s.convergence_mrad.min > 0 && s.inner_mrad.min > 0 && s.inner_mrad.max < s.outer_mrad.min))
-    throw ConfigError("convergence and detector ranges: expected positive angles, every inner angle below every outer one");
   if (!(s.scale_jitter >= 0 && s.scale_jitter <= 0.2)) throw ConfigError("scale-jitter: expected 0 to 0.2");
   if (!(s.heatmap_sigma_A > 0 && s.heatmap_sigma_A <= 3)) throw ConfigError("heatmap-sigma-A: expected 0 to 3 Angstrom");
-  for (const Range* r : {&s.native_pixel_A, &s.metal_alloy, &s.chalcogen_alloy, &s.metal_vacancy, &s.single_vacancy, &s.double_vacancy, &s.dose,
-                         &s.voltage_kV, &s.convergence_mrad, &s.inner_mrad, &s.outer_mrad, &s.defocus_A, &s.source_size_A, &s.jitter_A,
-                         &s.drift_A, &s.contamination})
-    if (!(r->max >= r->min) || !std::isfinite(r->min) || !std::isfinite(r->max)) throw ConfigError("ranges: expected finite MIN,MAX with MIN <= MAX");
 }
 
 AtomsTrainsetGenerator::AtomsTrainsetGenerator(const AtomsTrainsetSpec& spec) : spec_(spec) { validate(spec_); }
@@ -106,20 +98,8 @@ AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image,
   };
   AtomsPatchLabels L;
   const int P = s.patch_px;
-  const int native = std::max(8, int(std::lround(P * s.pixel_A / draw(s.native_pixel_A))));
-  L.native_pixel_A = P * s.pixel_A / native;
-  L.dose = s.dose.max > 0 ? std::exp(std::log(s.dose.min) + (std::log(s.dose.max) - std::log(s.dose.min)) * g.uniform()) : 0.0;
-  L.voltage_kV = draw(s.voltage_kV);
-  L.convergence_mrad = draw(s.convergence_mrad);
-  L.inner_mrad = draw(s.inner_mrad);
-  L.outer_mrad = draw(s.outer_mrad);
-  L.defocus_A = draw(s.defocus_A);
-  L.source_size_A = draw(s.source_size_A);
-  L.jitter_A = draw(s.jitter_A);
-  const double drift = draw(s.drift_A), drift_angle = 2 * M_PI * g.uniform();
-  L.drift_x_A = drift * std::cos(drift_angle);
-  L.drift_y_A = drift * std::sin(drift_angle);
-  L.contamination = draw(s.contamination);
+  const ScanDraw scan_draw = draw_scan(s.scan, P, s.pixel_A, s.Cs_A, g);
+  scan_draw.record(L);
   L.phi_deg = 120 * g.uniform();
   L.metal_alloy = composition(s.metal_alloy);
   L.chalcogen_alloy = composition(s.chalcogen_alloy);
@@ -132,24 +112,8 @@ AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image,
   L.lattice_A = alloy_lattice_constant(e, L.metal_alloy, L.chalcogen_alloy) * (1 + s.scale_jitter * (2 * g.uniform() - 1));
   const double scale = L.lattice_A / host_a;
 
-  AdfSpec a;
-  a.probe.voltage_kV = L.voltage_kV;
-  a.probe.convergence_mrad = L.convergence_mrad;
-  a.probe.aberrations.C1 = L.defocus_A;
-  a.probe.aberrations.Cs = s.Cs_A;
-  a.probe.source_size_A = L.source_size_A;
-  a.inner_mrad = L.inner_mrad;
-  a.outer_mrad = L.outer_mrad;
-  a.ny = a.nx = native;
-  a.pixel_A = L.native_pixel_A;
-  a.margin_A = 6;
-  ScanDistortion distortion;
-  distortion.jitter_A = L.jitter_A;
-  distortion.drift_x_A = L.drift_x_A;
-  distortion.drift_y_A = L.drift_y_A;
-  const AdfField field = adf_field(a, distortion);
-  a.x0 = field.x0;
-  a.y0 = field.y0;
+  const AdfSpec& a = scan_draw.adf;
+  const AdfField& field = scan_draw.field;
 
   // The alloy monolayer at the host's lattice, scaled about the origin to the alloy's.
   StackSpec k;
@@ -171,10 +135,10 @@ AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image,
   st.extent_y = field.extent_y;
   add_surface_contamination(st, L.contamination, k.seed);
 
-  PatchScan scan(a, distortion, P, s.pixel_A, rng::key(s.seed, scan_key, std::uint64_t(index)));
+  PatchScan scan(a, scan_draw.distortion, P, s.pixel_A, rng::key(s.seed, scan_key, std::uint64_t(index)));
   scan.render(st, L.dose, rng::key(s.seed, noise_key, std::uint64_t(index)), image);
   if (heatmaps) std::fill(heatmaps, heatmaps + std::size_t(kSiteClasses) * P * P, 0.0f);
-  const int reach = int(std::ceil((4 * s.heatmap_sigma_A + 10 * L.jitter_A + drift + 0.5) / s.pixel_A)) + 1;
+  const int reach = int(std::ceil((4 * s.heatmap_sigma_A + 10 * L.jitter_A + scan_draw.drift_A + 0.5) / s.pixel_A)) + 1;
   for (const Column& c : st.columns) {
     const int cls = site_class(c, e);
     if (cls < 0) continue;

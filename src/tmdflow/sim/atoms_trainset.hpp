@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "tmdflow/sim/patch_scan.hpp"
 #include "tmdflow/sim/site_classes.hpp"
 #include "tmdflow/sim/trainset.hpp"
 
@@ -27,7 +28,6 @@ struct AtomsTrainsetSpec {
   std::int64_t count = 4000;
   int patch_px = 64;                  // the network's pixels per side
   double pixel_A = 0.2;               // the network's pixel
-  Range native_pixel_A{0.08, 0.2};    // the scan's pixel, drawn per patch
   AlloyElements elements;             // Mo, W, S, Se
   Range metal_alloy{0, 1};            // x: fraction of metal sites holding the alloying metal
   Range chalcogen_alloy{0, 1};        // y: fraction of chalcogen atoms of the alloying chalcogen
@@ -35,9 +35,10 @@ struct AtomsTrainsetSpec {
   Range metal_vacancy{0, 0.04};       // of the metal sites
   Range single_vacancy{0, 0.1};       // of the chalcogen columns: one atom missing
   Range double_vacancy{0, 0.03};      // both missing
-  Range dose{1e4, 1e6};               // e/A^2, log-uniform; 0,0: noise-free
-  Range voltage_kV{60, 100}, convergence_mrad{25, 35}, inner_mrad{50, 90}, outer_mrad{160, 250};
-  Range defocus_A{-20, 20}, source_size_A{0, 0.4}, jitter_A{0, 0.05}, drift_A{0, 0.3}, contamination{0, 0.03};
+  // The microscope and scan, drawn per patch: scan pixel, dose [e/A^2] (log-uniform; 0,0: noise-free),
+  // voltage, convergence, detector inner and outer angles, defocus, source size, jitter, drift,
+  // contamination (sim/patch_scan.hpp).
+  ScanRanges scan{{0.08, 0.2}, {1e4, 1e6}, {60, 100}, {25, 35}, {50, 90}, {160, 250}, {-20, 20}, {0, 0.4}, {0, 0.05}, {0, 0.3}, {0, 0.03}};
   double scale_jitter = 0.03;         // lattice scaled by 1 +- this (calibration error)
   double Cs_A = 0;
   double heatmap_sigma_A = 0.4;

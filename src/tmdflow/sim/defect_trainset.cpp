@@ -44,27 +44,17 @@ void validate(const DefectTrainsetSpec& s) {
   if (s.count < 1) throw ConfigError("count: expected at least 1, found " + std::to_string(s.count));
   if (s.patch_px < 16 || s.patch_px > 1024) throw ConfigError("patch-px: expected 16..1024, found " + std::to_string(s.patch_px));
   if (!(s.pixel_A > 0.02 && s.pixel_A <= 1)) throw ConfigError("pixel-A: expected 0.02 to 1 Angstrom, found " + std::to_string(s.pixel_A));
-  if (!(s.native_pixel_A.min > 0.02 && s.native_pixel_A.max <= 1))
-    throw ConfigError("native-pixel-range-A: expected pixels of 0.02 to 1 Angstrom");
+  validate(s.scan);
   if (layer_cell(s.material).triclinic) throw ConfigError("material: expected an MX2 compound (MoS2, WS2, MoSe2, WSe2), found " + s.material);
   if (s.dopant_Z < 1 || s.dopant_Z > 103 || s.dopant_Z == material(s.material).metal_Z)
     throw ConfigError("dopant: expected an element other than the host metal");
-  for (const Range* r : {&s.dopant_fraction, &s.single_vacancy, &s.double_vacancy})
+  for (const Range* r : {&s.dopant_fraction, &s.single_vacancy, &s.double_vacancy}) {
+    if (!(r->max >= r->min) || !std::isfinite(r->min) || !std::isfinite(r->max)) throw ConfigError("ranges: expected finite MIN,MAX with MIN <= MAX");
     if (!(r->min >= 0 && r->max <= 0.5)) throw ConfigError("dopant and vacancy fraction ranges: expected fractions 0 to 0.5");
+  }
   if (!(s.clustered >= 0 && s.clustered <= 1)) throw ConfigError("clustered: expected a probability 0 to 1");
-  if (s.dose.min < 0 || (s.dose.min == 0) != (s.dose.max == 0))
-    throw ConfigError("dose-range-e-per-A2: expected 0,0 (noise-free) or two positive doses");
-  for (const Range* r : {&s.source_size_A, &s.jitter_A, &s.drift_A, &s.contamination})
-    if (r->min < 0) throw ConfigError("source size, jitter, drift and contamination ranges: expected values >= 0");
-  if (!(s.voltage_kV.min >= 20 && s.voltage_kV.max <= 400)) throw ConfigError("voltage-range-kV: expected 20 to 400 kV");
-  if (!(s.convergence_mrad.min > 0 && s.inner_mrad.min > 0 && s.inner_mrad.max < s.outer_mrad.min))
-    throw ConfigError("convergence and detector ranges: expected positive angles, every inner angle below every outer one");
   if (!(s.scale_jitter >= 0 && s.scale_jitter <= 0.2)) throw ConfigError("scale-jitter: expected 0 to 0.2");
   if (!(s.heatmap_sigma_A > 0 && s.heatmap_sigma_A <= 3)) throw ConfigError("heatmap-sigma-A: expected 0 to 3 Angstrom");
-  for (const Range* r : {&s.native_pixel_A, &s.dopant_fraction, &s.single_vacancy, &s.double_vacancy, &s.dose, &s.voltage_kV,
-                         &s.convergence_mrad, &s.inner_mrad, &s.outer_mrad, &s.defocus_A, &s.source_size_A, &s.jitter_A, &s.drift_A,
-                         &s.contamination})
-    if (!(r->max >= r->min) || !std::isfinite(r->min) || !std::isfinite(r->max)) throw ConfigError("ranges: expected finite MIN,MAX with MIN <= MAX");
 }
 
 void resample_bilinear(const float* in, int ny, int nx, float* out, int oy, int ox) {
@@ -136,45 +126,16 @@ DefectPatchLabels DefectTrainsetGenerator::patch(std::int64_t index, float* imag
   auto draw = [&](const Range& r) { return r.min + (r.max - r.min) * g.uniform(); };
   DefectPatchLabels L;
   const int P = s.patch_px;
-  // The scan's pixel, adjusted so that its grid covers exactly the patch's field.
-  const int native = std::max(8, int(std::lround(P * s.pixel_A / draw(s.native_pixel_A))));
-  L.native_pixel_A = P * s.pixel_A / native;
-  L.dose = s.dose.max > 0 ? std::exp(std::log(s.dose.min) + (std::log(s.dose.max) - std::log(s.dose.min)) * g.uniform()) : 0.0;
-  L.voltage_kV = draw(s.voltage_kV);
-  L.convergence_mrad = draw(s.convergence_mrad);
-  L.inner_mrad = draw(s.inner_mrad);
-  L.outer_mrad = draw(s.outer_mrad);
-  L.defocus_A = draw(s.defocus_A);
-  L.source_size_A = draw(s.source_size_A);
-  L.jitter_A = draw(s.jitter_A);
-  const double drift = draw(s.drift_A), drift_angle = 2 * M_PI * g.uniform();
-  L.drift_x_A = drift * std::cos(drift_angle);
-  L.drift_y_A = drift * std::sin(drift_angle);
-  L.contamination = draw(s.contamination);
+  const ScanDraw scan_draw = draw_scan(s.scan, P, s.pixel_A, s.Cs_A, g);
+  scan_draw.record(L);
   L.scale = 1 + s.scale_jitter * (2 * g.uniform() - 1);
   L.phi_deg = 120 * g.uniform();
   L.dopant_fraction = draw(s.dopant_fraction);
   L.single_vacancy = draw(s.single_vacancy);
   L.double_vacancy = draw(s.double_vacancy);
-
-  AdfSpec a;
-  a.probe.voltage_kV = L.voltage_kV;
-  a.probe.convergence_mrad = L.convergence_mrad;
-  a.probe.aberrations.C1 = L.defocus_A;
-  a.probe.aberrations.Cs = s.Cs_A;
-  a.probe.source_size_A = L.source_size_A;
-  a.inner_mrad = L.inner_mrad;
-  a.outer_mrad = L.outer_mrad;
-  a.ny = a.nx = native;
-  a.pixel_A = L.native_pixel_A;
-  a.margin_A = 6;
-  ScanDistortion distortion;
-  distortion.jitter_A = L.jitter_A;
-  distortion.drift_x_A = L.drift_x_A;
-  distortion.drift_y_A = L.drift_y_A;
-  const AdfField field = adf_field(a, distortion);
-  a.x0 = field.x0;
-  a.y0 = field.y0;
+  const AdfSpec& a = scan_draw.adf;
+  const AdfField& field = scan_draw.field;
+  const double drift = scan_draw.drift_A;
 
   // The monolayer with its dopants, its bond graph, then the vacancies; scaled about the origin
   // after the graph is found (the graph's distance rule wants the tabulated lattice).
@@ -237,7 +198,7 @@ DefectPatchLabels DefectTrainsetGenerator::patch(std::int64_t index, float* imag
 
   // The scan at the native pixel, its noise, then the detector's grid; the heat maps where the
   // scan saw each defect.
-  PatchScan scan(a, distortion, P, s.pixel_A, rng::key(s.seed, scan_key, std::uint64_t(index)));
+  PatchScan scan(a, scan_draw.distortion, P, s.pixel_A, rng::key(s.seed, scan_key, std::uint64_t(index)));
   scan.render(st, L.dose, rng::key(s.seed, noise_key, std::uint64_t(index)), image);
   if (heatmaps) std::fill(heatmaps, heatmaps + std::size_t(kDefectClasses) * P * P, 0.0f);
   const int reach = int(std::ceil((4 * s.heatmap_sigma_A + 10 * L.jitter_A + drift + 0.5) / s.pixel_A)) + 1;

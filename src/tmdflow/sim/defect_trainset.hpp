@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tmdflow/sim/patch_scan.hpp"
 #include "tmdflow/sim/trainset.hpp"
 
 namespace tmdflow::sim {
@@ -28,16 +29,16 @@ struct DefectTrainsetSpec {
   std::int64_t count = 4000;
   int patch_px = 48;                   // the detector's pixels per side
   double pixel_A = 0.2;                // the detector's pixel
-  Range native_pixel_A{0.1, 0.2};      // the scan's pixel, drawn per patch
   std::string material = "WS2";        // an MX2 compound
   int dopant_Z = 42;
   Range dopant_fraction{0.01, 0.1};    // of the metal sites
   Range single_vacancy{0.02, 0.15};   // of the chalcogen columns
   Range double_vacancy{0.0, 0.04};
   double clustered = 0.5;              // probability that a vacancy is placed next to a dopant or a vacancy
-  Range dose{1.5e4, 1e6};                // per frame [e/A^2], log-uniform; 0,0: noise-free
-  Range voltage_kV{80, 100}, convergence_mrad{25, 35}, inner_mrad{55, 90}, outer_mrad{160, 250};
-  Range defocus_A{-20, 20}, source_size_A{0, 0.4}, jitter_A{0, 0.06}, drift_A{0, 0.3}, contamination{0, 0.03};
+  // The microscope and scan, drawn per patch: scan pixel, dose per frame [e/A^2] (log-uniform; 0,0:
+  // noise-free), voltage, convergence, detector inner and outer angles, defocus, source size,
+  // jitter, drift, contamination (sim/patch_scan.hpp).
+  ScanRanges scan{{0.1, 0.2}, {1.5e4, 1e6}, {80, 100}, {25, 35}, {55, 90}, {160, 250}, {-20, 20}, {0, 0.4}, {0, 0.06}, {0, 0.3}, {0, 0.03}};
   double scale_jitter = 0.03;          // lattice scaled by 1 +- this (calibration error)
   double Cs_A = 0;
   double heatmap_sigma_A = 0.5;

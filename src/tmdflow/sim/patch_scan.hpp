@@ -10,9 +10,44 @@
 #include <vector>
 
 #include "tmdflow/sim/adf.hpp"
+#include "tmdflow/sim/random.hpp"
 #include "tmdflow/sim/realism.hpp"
+#include "tmdflow/sim/trainset.hpp"
 
 namespace tmdflow::sim {
+
+/// The ranges a detector trainset draws each patch's microscope and scan from.
+struct ScanRanges {
+  Range native_pixel_A, dose, voltage_kV, convergence_mrad, inner_mrad, outer_mrad, defocus_A, source_size_A, jitter_A, drift_A, contamination;
+};
+
+/// ConfigError naming the option (make-defect-trainset's and make-atoms-trainset's names) of the
+/// first bad range: pixels of 0.02 to 1 A, 20 to 400 kV, positive angles with every inner angle below
+/// every outer one, non-negative blur, jitter, drift and contamination, MIN <= MAX, finite.
+void validate(const ScanRanges& ranges);
+
+/// One patch's microscope and scan, and the simulation set up from them.
+struct ScanDraw {
+  int native = 0;               // scan pixels per side (the patch's field exactly)
+  double native_pixel_A = 0, dose = 0, voltage_kV = 0, convergence_mrad = 0, inner_mrad = 0, outer_mrad = 0;
+  double defocus_A = 0, source_size_A = 0, jitter_A = 0, drift_A = 0, drift_x_A = 0, drift_y_A = 0, contamination = 0;
+  AdfSpec adf;                  // native grid and origin set (adf_field), margin 6 A
+  ScanDistortion distortion;
+  AdfField field;
+  /// Copies the draws into a patch's labels (members of the same names).
+  template <class Labels>
+  void record(Labels& L) const {
+    L.native_pixel_A = native_pixel_A, L.dose = dose, L.voltage_kV = voltage_kV, L.convergence_mrad = convergence_mrad;
+    L.inner_mrad = inner_mrad, L.outer_mrad = outer_mrad, L.defocus_A = defocus_A, L.source_size_A = source_size_A;
+    L.jitter_A = jitter_A, L.drift_x_A = drift_x_A, L.drift_y_A = drift_y_A, L.contamination = contamination;
+  }
+};
+
+/// Draws, in this order (a trainset's patches depend on it): the scan's pixel (adjusted so that
+/// its grid covers the patch's field of patch_px x pixel_A exactly), the dose (log-uniform; 0 when
+/// the range is 0,0), voltage, convergence, detector angles, defocus, source size, jitter, drift and
+/// its direction, contamination; then sets up the ADF simulation (Cs given).
+ScanDraw draw_scan(const ScanRanges& ranges, int patch_px, double pixel_A, double Cs_A, rng::Stream& g);
 
 class PatchScan {
  public:
