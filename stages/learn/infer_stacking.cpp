@@ -115,6 +115,7 @@ class InferStacking : public Stage {
       throw ConfigError(who + ": a " + std::to_string(info_.layers) + "-layer " + info_.task + " model, expected " + std::to_string(layers_) +
                         " layers and task " + task_);
     const io::ImageStackReader reader = io::ImageStackReader::open(ctx.input);
+    data_path_ = reader.data_path();
     meta_ = reader.meta();
     where_ = reader.where();
     if (calibrate_by_lattice_ && !meta_.calibrated()) {
@@ -158,7 +159,7 @@ class InferStacking : public Stage {
     const learn::ThreadSettings threads = learn::configure_threads(ctx.comm, threads_);
     const io::Target in = io::parse_target(ctx.input, "/image_stack");
     file_ = io::FileRegistry::open(in.file, io::h5::Mode::read, &ctx.comm);
-    images_ = file_->group(in.group).open_dataset("images/data");
+    images_ = file_->group(in.group).open_dataset(data_path_);
     // The images may live in the product's own file (a workflow's ingest step): the runner closes
     // that file after run(), so the dataset must not outlive it.
     struct Release {
@@ -804,6 +805,7 @@ class InferStacking : public Stage {
   std::int64_t window_model_px_ = 0;  // window side in model pixels
   std::shared_ptr<io::h5::File> file_;
   std::optional<io::h5::Dataset> images_;
+  std::string data_path_ = "images/data";  // the frames within the input group (io::ImageStackReader)
 };
 
 }  // namespace

@@ -54,6 +54,7 @@ class Predict : public Stage {
     const auto& m = model_location_.manifest;
     layout_ = learn::map_model_layout(m.family, m.params);  // refuses a values model
     const io::ImageStackReader reader = io::ImageStackReader::open(ctx.input);
+    data_path_ = reader.data_path();
     meta_ = reader.meta();
     where_ = reader.where();
     pixel_A_ = 0;
@@ -90,7 +91,7 @@ class Predict : public Stage {
     io::h5::Group maps = g.create_group("maps");
     const io::Target in = io::parse_target(ctx.input, "/image_stack");
     const std::shared_ptr<io::h5::File> file = io::FileRegistry::open(in.file, io::h5::Mode::read, &ctx.comm);
-    const io::h5::Dataset images = file->group(in.group).open_dataset("images/data");
+    const io::h5::Dataset images = file->group(in.group).open_dataset(data_path_);
     io::ImagePassOptions options;
     options.sharding = io::ImageSharding::by_tile;
     options.tile = tile_;
@@ -155,6 +156,7 @@ class Predict : public Stage {
   io::ImageStackMeta meta_;
   std::string where_;
   double pixel_A_ = 0;
+  std::string data_path_ = "images/data";  // the frames within the input group (io::ImageStackReader)
 };
 
 }  // namespace
