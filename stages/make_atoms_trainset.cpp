@@ -5,6 +5,7 @@
 // labels/), so `train --target-map targets` trains on it. Patches are sharded over the ranks in
 // blocks; the set does not depend on the rank count.
 #include <algorithm>
+#include <filesystem>
 
 #include "label_table.hpp"
 #include "sim_options.hpp"
@@ -17,6 +18,7 @@
 #include "tmdflow/par/progress.hpp"
 #include "tmdflow/sim/atoms_trainset.hpp"
 #include "tmdflow/sim/elements.hpp"
+#include "tmdflow/sim/style.hpp"
 
 namespace tmdflow::stages {
 namespace {
@@ -37,7 +39,9 @@ class MakeAtomsTrainset : public Stage {
            "ranges: composition x, y (an end of each range with probability --end-member, as binary compounds are common), the\n"
            "lattice constant by Vegard's law times a calibration error, orientation, defect densities, the scan's pixel (the patch is\n"
            "scanned at it and resampled bilinearly to --pixel-A, as segment-atoms resamples an image), dose (log-uniform), voltage,\n"
-           "convergence, detector angles, defocus, source size, line jitter, drift and carbon contamination. Writes patches (N, size,\n"
+           "convergence, detector angles, defocus, source size, line jitter, drift, carbon contamination, background, read noise and\n"
+           "point-spread (--style FILE.h5[:/style], a style-fit product: ranges around its fitted realism and its microscope for the\n"
+           "options not given, data_schema/style.md). Writes patches (N, size,\n"
            "size) float32, targets (N, 9, size, size): a heat map per site class (Mo, W, V_M, S2, SSe, Se2, S, Se, V_X2: a Gaussian\n"
            "of peak 1 and sigma --heatmap-sigma-A on every site of the class, empty sites included, where the scan saw it), labels/\n"
            "(what was drawn) and sites/ (every site: patch, x_px, y_px, site_class); schema atoms_trainset/1, the trainset/1 layout\n"
@@ -63,15 +67,23 @@ class MakeAtomsTrainset : public Stage {
         .add<std::string>("metal-vacancy-range", &vm_, "0,0.04", "range of the fraction of metal sites left empty")
         .add<std::string>("single-vacancy-range", &single_, "0,0.1", "range of the fraction of chalcogen columns missing one atom")
         .add<std::string>("double-vacancy-range", &double_, "0,0.03", "range of the fraction of chalcogen columns missing both atoms")
+        .add<std::string>("background-range", &background_, "0,0", "range of the uniform background added before the noise [fraction of the beam]")
+        .add<std::string>("read-noise-range", &read_noise_, "0,0", "range of the read noise [detected electrons rms per scan pixel]")
+        .add<std::string>("psf-range-A", &psf_, "0,0", "range of the Gaussian point-spread after the noise, sigma [Angstrom]")
+        .add<std::string>("style", &style_, "", "a style-fit product FILE.h5[:/style]: realism ranges around it and its microscope, for the options not given")
         .add<double>("scale-jitter", &s.scale_jitter, 0.03, "lattice constant scaled by a factor uniform in 1 +- this (calibration error)")
         .add<double>("Cs-A", &s.Cs_A, 0.0, "spherical aberration [Angstrom]")
         .add<double>("heatmap-sigma-A", &s.heatmap_sigma_A, 0.4, "sigma of each site's Gaussian in the heat maps [Angstrom]")
         .add<std::uint64_t>("seed", &s.seed, 1, "random seed");
   }
 
-  void validate(const StageContext&) override {
+  void validate(const StageContext& ctx) override {
     auto& s = spec_;
+    if (!style_.empty() && std::filesystem::exists(io::parse_target(style_, "/style").file)) apply_style(ctx);
     s.scan = scan_.parse();
+    s.background = parse_range(background_, "background-range");
+    s.read_noise = parse_range(read_noise_, "read-noise-range");
+    s.psf_A = parse_range(psf_, "psf-range-A");
     s.metal_alloy = parse_range(x_, "metal-alloy-range");
     s.chalcogen_alloy = parse_range(y_, "chalcogen-alloy-range");
     s.metal_vacancy = parse_range(vm_, "metal-vacancy-range");
@@ -89,7 +101,25 @@ class MakeAtomsTrainset : public Stage {
            sizeof(float);
   }
 
+  std::vector<std::string> extra_inputs() const override { return style_.empty() ? std::vector<std::string>{} : std::vector<std::string>{style_}; }
+
+  /// Options not given take the style's ranges (sim::style_ranges, data_schema/style.md) and
+  /// microscope; Cs its value.
+  void apply_style(const StageContext& ctx) {
+    const sim::Style st = sim::read_style(style_);
+    const sim::StyleRanges r = sim::style_ranges(st);
+    scan_.apply_style(ctx, st);
+    auto text = [](const sim::Range& v) { return Options::text(v.min) + "," + Options::text(v.max); };
+    if (!ctx.given("background-range")) background_ = text(r.background);
+    if (!ctx.given("read-noise-range")) read_noise_ = text(r.read_noise);
+    if (!ctx.given("psf-range-A")) psf_ = text(r.psf_A);
+    if (!ctx.given("Cs-A")) spec_.Cs_A = st.Cs_A;
+    style_applied_ = st.where;
+  }
+
   void run(const StageContext& ctx, io::ProductWriter& out) override {
+    if (!style_.empty() && style_applied_.empty()) validate(ctx);  // a style made by an earlier workflow step
+    if (!style_.empty() && style_applied_.empty()) sim::read_style(style_);  // names the missing file
     const auto& s = spec_;
     const std::int64_t P = s.patch_px, C = sim::kSiteClasses;
     const io::h5::Group& root = out.group();
@@ -147,8 +177,10 @@ class MakeAtomsTrainset : public Stage {
     ScanRangeOptions::write_attributes(root, s.scan);
     for (const auto& [name, r] : {std::pair<const char*, sim::Range>{"metal_alloy_range", s.metal_alloy}, {"chalcogen_alloy_range", s.chalcogen_alloy},
                                   {"metal_vacancy_range", s.metal_vacancy}, {"single_vacancy_range", s.single_vacancy},
-                                  {"double_vacancy_range", s.double_vacancy}})
+                                  {"double_vacancy_range", s.double_vacancy}, {"background_range", s.background},
+                                  {"read_noise_range", s.read_noise}, {"psf_range_A", s.psf_A}})
       root.set_attr(name, std::vector<double>{r.min, r.max});
+    if (!style_applied_.empty()) root.set_attr("style", style_applied_);
   }
 
  private:
@@ -166,7 +198,7 @@ class MakeAtomsTrainset : public Stage {
 
   sim::AtomsTrainsetSpec spec_;
   ScanRangeOptions scan_;
-  std::string metal_, metal_alloy_, chalcogen_, chalcogen_alloy_, x_, y_, vm_, single_, double_;
+  std::string metal_, metal_alloy_, chalcogen_, chalcogen_alloy_, x_, y_, vm_, single_, double_, background_, read_noise_, psf_, style_, style_applied_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "tmdflow/io/h5.hpp"
 #include "tmdflow/sim/elements.hpp"
 #include "tmdflow/sim/patch_scan.hpp"
+#include "tmdflow/sim/style.hpp"
 #include "tmdflow/sim/probe.hpp"
 #include "tmdflow/sim/structure.hpp"
 
@@ -107,6 +108,24 @@ class ScanRangeOptions {
             parse_range(convergence_, "convergence-range-mrad"), parse_range(inner_, "inner-range-mrad"), parse_range(outer_, "outer-range-mrad"),
             parse_range(defocus_, "defocus-range-A"), parse_range(source_, "source-size-range-A"), parse_range(jitter_, "jitter-range-A"),
             parse_range(drift_, "drift-range-A"), parse_range(contamination_, "contamination-range")};
+  }
+  /// A style's ranges (sim::style_ranges) and microscope (as MIN = MAX) for the options the command
+  /// line did not give.
+  void apply_style(const StageContext& ctx, const sim::Style& st) {
+    const sim::StyleRanges r = sim::style_ranges(st);
+    auto text = [](const sim::Range& v) { return Options::text(v.min) + "," + Options::text(v.max); };
+    auto set = [&](const char* option, std::string& target, const sim::Range& v) {
+      if (!ctx.given(option)) target = text(v);
+    };
+    set("dose-range-e-per-A2", dose_, r.dose);
+    set("source-size-range-A", source_, r.source_size_A);
+    set("jitter-range-A", jitter_, r.jitter_A);
+    set("contamination-range", contamination_, r.contamination);
+    set("defocus-range-A", defocus_, r.defocus_A);
+    set("voltage-range-kV", voltage_, {st.voltage_kV, st.voltage_kV});
+    set("convergence-range-mrad", convergence_, {st.convergence_mrad, st.convergence_mrad});
+    set("inner-range-mrad", inner_, {st.inner_mrad, st.inner_mrad});
+    set("outer-range-mrad", outer_, {st.outer_mrad, st.outer_mrad});
   }
   static void write_attributes(const io::h5::Group& g, const sim::ScanRanges& r) {
     for (const auto& [name, x] : {std::pair<const char*, sim::Range>{"native_pixel_range_A", r.native_pixel_A}, {"dose_range_e_per_A2", r.dose},

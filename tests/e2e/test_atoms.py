@@ -123,6 +123,27 @@ with h5py.File(t1, "r") as f1, h5py.File(t2, "r") as f2:
         check(np.array_equal(g1["sites"][key][()], g2["sites"][key][()]), f"sites/{key}: 1 and 2 ranks agree")
     check(np.array_equal(np.bincount(g1["sites/patch"][()], minlength=10), g1["labels/sites"][()].astype(int)), "labels/sites counts the rows of sites/")
 
+# --style: a style-fit product sets the realism ranges and the microscope of the options not given.
+exp, stack, style = os.path.join(tmp, "exp.h5"), os.path.join(tmp, "exp_stack.h5"), os.path.join(tmp, "style.h5")
+run_ok(["stage", "simulate-adf", "--output", exp, "--material", "MoS2", "--size", "128,128", "--pixel-A", "0.1", "--voltage-kV", "80",
+        "--dose-e-per-A2", "2e5", "--source-size-A", "0.4", "--background", "0.004", "--seed", "3"])
+run_ok(["stage", "ingest", "--input", exp, "--output", stack])
+run_ok(["stage", "style-fit", "--input", stack, "--output", style, "--material", "MoS2", "--layers", "1", "--fit", "dose,source-size",
+        "--background", "0.004", "--fit-px", "0", "--evaluations", "40", "--figures", "none"], timeout=300)
+t3 = os.path.join(tmp, "t3.h5")
+run_ok(["stage", "make-atoms-trainset", "--output", t3, "--count", "6", "--patch-px", "48", "--style", style, "--jitter-range-A", "0,0.01"])
+with h5py.File(t3, "r") as f, h5py.File(style, "r") as sf:
+    g = f["trainset"]
+    fitted = sf["style/parameters"].attrs
+    check(g.attrs["style"].endswith(":/style"), f"the style is recorded: {g.attrs.get('style')}")
+    check(np.allclose(g.attrs["voltage_range_kV"], [80, 80]), f"the style's voltage: {g.attrs['voltage_range_kV']}")
+    dose = float(fitted["dose_e_per_A2"])
+    lo, hi = g.attrs["dose_range_e_per_A2"]
+    check(lo < dose < hi, f"the dose range {lo}..{hi} is around the fitted dose {dose}")
+    check(np.allclose(g.attrs["jitter_range_A"], [0, 0.01]), "an option given wins over the style")
+    bg = g["labels/background"][()]
+    check(np.all(bg > 0) and np.all(np.abs(bg - 0.004) <= 0.25 * 0.004 + 1e-9), f"background drawn around the style's: {bg}")
+
 # Bad inputs: one line naming the file and what was expected, non-zero exit, nothing left behind.
 bad = os.path.join(tmp, "bad.h5")
 code, text = run(["stage", "classify-sites", "--input", image + ":/adf_root", "--output", bad])

@@ -126,3 +126,39 @@ TEST(AtomsTrainset, BadSpecsAreRejected) {
   s.single_vacancy = {0.2, 0.1};
   EXPECT_THROW(validate(s), tmdflow::ConfigError);
 }
+
+TEST(AtomsTrainset, BackgroundReadNoiseAndPointSpreadAsDrawn) {
+  AtomsTrainsetSpec plain;
+  plain.count = 4;
+  plain.patch_px = 48;
+  plain.scan.dose = {1e5, 1e5};
+  AtomsTrainsetSpec styled = plain;
+  styled.background = {0.02, 0.02};
+  styled.read_noise = {0.5, 0.5};
+  styled.psf_A = {0.4, 0.4};
+  AtomsTrainsetGenerator a(plain), b(styled);
+  const int P = plain.patch_px;
+  std::vector<float> x(std::size_t(P * P)), y(x.size());
+  for (std::int64_t k = 0; k < plain.count; ++k) {
+    const auto La = a.patch(k, x.data(), nullptr);
+    const auto Lb = b.patch(k, y.data(), nullptr);
+    EXPECT_EQ(La.lattice_A, Lb.lattice_A) << "the realism is drawn after every other condition";
+    EXPECT_EQ(La.metal_alloy, Lb.metal_alloy);
+    EXPECT_EQ(Lb.background, 0.02);
+    EXPECT_EQ(Lb.psf_A, 0.4);
+    double mx = 0, my = 0, vx = 0, vy = 0;
+    for (std::size_t q = 0; q < x.size(); ++q) mx += x[q], my += y[q];
+    mx /= double(x.size()), my /= double(y.size());
+    for (std::size_t q = 0; q < x.size(); ++q) vx += (x[q] - mx) * (x[q] - mx), vy += (y[q] - my) * (y[q] - my);
+    // The background adds 0.02 of the beam (in electrons at the dose and scan pixel); the spread
+    // smooths the columns, so the contrast falls although the background adds noise.
+    const double electrons = 1e5 * La.native_pixel_A * La.native_pixel_A;
+    EXPECT_NEAR(my - mx, 0.02 * electrons, 0.15 * 0.02 * electrons);
+    EXPECT_LT(vy, 0.8 * vx);
+  }
+  styled.psf_A = {-0.1, 0.2};
+  EXPECT_THROW(validate(styled), tmdflow::ConfigError);
+  styled.psf_A = {0, 0};
+  styled.background = {0, 2};
+  EXPECT_THROW(validate(styled), tmdflow::ConfigError);
+}

@@ -36,6 +36,9 @@ const std::vector<AtomsPatchLabels::Field>& AtomsPatchLabels::fields() {
       {"single_vacancy", &L::single_vacancy, "fraction", "chalcogen columns missing one atom, as drawn"},
       {"double_vacancy", &L::double_vacancy, "fraction", "chalcogen columns missing both atoms, as drawn"},
       {"sites", &L::sites, "count", "sites in the patch (the rows of sites/ with this patch)"},
+      {"background", &L::background, "fraction", "uniform background added before the noise (fraction of the beam)"},
+      {"read_noise", &L::read_noise, "electrons", "read noise (detected electrons rms per scan pixel)"},
+      {"psf_A", &L::psf_A, "A", "Gaussian point-spread after the noise (sigma)"},
   };
   return f;
 }
@@ -71,10 +74,13 @@ void validate(const AtomsTrainsetSpec& s) {
   if (e.metal_alloy_Z == e.metal_Z || e.chalcogen_alloy_Z == e.chalcogen_Z || e.metal_alloy_Z < 1 || e.metal_alloy_Z > 103 ||
       e.chalcogen_alloy_Z < 1 || e.chalcogen_alloy_Z > 103)
     throw ConfigError("metal-alloy, chalcogen-alloy: expected elements other than the host's metal and chalcogen");
-  for (const Range* r : {&s.metal_alloy, &s.chalcogen_alloy, &s.metal_vacancy, &s.single_vacancy, &s.double_vacancy})
+  for (const Range* r : {&s.metal_alloy, &s.chalcogen_alloy, &s.metal_vacancy, &s.single_vacancy, &s.double_vacancy, &s.background, &s.read_noise,
+                         &s.psf_A})
     if (!(r->max >= r->min) || !std::isfinite(r->min) || !std::isfinite(r->max)) throw ConfigError("ranges: expected finite MIN,MAX with MIN <= MAX");
   for (const Range* r : {&s.metal_alloy, &s.chalcogen_alloy})
     if (!(r->min >= 0 && r->max <= 1)) throw ConfigError("alloy fraction ranges: expected fractions 0 to 1");
+  if (!(s.background.min >= 0 && s.background.max <= 1)) throw ConfigError("background-range: expected fractions of the beam 0 to 1");
+  if (!(s.read_noise.min >= 0 && s.psf_A.min >= 0 && s.psf_A.max < 100)) throw ConfigError("read-noise-range, psf-range-A: expected values >= 0");
   if (!(s.end_member >= 0 && s.end_member <= 0.5)) throw ConfigError("end-member: expected a probability 0 to 0.5");
   for (const Range* r : {&s.metal_vacancy, &s.single_vacancy, &s.double_vacancy})
     if (!(r->min >= 0 && r->max <= 0.5)) throw ConfigError("vacancy fraction ranges: expected fractions 0 to 0.5");
@@ -111,6 +117,10 @@ AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image,
   const double host_a = material(host).a;
   L.lattice_A = alloy_lattice_constant(e, L.metal_alloy, L.chalcogen_alloy) * (1 + s.scale_jitter * (2 * g.uniform() - 1));
   const double scale = L.lattice_A / host_a;
+  // Drawn last: the conditions before them are those of a set made without these options.
+  L.background = draw(s.background);
+  L.read_noise = draw(s.read_noise);
+  L.psf_A = draw(s.psf_A);
 
   const AdfSpec& a = scan_draw.adf;
   const AdfField& field = scan_draw.field;
@@ -136,7 +146,7 @@ AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image,
   add_surface_contamination(st, L.contamination, k.seed);
 
   PatchScan scan(a, scan_draw.distortion, P, s.pixel_A, rng::key(s.seed, scan_key, std::uint64_t(index)));
-  scan.render(st, L.dose, rng::key(s.seed, noise_key, std::uint64_t(index)), image);
+  scan.render(st, L.dose, rng::key(s.seed, noise_key, std::uint64_t(index)), image, PatchRealism{L.background, L.read_noise, L.psf_A});
   if (heatmaps) std::fill(heatmaps, heatmaps + std::size_t(kSiteClasses) * P * P, 0.0f);
   const int reach = int(std::ceil((4 * s.heatmap_sigma_A + 10 * L.jitter_A + scan_draw.drift_A + 0.5) / s.pixel_A)) + 1;
   for (const Column& c : st.columns) {

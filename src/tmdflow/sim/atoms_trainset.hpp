@@ -39,6 +39,7 @@ struct AtomsTrainsetSpec {
   // voltage, convergence, detector inner and outer angles, defocus, source size, jitter, drift,
   // contamination (sim/patch_scan.hpp).
   ScanRanges scan{{0.08, 0.2}, {1e4, 1e6}, {60, 100}, {25, 35}, {50, 90}, {160, 250}, {-20, 20}, {0, 0.4}, {0, 0.05}, {0, 0.3}, {0, 0.03}};
+  Range background{0, 0}, read_noise{0, 0}, psf_A{0, 0};  // PatchRealism, drawn per patch (a style's ranges)
   double scale_jitter = 0.03;         // lattice scaled by 1 +- this (calibration error)
   double Cs_A = 0;
   double heatmap_sigma_A = 0.4;
@@ -56,6 +57,7 @@ struct AtomsPatchLabels {
   double defocus_A = 0, source_size_A = 0, jitter_A = 0, drift_x_A = 0, drift_y_A = 0, contamination = 0;
   double lattice_A = 0, phi_deg = 0, metal_alloy = 0, chalcogen_alloy = 0, metal_vacancy = 0, single_vacancy = 0, double_vacancy = 0;
   double sites = 0;  // sites whose nominal pixel lies in the patch
+  double background = 0, read_noise = 0, psf_A = 0;
   struct Field {
     const char* name;
     double AtomsPatchLabels::*member;

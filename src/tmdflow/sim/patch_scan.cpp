@@ -82,12 +82,15 @@ PatchScan::PatchScan(const AdfSpec& adf, const ScanDistortion& distortion, int p
   }
 }
 
-void PatchScan::render(const Structure& s, double dose, std::uint64_t noise_seed, float* image) {
+void PatchScan::render(const Structure& s, double dose, std::uint64_t noise_seed, float* image, const PatchRealism& realism) {
   AdfSimulator simulator(adf_);
   const float* padded = simulator.padded_image(s);
   std::vector<float> frame(xs_.size());
   resample_bicubic(padded, simulator.padded_grid(), xs_.data(), ys_.data(), xs_.size(), frame.data());
-  if (dose > 0) add_counting_noise(frame.data(), frame.size(), dose * adf_.pixel_A * adf_.pixel_A, 0.0, noise_seed);
+  if (realism.background > 0)
+    for (float& v : frame) v += float(realism.background);
+  if (dose > 0) add_counting_noise(frame.data(), frame.size(), dose * adf_.pixel_A * adf_.pixel_A, realism.read_noise, noise_seed);
+  if (realism.psf_A > 0) gaussian_blur(frame.data(), native_, native_, realism.psf_A / adf_.pixel_A);
   resample_bilinear(frame.data(), native_, native_, image, P_, P_);
 }
 

@@ -49,6 +49,13 @@ struct ScanDraw {
 /// its direction, contamination; then sets up the ADF simulation (Cs given).
 ScanDraw draw_scan(const ScanRanges& ranges, int patch_px, double pixel_A, double Cs_A, rng::Stream& g);
 
+/// Realism beyond the dose (simulate-adf's, and what style-fit fits): a uniform background added
+/// before the noise (fraction of the beam), read noise (detected electrons rms), a Gaussian
+/// point-spread after the noise (sigma, Angstrom). All 0: none.
+struct PatchRealism {
+  double background = 0, read_noise = 0, psf_A = 0;
+};
+
 class PatchScan {
  public:
   /// `adf`: the microscope, the native grid (ny = nx = native pixels of adf.pixel_A) and its origin
@@ -57,7 +64,7 @@ class PatchScan {
 
   /// The patch (patch_px^2 floats): the scan of `s`, Poisson-counted at `dose` e/A^2 (0: noise-free,
   /// a fraction of the beam), resampled to the detector's pixel.
-  void render(const Structure& s, double dose, std::uint64_t noise_seed, float* image);
+  void render(const Structure& s, double dose, std::uint64_t noise_seed, float* image, const PatchRealism& realism = {});
 
   /// The nominal detector pixel (column, row) of structure point (x, y) (no jitter or drift).
   double column_of(double x) const;
