@@ -78,8 +78,11 @@ TEST(AtomsTrainset, DeterministicPatchesWithHeatMapsOnTheirSites) {
       for (int di = -1; di <= 1; ++di)
         for (int dj = -1; dj <= 1; ++dj) best = std::max(best, maps[std::size_t(site.site_class * P * P + (i + di) * P + j + dj)]);
       EXPECT_GT(best, 0.8f) << "class " << site.site_class;
-      for (int c = 0; c < kSiteClasses; ++c)
-        if (c != site.site_class) EXPECT_LT(maps[std::size_t(c * P * P + i * P + j)], 0.05f);
+      for (int c = 0; c < kSiteClasses; ++c) {
+        if (c != site.site_class) {
+          EXPECT_LT(maps[std::size_t(c * P * P + i * P + j)], 0.05f);
+        }
+      }
       // The image's mean over a 0.3 A disk: what the class holds.
       double sum = 0;
       int n = 0;
