@@ -38,40 +38,27 @@ struct Detection {
   int cls = 0;
 };
 
-/// The detector on each tile, then the peaks of its maps, kept where the tile owns them.
-class DefectDetection : public io::TileAnalysis {
+/// The detector on each tile: the peaks of each class's map, one class per site.
+class DefectDetection : public MapPeakAnalysis {
  public:
   DefectDetection(learn::Network& net, learn::MapModelLayout layout, double scale, std::int64_t halo, const learn::ImageStatistics* stats,
                   dyn::PeakSpec peaks, double class_distance_px, double edge_margin_px)
-      : net_(net), layout_(layout), scale_(scale), halo_(halo), stats_(stats), peaks_(peaks), class_distance_px_(class_distance_px),
-        edge_margin_px_(edge_margin_px) {}
-  std::int64_t halo() const override { return halo_; }
-  void process(const io::ImageTile& tile, const std::vector<io::TileMap>&) override {
-    const std::int64_t th = tile.owned_y.size() + 2 * tile.halo, tw = tile.owned_x.size() + 2 * tile.halo;
-    const std::vector<float> maps = learn::tile_maps(net_, layout_, scale_, stats_, tile);
-    std::vector<dyn::Peak> all;
-    for (std::int64_t c = 0; c < layout_.channels; ++c) {
-      const auto p = dyn::find_peaks(maps.data() + c * th * tw, th, tw, int(c), peaks_);
-      all.insert(all.end(), p.begin(), p.end());
-    }
-    all = dyn::one_class_per_site(std::move(all), class_distance_px_);
-    const std::int64_t h = tile.halo;
-    for (const auto& p : dyn::peaks_within(all, h, h + tile.owned_y.size(), h, h + tile.owned_x.size())) {
-      const double x = p.x + double(tile.owned_x.begin - h), y = p.y + double(tile.owned_y.begin - h);
-      const double edge = std::min({x + 0.5, double(tile.image_width) - 0.5 - x, y + 0.5, double(tile.image_height) - 0.5 - y});
-      if (edge >= edge_margin_px_) found_.push_back({tile.image, x, y, p.score, p.cls});
-    }
-  }
+      : MapPeakAnalysis(net, layout, scale, halo, stats, edge_margin_px), peaks_(peaks), class_distance_px_(class_distance_px) {}
   const std::vector<Detection>& found() const { return found_; }
 
  private:
-  learn::Network& net_;
-  learn::MapModelLayout layout_;
-  double scale_;
-  std::int64_t halo_;
-  const learn::ImageStatistics* stats_;
+  std::vector<dyn::Peak> peaks(const TileMaps& t) override {
+    std::vector<dyn::Peak> all;
+    for (std::int64_t c = 0; c < layout().channels; ++c) {
+      const auto p = dyn::find_peaks(t.channel(c), t.th, t.tw, int(c), peaks_);
+      all.insert(all.end(), p.begin(), p.end());
+    }
+    return dyn::one_class_per_site(std::move(all), class_distance_px_);
+  }
+  void keep(const TileMaps& t, const dyn::Peak& p, double x, double y) override { found_.push_back({t.tile.image, x, y, p.score, p.cls}); }
+
   dyn::PeakSpec peaks_;
-  double class_distance_px_, edge_margin_px_;
+  double class_distance_px_;
   std::vector<Detection> found_;
 };
 
@@ -193,17 +180,7 @@ class DetectDefects : public Stage {
   }
 
   void write_attributes(const io::h5::Group& g, const io::h5::Group& source, const learn::LoadedModel& model) const {
-    g.set_attr("source", where_);
-    g.set_attr("frames", meta_.frames);
-    g.set_attr("height", meta_.height);
-    g.set_attr("width", meta_.width);
-    g.set_attr("pixel_size_A", pixel_A_);
-    g.set_attr("frame_time_s", meta_.frame_time_s);
-    // The acquisition as the movie records it (the dose per frame gives populations versus dose).
-    for (const char* key : {"dose_e_per_A2", "voltage_kV", "convergence_mrad", "detector_inner_mrad", "detector_outer_mrad"})
-      if (auto v = source.attr_double(key)) g.set_attr(key, *v);
-    g.set_attr("model_name", model.manifest.name);
-    g.set_attr("model_sha256", model.sha256);
+    write_source_attributes(g, source, where_, meta_, pixel_A_, model);
     g.set_attr("threshold", threshold_);
     g.set_attr("min_distance_A", min_distance_A_);
     g.set_attr("class_distance_A", class_distance_A_);
@@ -213,11 +190,8 @@ class DetectDefects : public Stage {
   // The first frame (at most its top-left 1024 x 1024 pixels) with its defects circled by class.
   void write_figure(const StageContext& ctx, const io::h5::Dataset& images, const std::vector<Detection>& all, const std::string& model_name) const {
     namespace fs = std::filesystem;
-    const std::int64_t h = std::min<std::int64_t>(meta_.height, 1024), w = std::min<std::int64_t>(meta_.width, 1024);
-    std::vector<float> image(std::size_t(h * w));
-    images.read<float>({0, 0, 0}, {1, h, w}, image.data(), io::h5::Xfer::independent);
-    io::plot::Panel panel = io::plot::intensity_panel("frame 0", image, h, w, io::plot::scan_axes(pixel_A_, "A"), "intensity", io::robust_scale(image));
-    panel.colour_bar.reset();
+    std::int64_t h = 0, w = 0;
+    io::plot::Panel panel = first_image_panel(images, meta_.height, meta_.width, pixel_A_, "frame 0", h, w);
     io::plot::Legend legend{"defect", {}};
     for (std::size_t c = 0; c < class_names_.size(); ++c) legend.entries.push_back({io::plot::series_colour(int(c)), class_names_[c]});
     panel.legend = legend;

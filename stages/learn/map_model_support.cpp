@@ -2,9 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/io/figure.hpp"
+#include "tmdflow/io/plot_panels.hpp"
 #include "tmdflow/io/product.hpp"
 
 namespace tmdflow::stages {
@@ -75,6 +78,43 @@ void measure_normalisation(const par::Comm& comm, const io::h5::Dataset& images,
   io::ImagePassOptions first = options;
   first.show_progress = false;
   io::run_image_pass(comm, images, {&out.stats}, nullptr, first);
+}
+
+void MapPeakAnalysis::process(const io::ImageTile& tile, const std::vector<io::TileMap>&) {
+  const std::int64_t th = tile.owned_y.size() + 2 * tile.halo, tw = tile.owned_x.size() + 2 * tile.halo;
+  const std::vector<float> maps = learn::tile_maps(net_, layout_, scale_, stats_, tile);
+  const TileMaps t{tile, maps, th, tw};
+  const std::int64_t h = tile.halo;
+  for (const auto& p : analysis::dynamics::peaks_within(peaks(t), h, h + tile.owned_y.size(), h, h + tile.owned_x.size())) {
+    const double x = p.x + double(tile.owned_x.begin - h), y = p.y + double(tile.owned_y.begin - h);
+    const double edge = std::min({x + 0.5, double(tile.image_width) - 0.5 - x, y + 0.5, double(tile.image_height) - 0.5 - y});
+    if (edge >= edge_margin_px_) keep(t, p, x, y);
+  }
+}
+
+void write_source_attributes(const io::h5::Group& g, const io::h5::Group& source, const std::string& where, const io::ImageStackMeta& meta,
+                             double pixel_A, const learn::LoadedModel& model) {
+  g.set_attr("source", where);
+  g.set_attr("frames", meta.frames);
+  g.set_attr("height", meta.height);
+  g.set_attr("width", meta.width);
+  g.set_attr("pixel_size_A", pixel_A);
+  g.set_attr("frame_time_s", meta.frame_time_s);
+  // The acquisition as the stack records it (a movie's dose per frame gives populations versus dose).
+  for (const char* key : {"dose_e_per_A2", "voltage_kV", "convergence_mrad", "detector_inner_mrad", "detector_outer_mrad"})
+    if (auto v = source.attr_double(key)) g.set_attr(key, *v);
+  g.set_attr("model_name", model.manifest.name);
+  g.set_attr("model_sha256", model.sha256);
+}
+
+io::plot::Panel first_image_panel(const io::h5::Dataset& images, std::int64_t height, std::int64_t width, double pixel_A, const std::string& title,
+                                  std::int64_t& h, std::int64_t& w) {
+  h = std::min<std::int64_t>(height, 1024), w = std::min<std::int64_t>(width, 1024);
+  std::vector<float> image(std::size_t(h * w));
+  images.read<float>({0, 0, 0}, {1, h, w}, image.data(), io::h5::Xfer::independent);
+  io::plot::Panel panel = io::plot::intensity_panel(title, image, h, w, io::plot::scan_axes(pixel_A, "A"), "intensity", io::robust_scale(image));
+  panel.colour_bar.reset();
+  return panel;
 }
 
 }  // namespace tmdflow::stages

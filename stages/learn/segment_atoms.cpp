@@ -39,54 +39,47 @@ struct FoundSite {
   float scores[C] = {};
 };
 
-/// The network on each tile, the peaks of the sum of its maps, kept where the tile owns them.
-class SiteFinding : public io::TileAnalysis {
+/// The network on each tile: the peaks of the sum of its maps, with each map's value and the
+/// column's intensity there.
+class SiteFinding : public MapPeakAnalysis {
  public:
   SiteFinding(learn::Network& net, learn::MapModelLayout layout, double scale, std::int64_t halo, const learn::ImageStatistics* stats,
               dyn::PeakSpec peaks, double edge_margin_px, double radius_px)
-      : net_(net), layout_(layout), scale_(scale), halo_(halo), stats_(stats), peaks_(peaks), edge_margin_px_(edge_margin_px), radius_px_(radius_px) {}
-  std::int64_t halo() const override { return halo_; }
-  void process(const io::ImageTile& tile, const std::vector<io::TileMap>&) override {
-    const std::int64_t th = tile.owned_y.size() + 2 * tile.halo, tw = tile.owned_x.size() + 2 * tile.halo, n = th * tw;
-    const std::vector<float> maps = learn::tile_maps(net_, layout_, scale_, stats_, tile);
-    std::vector<float> sum(std::size_t(n), 0.0f);
-    for (std::int64_t c = 0; c < C; ++c)
-      for (std::int64_t q = 0; q < n; ++q) sum[std::size_t(q)] += maps[std::size_t(c * n + q)];
-    const std::vector<dyn::Peak> all = dyn::find_peaks(sum.data(), th, tw, 0, peaks_);
-    const std::int64_t h = tile.halo;
-    const int r = int(std::ceil(radius_px_));
-    for (const auto& p : dyn::peaks_within(all, h, h + tile.owned_y.size(), h, h + tile.owned_x.size())) {
-      const double x = p.x + double(tile.owned_x.begin - h), y = p.y + double(tile.owned_y.begin - h);
-      const double edge = std::min({x + 0.5, double(tile.image_width) - 0.5 - x, y + 0.5, double(tile.image_height) - 0.5 - y});
-      if (edge < edge_margin_px_) continue;
-      FoundSite s;
-      s.frame = tile.image, s.x = x, s.y = y, s.score = p.score;
-      for (int c = 0; c < C; ++c) s.scores[c] = maps[std::size_t(c * n + p.row * tw + p.col)];
-      // The column's intensity: the mean of the image over a disk about the site.
-      double total = 0;
-      int count = 0;
-      for (int dy = -r; dy <= r; ++dy)
-        for (int dx = -r; dx <= r; ++dx) {
-          const std::int64_t i = p.row + dy, j = p.col + dx;
-          if (i < 0 || j < 0 || i >= th || j >= tw) continue;
-          if ((double(i) - p.y) * (double(i) - p.y) + (double(j) - p.x) * (double(j) - p.x) > radius_px_ * radius_px_) continue;
-          total += tile.data[i * tw + j];
-          ++count;
-        }
-      s.intensity = float(count ? total / count : 0.0);
-      found_.push_back(s);
-    }
-  }
+      : MapPeakAnalysis(net, layout, scale, halo, stats, edge_margin_px), peaks_(peaks), radius_px_(radius_px) {}
   const std::vector<FoundSite>& found() const { return found_; }
 
  private:
-  learn::Network& net_;
-  learn::MapModelLayout layout_;
-  double scale_;
-  std::int64_t halo_;
-  const learn::ImageStatistics* stats_;
+  std::vector<dyn::Peak> peaks(const TileMaps& t) override {
+    const std::int64_t n = t.th * t.tw;
+    std::vector<float> sum(std::size_t(n), 0.0f);
+    for (std::int64_t c = 0; c < C; ++c) {
+      const float* m = t.channel(c);
+      for (std::int64_t q = 0; q < n; ++q) sum[std::size_t(q)] += m[q];
+    }
+    return dyn::find_peaks(sum.data(), t.th, t.tw, 0, peaks_);
+  }
+  void keep(const TileMaps& t, const dyn::Peak& p, double x, double y) override {
+    FoundSite s;
+    s.frame = t.tile.image, s.x = x, s.y = y, s.score = p.score;
+    for (int c = 0; c < C; ++c) s.scores[c] = t.channel(c)[p.row * t.tw + p.col];
+    // The column's intensity: the mean of the image over a disk about the site.
+    const int r = int(std::ceil(radius_px_));
+    double total = 0;
+    int count = 0;
+    for (int dy = -r; dy <= r; ++dy)
+      for (int dx = -r; dx <= r; ++dx) {
+        const std::int64_t i = p.row + dy, j = p.col + dx;
+        if (i < 0 || j < 0 || i >= t.th || j >= t.tw) continue;
+        if ((double(i) - p.y) * (double(i) - p.y) + (double(j) - p.x) * (double(j) - p.x) > radius_px_ * radius_px_) continue;
+        total += t.tile.data[i * t.tw + j];
+        ++count;
+      }
+    s.intensity = float(count ? total / count : 0.0);
+    found_.push_back(s);
+  }
+
   dyn::PeakSpec peaks_;
-  double edge_margin_px_, radius_px_;
+  double radius_px_;
   std::vector<FoundSite> found_;
 };
 
@@ -208,15 +201,7 @@ class SegmentAtoms : public Stage {
   }
 
   void write_attributes(const io::h5::Group& g, const io::h5::Group& source, const learn::LoadedModel& model) const {
-    g.set_attr("source", stack_.where);
-    g.set_attr("frames", stack_.meta.frames);
-    g.set_attr("height", stack_.meta.height);
-    g.set_attr("width", stack_.meta.width);
-    g.set_attr("pixel_size_A", stack_.pixel_A);
-    for (const char* key : {"dose_e_per_A2", "voltage_kV", "convergence_mrad", "detector_inner_mrad", "detector_outer_mrad"})
-      if (auto v = source.attr_double(key)) g.set_attr(key, *v);
-    g.set_attr("model_name", model.manifest.name);
-    g.set_attr("model_sha256", model.sha256);
+    write_source_attributes(g, source, stack_.where, stack_.meta, stack_.pixel_A, model);
     g.set_attr("threshold", threshold_);
     g.set_attr("min_distance_A", min_distance_A_);
     g.set_attr("edge_margin_A", edge_margin_A_);
@@ -228,11 +213,8 @@ class SegmentAtoms : public Stage {
   void write_figure(const StageContext& ctx, const io::h5::Dataset& images, const std::vector<FoundSite>& all, const std::string& model_name) const {
     namespace fs = std::filesystem;
     const auto& meta = stack_.meta;
-    const std::int64_t h = std::min<std::int64_t>(meta.height, 1024), w = std::min<std::int64_t>(meta.width, 1024);
-    std::vector<float> image(std::size_t(h * w));
-    images.read<float>({0, 0, 0}, {1, h, w}, image.data(), io::h5::Xfer::independent);
-    io::plot::Panel panel = io::plot::intensity_panel("image 0", image, h, w, io::plot::scan_axes(stack_.pixel_A, "A"), "intensity", io::robust_scale(image));
-    panel.colour_bar.reset();
+    std::int64_t h = 0, w = 0;
+    io::plot::Panel panel = first_image_panel(images, meta.height, meta.width, stack_.pixel_A, "image 0", h, w);
     io::plot::Legend legend{"strongest class", {}};
     for (int c = 0; c < C; ++c) legend.entries.push_back({io::plot::series_colour(c), model_info_.class_names[std::size_t(c)]});
     panel.legend = legend;
