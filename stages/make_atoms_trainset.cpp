@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "label_table.hpp"
+#include "heatmap_trainset.hpp"
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
@@ -121,47 +121,20 @@ class MakeAtomsTrainset : public Stage {
     if (!style_.empty() && style_applied_.empty()) validate(ctx);  // a style made by an earlier workflow step
     if (!style_.empty() && style_applied_.empty()) sim::read_style(style_);  // names the missing file
     const auto& s = spec_;
-    const std::int64_t P = s.patch_px, C = sim::kSiteClasses;
     const io::h5::Group& root = out.group();
-    root.set_attr("emd_group_type", "root");
-    root.set_attr("python_class", "Root");
-    io::emd::ArraySpec as{"patches", io::Dtype::f32, {s.count, P, P}, {{"patch", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
-                          "Array", "detected electrons, resampled to the network's pixel (fraction of the beam when the dose is 0)", {1, P, P}};
-    io::h5::Dataset patches = io::emd::create_array(root, as);
-    io::emd::ArraySpec ts{"targets", io::Dtype::f32, {s.count, C, P, P},
-                          {{"patch", "index", 0.0, 1.0}, {"class", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
-                          "Array", "site heat maps (a Gaussian of peak 1 per site, one channel per class of class_names)", {1, C, P, P}};
-    io::h5::Dataset targets = io::emd::create_array(root, ts);
-
-    const par::Range mine = par::block_partition(s.count, ctx.comm.size(), ctx.comm.rank());
-    const std::int64_t most = ctx.comm.allreduce(mine.size(), par::Op::max);
-    constexpr std::int64_t block = 64;
-    const std::size_t npix = std::size_t(P * P);
     sim::AtomsTrainsetGenerator generator(s);
-    std::vector<float> images(std::size_t(block) * npix), maps(std::size_t(block * C) * npix);
-    std::vector<sim::AtomsPatchLabels> labels(std::size_t(std::max<std::int64_t>(mine.size(), 0)));
     std::vector<SiteRow> rows;
     std::vector<sim::PatchSite> sites;
-    par::Progress progress(ctx.comm, "make-atoms-trainset", std::uint64_t(s.count), "patches");
-    for (std::int64_t b0 = 0; b0 < most; b0 += block) {
-      const std::int64_t n = std::clamp<std::int64_t>(mine.size() - b0, 0, block);
-      par::collectively(ctx.comm, [&] {
-        for (std::int64_t k = 0; k < n; ++k) {
+    write_heatmap_trainset<sim::AtomsPatchLabels>(
+        ctx, root,
+        {s.count, s.patch_px, sim::kSiteClasses, s.pixel_A, "detected electrons, resampled to the network's pixel (fraction of the beam when the dose is 0)",
+         "site heat maps (a Gaussian of peak 1 per site, one channel per class of class_names)"},
+        "make-atoms-trainset", [&](std::int64_t index, float* image, float* maps) {
           sites.clear();
-          const std::int64_t index = mine.begin + b0 + k;
-          labels[std::size_t(b0 + k)] = generator.patch(index, images.data() + std::size_t(k) * npix, maps.data() + std::size_t(k * C) * npix, &sites);
+          const sim::AtomsPatchLabels L = generator.patch(index, image, maps, &sites);
           for (const auto& site : sites) rows.push_back({index, float(site.x_px), float(site.y_px), std::int8_t(site.site_class)});
-        }
-      });
-      par::interruption_point(ctx.comm);
-      par::inject_fault(ctx.comm, "block-write");
-      patches.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0}, io::h5::Shape{n, P, P}, images.data());
-      targets.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0, 0}, io::h5::Shape{n, C, P, P}, maps.data());
-      progress.advance(std::uint64_t(n));
-    }
-    progress.finish();
-
-    write_label_table(root, labels, s.count, mine);
+          return L;
+        });
     const std::vector<std::string> names = sim::site_class_names(s.elements);
     root.write_strings("class_names", names);
     write_sites(root, par::allgather_rows(ctx.comm, rows), names);

@@ -4,7 +4,7 @@
 // product has the trainset/1 layout (patches, targets, labels/), so `train --target-map targets`
 // trains on it. Patches are sharded over the ranks in blocks; the set does not depend on the
 // rank count.
-#include "label_table.hpp"
+#include "heatmap_trainset.hpp"
 #include "sim_options.hpp"
 #include "stage.hpp"
 #include "stage_list.hpp"
@@ -73,41 +73,14 @@ class MakeDefectTrainset : public Stage {
 
   void run(const StageContext& ctx, io::ProductWriter& out) override {
     const auto& s = spec_;
-    const std::int64_t P = s.patch_px, C = sim::kDefectClasses;
     const io::h5::Group& root = out.group();
-    root.set_attr("emd_group_type", "root");
-    root.set_attr("python_class", "Root");
-    io::emd::ArraySpec as{"patches", io::Dtype::f32, {s.count, P, P}, {{"patch", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
-                          "Array", "detected electrons, resampled to the detector's pixel (fraction of the beam when the dose is 0)", {1, P, P}};
-    io::h5::Dataset patches = io::emd::create_array(root, as);
-    io::emd::ArraySpec ts{"targets", io::Dtype::f32, {s.count, C, P, P},
-                          {{"patch", "index", 0.0, 1.0}, {"class", "index", 0.0, 1.0}, {"y", "A", 0.0, s.pixel_A}, {"x", "A", 0.0, s.pixel_A}},
-                          "Array", "defect heat maps (a Gaussian of peak 1 per defect; class 0 V_S, 1 V_S2, 2 dopant)", {1, C, P, P}};
-    io::h5::Dataset targets = io::emd::create_array(root, ts);
-
-    const par::Range mine = par::block_partition(s.count, ctx.comm.size(), ctx.comm.rank());
-    const std::int64_t most = ctx.comm.allreduce(mine.size(), par::Op::max);
-    constexpr std::int64_t block = 64;
-    const std::size_t npix = std::size_t(P * P);
     sim::DefectTrainsetGenerator generator(s);
-    std::vector<float> images(std::size_t(block) * npix), maps(std::size_t(block * C) * npix);
-    std::vector<sim::DefectPatchLabels> labels(std::size_t(std::max<std::int64_t>(mine.size(), 0)));
-    par::Progress progress(ctx.comm, "make-defect-trainset", std::uint64_t(s.count), "patches");
-    for (std::int64_t b0 = 0; b0 < most; b0 += block) {
-      const std::int64_t n = std::clamp<std::int64_t>(mine.size() - b0, 0, block);
-      par::collectively(ctx.comm, [&] {
-        for (std::int64_t k = 0; k < n; ++k)
-          labels[std::size_t(b0 + k)] = generator.patch(mine.begin + b0 + k, images.data() + std::size_t(k) * npix, maps.data() + std::size_t(k * C) * npix);
-      });
-      par::interruption_point(ctx.comm);
-      par::inject_fault(ctx.comm, "block-write");
-      patches.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0}, io::h5::Shape{n, P, P}, images.data());
-      targets.write<float>(io::h5::Shape{n > 0 ? mine.begin + b0 : 0, 0, 0, 0}, io::h5::Shape{n, C, P, P}, maps.data());
-      progress.advance(std::uint64_t(n));
-    }
-    progress.finish();
-
-    write_label_table(root, labels, s.count, mine);
+    write_heatmap_trainset<sim::DefectPatchLabels>(
+        ctx, root,
+        {s.count, s.patch_px, sim::kDefectClasses, s.pixel_A,
+         "detected electrons, resampled to the detector's pixel (fraction of the beam when the dose is 0)",
+         "defect heat maps (a Gaussian of peak 1 per defect; class 0 V_S, 1 V_S2, 2 dopant)"},
+        "make-defect-trainset", [&](std::int64_t index, float* image, float* maps) { return generator.patch(index, image, maps); });
     const sim::Material& m = sim::material(s.material);
     root.write_strings("class_names", sim::defect_class_names(m.chalcogen_Z, s.dopant_Z));
     // The conditions the patches stand for (train quotes them in the model's manifest).

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <limits>
 #include <numeric>
-#include <random>
 
 #include "atoms_table.hpp"
 #include "stack_drift.hpp"
@@ -28,7 +27,7 @@
 #include "tmdflow/io/plot.hpp"
 #include "tmdflow/io/plot_panels.hpp"
 #include "tmdflow/learn/autoencoder.hpp"
-#include "tmdflow/learn/data_parallel.hpp"
+#include "tmdflow/learn/autoencoder_fit.hpp"
 #include "tmdflow/learn/threads.hpp"
 #include "tmdflow/par/failure.hpp"
 #include "tmdflow/par/gather.hpp"
@@ -159,34 +158,23 @@ class SiteInstability : public Stage {
         usable[i] = r.x >= half && r.y >= half && r.x <= double(t.width - 1) - half && r.y <= double(t.height - 1) - half;
       }
       const at::TrackInstability ti = at::track_instability(track, frame, cls, latent, latent_, tracks, usable, min_observations_);
-      // Unstable tracks: their mean drift-corrected position, density and clusters.
-      std::vector<double> sx(std::size_t(tracks), 0.0), sy(std::size_t(tracks), 0.0);
-      std::vector<int> n(std::size_t(tracks), 0);
-      for (std::size_t i = 0; i < M; ++i) {
-        const auto k = std::size_t(track[i]);
-        sx[k] += detections[i].x, sy[k] += detections[i].y, ++n[k];
-      }
-      std::vector<double> ux, uy;
-      std::vector<std::int64_t> which;
-      for (std::int64_t k = 0; k < tracks; ++k)
-        if (ti.instability[std::size_t(k)] > threshold_ || (min_class_changes_ > 0 && ti.class_changes[std::size_t(k)] >= min_class_changes_)) {
-          ux.push_back(sx[std::size_t(k)] / n[std::size_t(k)]), uy.push_back(sy[std::size_t(k)] / n[std::size_t(k)]), which.push_back(k);
-        }
-      unstable_tracks = std::int64_t(which.size());
-      density = at::point_density(ux, uy, double(t.height), double(t.width), sigma_A_ / px, step_A_ / px, gy, gx);
+      // Unstable tracks: their density and clusters.
+      std::vector<double> cx(M), cy(M);
+      for (std::size_t i = 0; i < M; ++i) cx[i] = detections[i].x, cy[i] = detections[i].y;
+      at::UnstableSpec us;
+      us.threshold = threshold_, us.min_class_changes = min_class_changes_;
+      us.height_px = double(t.height), us.width_px = double(t.width);
+      us.sigma_px = sigma_A_ / px, us.step_px = step_A_ / px, us.cluster_px = cluster_A_ / px;
+      const at::UnstableSites unstable_sites = at::unstable_sites(ti, track, cx, cy, us);
+      unstable_tracks = unstable_sites.count, clusters = unstable_sites.clusters, gy = unstable_sites.ny, gx = unstable_sites.nx;
+      density = unstable_sites.density;
       for (auto& v : density) v = float(v / (px * px));  // per A^2
-      std::vector<std::int64_t> track_cluster(std::size_t(tracks), -1);
-      if (!ux.empty()) {
-        const auto labels = at::single_linkage(ux, uy, cluster_A_ / px);
-        for (std::size_t j = 0; j < which.size(); ++j) track_cluster[std::size_t(which[j])] = labels[j];
-        clusters = *std::max_element(labels.begin(), labels.end()) + 1;
-      }
       for (std::size_t i = 0; i < M; ++i) {
         const auto k = std::size_t(track[i]);
         unstable[i] = ti.instability[k];
         changes[i] = ti.class_changes[k];
-        flagged[i] = ti.instability[k] > threshold_ || (min_class_changes_ > 0 && ti.class_changes[k] >= min_class_changes_);
-        cluster[i] = std::int32_t(track_cluster[k]);
+        flagged[i] = unstable_sites.unstable[k];
+        cluster[i] = std::int32_t(unstable_sites.cluster[k]);
       }
     } else {
       std::int64_t ny = 0, nx = 0;
@@ -264,55 +252,11 @@ class SiteInstability : public Stage {
                                             {"norm", "group"}, {"groups", "4"}}};
     torch::manual_seed(seed_);
     auto net = std::dynamic_pointer_cast<learn::Autoencoder>(learn::make_network(spec));
-    learn::GradientSync sync(ctx.comm, net->parameters());
-    sync.broadcast_parameters();
-    torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(learning_rate_));
-    const torch::Tensor data = torch::from_blob(patches.data(), {local, 1, P, P}, torch::kFloat32);
-    const std::int64_t total = ctx.comm.allreduce(local, par::Op::sum);
-    const std::int64_t steps = std::max<std::int64_t>(1, (total + batch_ - 1) / batch_);
-    const std::int64_t share = local > 0 ? std::max<std::int64_t>(1, (batch_ * local + total - 1) / total) : 0;
-    std::mt19937_64 rng(seed_ * 1000003ULL + std::uint64_t(ctx.comm.rank()));
-    std::vector<std::int64_t> order(static_cast<std::size_t>(local), 0);
-    std::iota(order.begin(), order.end(), 0);
-    par::Progress progress(ctx.comm, "site-instability: autoencoder", std::uint64_t(epochs_), "epochs");
-    net->train();
-    for (int e = 0; e < epochs_; ++e) {
-      std::shuffle(order.begin(), order.end(), rng);
-      double loss_sum = 0;
-      std::int64_t cursor = 0;
-      for (std::int64_t s = 0; s < steps; ++s) {
-        adam.zero_grad();
-        std::int64_t count = 0;
-        torch::Tensor loss;
-        if (share > 0) {
-          std::vector<std::int64_t> pick;
-          for (std::int64_t k = 0; k < share; ++k) pick.push_back(order[std::size_t((cursor + k) % local)]);
-          cursor += share;
-          const torch::Tensor x = data.index_select(0, torch::tensor(pick, torch::kInt64));
-          loss = torch::mse_loss(net->forward(x), x);
-          loss.backward();
-          count = share;
-          loss_sum += loss.item<double>() * double(share);
-        }
-        const std::int64_t global = ctx.comm.allreduce(count, par::Op::sum);
-        sync.allreduce_gradients(count, global);
-        adam.step();
-      }
-      final_loss = ctx.comm.allreduce(loss_sum, par::Op::sum) / double(std::max<std::int64_t>(1, steps * batch_));
-      par::interruption_point(ctx.comm);
-      progress.advance(ctx.comm.is_root() ? 1 : 0);
-    }
-    progress.finish();
-    net->eval();
-    std::vector<float> z(std::size_t(local) * std::size_t(latent_));
-    {
-      torch::NoGradGuard guard;
-      for (std::int64_t b = 0; b < local; b += 1024) {
-        const std::int64_t n = std::min<std::int64_t>(1024, local - b);
-        const torch::Tensor out = net->encode(data.narrow(0, b, n)).contiguous();
-        std::copy_n(out.data_ptr<float>(), std::size_t(n * latent_), z.data() + std::size_t(b * latent_));
-      }
-    }
+    learn::InMemoryFit fit;
+    fit.epochs = epochs_, fit.batch = batch_, fit.learning_rate = learning_rate_, fit.seed = seed_;
+    fit.progress_label = "site-instability: autoencoder";
+    final_loss = learn::fit_autoencoder(ctx.comm, *net, patches, local, P, fit);
+    const std::vector<float> z = learn::encode_samples(*net, patches, local, P, latent_);
     return par::allgather_rows(ctx.comm, z);
   }
 

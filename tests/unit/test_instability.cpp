@@ -93,3 +93,28 @@ TEST(Instability, DensityIntegratesToThePointsAndClustersLink) {
   EXPECT_EQ(chain, (std::vector<std::int64_t>{0, 0, 0, 0, 1})) << "single linkage chains";
   EXPECT_THROW(single_linkage({0}, {0}, 0), ConfigError);
 }
+
+TEST(Instability, UnstableSitesFromTracksWithDensityAndClusters) {
+  TrackInstability ti;
+  ti.instability = {0.1, 7.0, std::nan(""), 0.3, 6.0};
+  ti.class_changes = {0, 0, 0, 2, 0};
+  // Two observations per track, at (10 k, 0) and (10 k + 2, 0): mean (10 k + 1, 0).
+  std::vector<std::int64_t> track;
+  std::vector<double> x, y;
+  for (std::int64_t k = 0; k < 5; ++k)
+    for (int o = 0; o < 2; ++o) track.push_back(k), x.push_back(10.0 * double(k) + 2 * o), y.push_back(50);
+  UnstableSpec spec;
+  spec.threshold = 5, spec.min_class_changes = 1, spec.height_px = 100, spec.width_px = 100, spec.sigma_px = 3, spec.step_px = 1, spec.cluster_px = 15;
+  const UnstableSites u = unstable_sites(ti, track, x, y, spec);
+  EXPECT_EQ(u.unstable, (std::vector<char>{0, 1, 0, 1, 1})) << "by instability (1, 4) or by class changes (3); NaN is stable";
+  EXPECT_EQ(u.count, 3);
+  EXPECT_EQ(u.cluster, (std::vector<std::int64_t>{-1, 0, -1, 1, 1})) << "31 and 41 link within 15, 11 stands alone";
+  EXPECT_EQ(u.clusters, 2);
+  double total = 0;
+  for (float v : u.density) total += v;
+  EXPECT_NEAR(total, 3.0, 0.02);
+  EXPECT_GT(u.density[std::size_t(50 * u.nx + 11)], u.density[std::size_t(50 * u.nx + 21)]) << "the density peaks at the unstable site, not at the stable one";
+  spec.min_class_changes = 0;
+  EXPECT_EQ(unstable_sites(ti, track, x, y, spec).unstable, (std::vector<char>{0, 1, 0, 0, 1}));
+  EXPECT_THROW(unstable_sites(ti, {7}, {0}, {0}, spec), ConfigError);
+}

@@ -15,19 +15,9 @@ namespace tmdflow::sim {
 
 const std::vector<AtomsPatchLabels::Field>& AtomsPatchLabels::fields() {
   using L = AtomsPatchLabels;
-  static const std::vector<Field> f = {
-      {"native_pixel_A", &L::native_pixel_A, "A", "pixel of the simulated scan (resampled to the patch's pixel_A)"},
-      {"dose", &L::dose, "e/A^2", "electron dose (0: noise-free)"},
-      {"voltage_kV", &L::voltage_kV, "kV", "accelerating voltage"},
-      {"convergence_mrad", &L::convergence_mrad, "mrad", "probe convergence semi-angle"},
-      {"inner_mrad", &L::inner_mrad, "mrad", "ADF detector inner angle"},
-      {"outer_mrad", &L::outer_mrad, "mrad", "ADF detector outer angle"},
-      {"defocus_A", &L::defocus_A, "A", "C1"},
-      {"source_size_A", &L::source_size_A, "A", "Gaussian source size (sigma)"},
-      {"jitter_A", &L::jitter_A, "A", "scan-line jitter along x (rms)"},
-      {"drift_x_A", &L::drift_x_A, "A", "sample drift over the patch's scan, x component"},
-      {"drift_y_A", &L::drift_y_A, "A", "sample drift over the patch's scan, y component"},
-      {"contamination", &L::contamination, "atoms/A^2", "amorphous carbon density"},
+  static const std::vector<Field> f = [] {
+    std::vector<Field> v = scan_label_fields<L>("electron dose (0: noise-free)");
+    v.insert(v.end(), {
       {"lattice_A", &L::lattice_A, "A", "lattice constant (Vegard's law of the composition, times the calibration error)"},
       {"phi_deg", &L::phi_deg, "degree", "orientation of the layer (data_schema/structures.md)"},
       {"metal_alloy", &L::metal_alloy, "fraction", "x: probability that a metal site holds the alloying metal"},
@@ -39,7 +29,9 @@ const std::vector<AtomsPatchLabels::Field>& AtomsPatchLabels::fields() {
       {"background", &L::background, "fraction", "uniform background added before the noise (fraction of the beam)"},
       {"read_noise", &L::read_noise, "electrons", "read noise (detected electrons rms per scan pixel)"},
       {"psf_A", &L::psf_A, "A", "Gaussian point-spread after the noise (sigma)"},
-  };
+    });
+    return v;
+  }();
   return f;
 }
 

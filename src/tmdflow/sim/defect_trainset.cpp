@@ -15,19 +15,9 @@ namespace tmdflow::sim {
 
 const std::vector<DefectPatchLabels::Field>& DefectPatchLabels::fields() {
   using L = DefectPatchLabels;
-  static const std::vector<Field> f = {
-      {"native_pixel_A", &L::native_pixel_A, "A", "pixel of the simulated scan (resampled to the patch's pixel_A)"},
-      {"dose", &L::dose, "e/A^2", "electron dose of the frame (0: noise-free)"},
-      {"voltage_kV", &L::voltage_kV, "kV", "accelerating voltage"},
-      {"convergence_mrad", &L::convergence_mrad, "mrad", "probe convergence semi-angle"},
-      {"inner_mrad", &L::inner_mrad, "mrad", "ADF detector inner angle"},
-      {"outer_mrad", &L::outer_mrad, "mrad", "ADF detector outer angle"},
-      {"defocus_A", &L::defocus_A, "A", "C1"},
-      {"source_size_A", &L::source_size_A, "A", "Gaussian source size (sigma)"},
-      {"jitter_A", &L::jitter_A, "A", "scan-line jitter along x (rms)"},
-      {"drift_x_A", &L::drift_x_A, "A", "sample drift over the patch's scan, x component"},
-      {"drift_y_A", &L::drift_y_A, "A", "sample drift over the patch's scan, y component"},
-      {"contamination", &L::contamination, "atoms/A^2", "amorphous carbon density"},
+  static const std::vector<Field> f = [] {
+    std::vector<Field> v = scan_label_fields<L>("electron dose of the frame (0: noise-free)");
+    v.insert(v.end(), {
       {"scale", &L::scale, "factor", "lattice scale (calibration error)"},
       {"phi_deg", &L::phi_deg, "degree", "orientation of the layer (data_schema/structures.md)"},
       {"dopant_fraction", &L::dopant_fraction, "fraction", "dopants per metal site as drawn"},
@@ -36,7 +26,9 @@ const std::vector<DefectPatchLabels::Field>& DefectPatchLabels::fields() {
       {"single_vacancies", &L::single_vacancies, "count", "V_S in the patch"},
       {"double_vacancies", &L::double_vacancies, "count", "V_S2 in the patch"},
       {"dopants", &L::dopants, "count", "dopants in the patch"},
-  };
+    });
+    return v;
+  }();
   return f;
 }
 

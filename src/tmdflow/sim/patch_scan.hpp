@@ -43,6 +43,27 @@ struct ScanDraw {
   }
 };
 
+/// The labels/ entries of the draws ScanDraw::record copies (name, member, units, description), for a
+/// Labels type with a `Field` table (stages/label_table.hpp); `dose_description` is the dose's.
+template <class Labels>
+std::vector<typename Labels::Field> scan_label_fields(const char* dose_description) {
+  using L = Labels;
+  return {
+      {"native_pixel_A", &L::native_pixel_A, "A", "pixel of the simulated scan (resampled to the patch's pixel_A)"},
+      {"dose", &L::dose, "e/A^2", dose_description},
+      {"voltage_kV", &L::voltage_kV, "kV", "accelerating voltage"},
+      {"convergence_mrad", &L::convergence_mrad, "mrad", "probe convergence semi-angle"},
+      {"inner_mrad", &L::inner_mrad, "mrad", "ADF detector inner angle"},
+      {"outer_mrad", &L::outer_mrad, "mrad", "ADF detector outer angle"},
+      {"defocus_A", &L::defocus_A, "A", "C1"},
+      {"source_size_A", &L::source_size_A, "A", "Gaussian source size (sigma)"},
+      {"jitter_A", &L::jitter_A, "A", "scan-line jitter along x (rms)"},
+      {"drift_x_A", &L::drift_x_A, "A", "sample drift over the patch's scan, x component"},
+      {"drift_y_A", &L::drift_y_A, "A", "sample drift over the patch's scan, y component"},
+      {"contamination", &L::contamination, "atoms/A^2", "amorphous carbon density"},
+  };
+}
+
 /// Draws, in this order (a trainset's patches depend on it): the scan's pixel (adjusted so that
 /// its grid covers the patch's field of patch_px x pixel_A exactly), the dose (log-uniform; 0 when
 /// the range is 0,0), voltage, convergence, detector angles, defocus, source size, jitter, drift and

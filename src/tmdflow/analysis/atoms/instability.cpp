@@ -103,6 +103,37 @@ TrackInstability track_instability(const std::vector<std::int64_t>& track, const
   return r;
 }
 
+UnstableSites unstable_sites(const TrackInstability& ti, const std::vector<std::int64_t>& track, const std::vector<double>& x,
+                             const std::vector<double>& y, const UnstableSpec& spec) {
+  const std::size_t T = ti.instability.size();
+  if (x.size() != track.size() || y.size() != track.size() || ti.class_changes.size() != T)
+    throw ConfigError("unstable sites: expected one position per observation and the tracks' instability");
+  UnstableSites u;
+  u.unstable.assign(T, 0);
+  u.cluster.assign(T, -1);
+  std::vector<double> sx(T, 0.0), sy(T, 0.0);
+  std::vector<int> n(T, 0);
+  for (std::size_t i = 0; i < track.size(); ++i) {
+    const auto k = std::size_t(track[i]);
+    if (k >= T) throw ConfigError("unstable sites: track id " + std::to_string(track[i]) + " out of range");
+    sx[k] += x[i], sy[k] += y[i], ++n[k];
+  }
+  std::vector<double> ux, uy;
+  std::vector<std::size_t> which;
+  for (std::size_t k = 0; k < T; ++k) {
+    u.unstable[k] = ti.instability[k] > spec.threshold || (spec.min_class_changes > 0 && ti.class_changes[k] >= spec.min_class_changes);
+    if (u.unstable[k] && n[k] > 0) ux.push_back(sx[k] / n[k]), uy.push_back(sy[k] / n[k]), which.push_back(k);
+  }
+  u.count = std::int64_t(which.size());
+  u.density = point_density(ux, uy, spec.height_px, spec.width_px, spec.sigma_px, spec.step_px, u.ny, u.nx);
+  if (!ux.empty()) {
+    const auto labels = single_linkage(ux, uy, spec.cluster_px);
+    for (std::size_t j = 0; j < which.size(); ++j) u.cluster[which[j]] = labels[j];
+    u.clusters = *std::max_element(labels.begin(), labels.end()) + 1;
+  }
+  return u;
+}
+
 std::vector<float> point_density(const std::vector<double>& x, const std::vector<double>& y, double height_px, double width_px, double sigma_px,
                                  double step_px, std::int64_t& ny, std::int64_t& nx) {
   if (!(sigma_px > 0) || !(step_px > 0) || !(height_px > 0) || !(width_px > 0) || x.size() != y.size())

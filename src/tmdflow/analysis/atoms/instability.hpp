@@ -33,6 +33,25 @@ TrackInstability track_instability(const std::vector<std::int64_t>& track, const
                                    const std::vector<float>& latent, int dim, std::int64_t tracks, const std::vector<char>& usable = {},
                                    int min_observations = 3);
 
+/// The unstable sites of a stack from its tracks: a track is unstable when its instability exceeds
+/// `threshold` or its class changed at least `min_class_changes` times (0: never by that); its
+/// position is the mean of its observations' (drift-corrected) positions; their density (per pixel^2,
+/// point_density) and single-linkage clusters within `cluster_px`.
+struct UnstableSpec {
+  double threshold = 5;
+  int min_class_changes = 1;
+  double height_px = 0, width_px = 0, sigma_px = 50, step_px = 25, cluster_px = 80;
+};
+struct UnstableSites {
+  std::vector<char> unstable;          // per track
+  std::vector<std::int64_t> cluster;   // per track, -1 for a stable one
+  std::int64_t clusters = 0, count = 0;
+  std::vector<float> density;          // ny x nx
+  std::int64_t ny = 0, nx = 0;
+};
+UnstableSites unstable_sites(const TrackInstability& tracks, const std::vector<std::int64_t>& track, const std::vector<double>& x,
+                             const std::vector<double>& y, const UnstableSpec& spec);
+
 /// Sum of unit-mass Gaussians (sigma_px) at the points, per pixel^2, on a grid of ny x nx points at
 /// ((j + 0.5) step, (i + 0.5) step), ny = floor(height / step) (at least 1).
 std::vector<float> point_density(const std::vector<double>& x, const std::vector<double>& y, double height_px, double width_px, double sigma_px,
