@@ -45,7 +45,15 @@ bool needs_learn(const std::vector<std::string>& all) {
     return stages::is_learn_stage(name);
   }
   if (cmd == "run" && args.size() > 1) return workflow_needs_learn(args[1]);
-  if (cmd == "campaign" && args.size() > 2 && args[1] == "run") return workflow_needs_learn(campaign_workflow(args[2]));
+  if (cmd == "campaign" && args.size() > 2) {
+    // Every subcommand resolves the campaign's workflow (plan checks its steps; run runs them; status
+    // and reduce hash its configuration): a new --workflow, or the campaign's own.
+    for (std::size_t i = 3; i < args.size(); ++i) {
+      if (args[i] == "--workflow" && i + 1 < args.size()) return workflow_needs_learn(args[i + 1]);
+      if (args[i].rfind("--workflow=", 0) == 0) return workflow_needs_learn(args[i].substr(11));
+    }
+    return workflow_needs_learn(campaign_workflow(args[2]));
+  }
   return false;
 }
 

@@ -10,7 +10,7 @@ import os
 import h5py
 import numpy as np
 
-from tmdtest import check, finish, leftovers, run, run_ok, scratch
+from tmdtest import SOURCE, check, finish, leftovers, run, run_ok, scratch
 
 tmp = scratch()
 data = os.path.join(tmp, "train.h5")
@@ -120,6 +120,36 @@ with h5py.File(out1, "r") as f1, h5py.File(out2, "r") as f2:
         d = np.nanmax(np.abs(f1["stacking"][key][()] - f2["stacking"][key][()]))
         check(d < 5e-3, f"{key}: 2 ranks == 1 rank (largest difference {d:.2g} A)")
     check((f1["stacking/maps/boundary"][()] == f2["stacking/maps/boundary"][()]).mean() > 0.95, "boundaries: 2 ranks == 1 rank")
+
+# ---- a stacking campaign: workflows/stacking.ini over a folder through `tmdflow campaign`, reduced
+# onto the landscape by the campaign's stacking reduction (campaign_stacking/1) ------------------
+folder = os.path.join(tmp, "archive")
+os.makedirs(folder)
+np.save(os.path.join(folder, "seam.npy"), img)
+np.save(os.path.join(folder, "left.npy"), halves[0][:, :240])
+camp = os.path.join(tmp, "campaign")
+run_ok(["campaign", "plan", camp, "--workflow", os.path.join(SOURCE, "workflows", "stacking.ini"), "--inputs", folder,
+        "--set", f"workflow.model={model}", "--set", f"workflow.pixel_size_A={P}", "--set", "workflow.window_nm=2.0",
+        "--set", "workflow.stride_nm=1.2", "--set", "workflow.refine=off"])
+run_ok(["campaign", "run", camp], timeout=600)
+run_ok(["campaign", "reduce", camp, "--require-all"])
+reduced = os.path.join(camp, "campaign", "campaign.h5")
+run_ok(["validate", reduced])
+with h5py.File(reduced, "r") as f:
+    s = f["stacking"]
+    keys = [k.decode() if isinstance(k, bytes) else k for k in s["images/input_key"][()]]
+    check(sorted(keys) == ["left.npy", "seam.npy"], f"one image per input: {keys}")
+    windows = int(s.attrs["windows_kept"] + s.attrs["windows_low_confidence"] + s.attrs["windows_missing"])
+    per_input = 0
+    for k in keys:
+        product = [os.path.join(r, n) for r, _, ns in os.walk(os.path.join(camp, "products")) for n in ns if n == k.split(".")[0] + ".h5"]
+        check(len(product) == 1, f"{k}: its product {product}")
+        with h5py.File(product[0], "r") as p:
+            per_input += p["stacking/maps/slip_a"][0, 0].size
+    check(windows == per_input, f"every window of the inputs' products is counted once: {windows} vs {per_input}")
+    check(abs(s["basins/count"][()].sum() - s.attrs["windows_kept"]) < 1e-9 and abs(s["basins/fraction"][()].sum() - 1) < 1e-9,
+          f"every kept window is in a basin: {s['basins/count'][()]}, kept {s.attrs['windows_kept']}")
+check(os.path.exists(os.path.join(camp, "campaign", "figures", "stacking_campaign_landscape.png")), "the campaign's landscape figure")
 
 # ---- bad requests --------------------------------------------------------------------------
 before = set(os.listdir(tmp))

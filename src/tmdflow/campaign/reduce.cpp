@@ -110,7 +110,7 @@ ReduceReport reduce(const std::string& campaign_dir, const std::vector<InputFile
       const auto info = io::read_product_attrs(g);
       if (!info || !info->complete) continue;
       for (std::size_t k = 0; k < reductions.size(); ++k) {
-        if (reductions[k]->product_schema() != info->schema) continue;
+        if (reductions[k]->product_schema() != info->schema || !reductions[k]->accepts(g)) continue;
         if (!used[k]) reductions[k]->begin(folder);
         used[k] = true;
         reductions[k]->add(ProductView{i, &in, &g});

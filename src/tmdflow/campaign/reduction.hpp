@@ -34,6 +34,9 @@ class Reduction {
   virtual std::string product_schema() const = 0;
   /// The schema of what it writes into campaign.h5 ("campaign_domains/1").
   virtual std::string campaign_schema() const = 0;
+  /// Whether a product of product_schema() is one this reduction reads (e.g. the stacking reduction
+  /// reads bilayer slips, not twists); the others are not handed to it.
+  virtual bool accepts(const io::h5::Group& /*product*/) const { return true; }
   /// Before the first product: open the tables it streams, in `folder`.
   virtual void begin(const std::string& folder) = 0;
   /// One product: read what it needs, add to its rows and statistics, keep nothing of the product.

@@ -1,4 +1,4 @@
-#include "campaign_figures.hpp"
+#include "tmdflow/analysis/landscape/campaign_figures.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "tmdflow/io/plot_contours.hpp"
 #include "tmdflow/io/plot_panels.hpp"
 
-namespace tmdflow::stages {
+namespace tmdflow::analysis {
 
 namespace {
 
@@ -208,4 +208,4 @@ void write_campaign_figures(const std::string& dir, const std::string& stem, con
                          summary + ".");
 }
 
-}  // namespace tmdflow::stages
+}  // namespace tmdflow::analysis

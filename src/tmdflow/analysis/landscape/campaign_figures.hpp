@@ -9,7 +9,7 @@
 
 #include "tmdflow/analysis/landscape/campaign_tally.hpp"
 
-namespace tmdflow::stages {
+namespace tmdflow::analysis {
 
 struct CampaignFigureInput {
   std::string material, title_source;
@@ -26,4 +26,4 @@ struct CampaignFigureInput {
 /// Writes DIR/STEM_campaign_landscape.png and DIR/STEM_campaign_density.png.
 void write_campaign_figures(const std::string& dir, const std::string& stem, const CampaignFigureInput& in);
 
-}  // namespace tmdflow::stages
+}  // namespace tmdflow::analysis
