@@ -59,6 +59,8 @@ class MakeTrainset : public Stage {
         .add<double>("scale-jitter", &s.scale_jitter, 0.0, "lattice scaled by a factor uniform in 1 +- this (calibration error)")
         .add<bool>("translate", &s.translate, false,
                    "lattice moved by a random point of its cell relative to the patch (labels shift_x_A, shift_y_A): windows cut anywhere")
+        .add<bool>("anchor", &s.anchor, false,
+                   "each patch re-centred on its lattice anchor (the brightest point of its periodic image), as infer-stacking re-centres windows")
         .add<std::string>("vacancy-range", &vacancy_, "0,0.02", "range of the chalcogen single-vacancy fraction")
         .add<std::string>("dose-range-e-per-A2", &dose_, "1e4,1e6", "range of the dose [e/A^2] (log-uniform; 0,0: noise-free)")
         .add<std::string>("defocus-range-A", &defocus_, "-20,20", "range of C1 [Angstrom]")
@@ -217,6 +219,7 @@ class MakeTrainset : public Stage {
     root.set_attr("phi_jitter_deg", s.phi_jitter_deg);
     root.set_attr("scale_jitter", s.scale_jitter);
     root.set_attr("translate", std::int64_t(s.translate));
+    root.set_attr("anchor", std::int64_t(s.anchor));
     root.set_attr("layers", std::int64_t(s.layers));
     root.set_attr("stacking", sim::stacking_of(s));
     if (!style_applied_.empty()) root.set_attr("style", style_applied_);

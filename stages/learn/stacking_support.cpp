@@ -77,6 +77,7 @@ StackingTask stacking_task(const std::string& file, const std::string& group, co
     materials = g.attr_string("materials").value_or(t.material);
     t.layers = layers > 0 ? layers : int(g.attr_int("layers").value_or(0));
     t.stacking = stacking.empty() ? g.attr_string("stacking").value_or("") : stacking;
+    t.anchor = g.attr_int("anchor").value_or(0) != 0;
     // A trainset of another stack than the options name cannot train this task.
     const auto have_layers = g.attr_int("layers");
     const auto have_stacking = g.attr_string("stacking");

@@ -23,6 +23,8 @@ namespace tmdflow::stages {
 struct StackingTask {
   std::string material, stacking, task;  // task: "slip" or "twist"
   int layers = 2;
+  /// Patches re-centred on their lattice anchor (make-trainset --anchor): the model's windows must be.
+  bool anchor = false;
   sim::LayerCell cell;
   /// One per bottom orientation (the class index of a target row; stacking_symmetry.hpp).
   std::vector<sim::LabelSymmetry> symmetry;

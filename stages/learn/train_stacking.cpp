@@ -186,7 +186,8 @@ class TrainStacking : public Stage {
                     {"a1c_A", {c.a1[0], c.a1[1]}},
                     {"a2c_A", {c.a2[0], c.a2[1]}},
                     {"window_px", plan_.height},
-                    {"pixel_A", plan_.pixel_A}}
+                    {"pixel_A", plan_.pixel_A},
+                    {"anchor", task_spec_.anchor ? "lattice" : "none"}}
                    .dump();
     json conditions = json::parse(plan_.conditions_json);
     if (conditions.contains("detector_inner_mrad")) conditions["adf_inner_mrad"] = conditions["detector_inner_mrad"];

@@ -107,7 +107,7 @@ if 1 in logs and 2 in logs:
     check(abs(v1[0] - v2[0]) < 1e-3 * v1[0], f"1 and 2 ranks train the same model: first-epoch validation loss {v1[0]} vs {v2[0]}")
     out = logs[1]["output"]
     expected = {"kind": "stacking", "task": "slip", "material": "MoS2", "layers": 2, "stacking": "2H", "values": ["slip_a_0", "slip_b_0"],
-                "frame": "canonical", "window_px": 24, "pixel_A": 0.3}
+                "frame": "canonical", "window_px": 24, "pixel_A": 0.3, "anchor": "none"}
     check(set(out) == set(expected) | {"a1c_A", "a2c_A"} and all(out[k] == v for k, v in expected.items()),
           f"the manifest's output object is the contract's: {out}")
     check(np.allclose(out["a1c_A"], [a, 0]) and np.allclose(out["a2c_A"], [a / 2, a * 3 ** 0.5 / 2]), f"canonical cell: {out}")

@@ -69,7 +69,7 @@ void check(std::int64_t height, std::int64_t width, const CanonicalFrame& frame,
 
 CanonicalSampler::CanonicalSampler(const float* image, std::int64_t height, std::int64_t width, const CanonicalFrame& frame, int n,
                                    double pixel_A)
-    : source_(image), height_(height), width_(width), n_(n) {
+    : frame_(frame), source_(image), height_(height), width_(width), n_(n) {
   check(height, width, frame, n, pixel_A);
   downsampling_ = largest_step(frame, pixel_A);
   // Smoothing of (D - 1) / 2 input pixels keeps what the output grid cannot hold from aliasing

@@ -14,6 +14,7 @@
 //
 // Conventions (data_schema/conventions.md): x = column (last array axis), y = row; angles
 // atan2(dy, dx) in degrees; lengths in Angstrom; pixel (0, 0) is at (0, 0).
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -90,11 +91,16 @@ class CanonicalSampler {
   /// Thread-safe (const); `out` holds n * n values.
   void sample(double centre_row, double centre_col, float* out) const;
   int size() const { return n_; }
+  /// The input-pixel offset (row, column) of canonical offset (qx, qy) Angstrom: M q.
+  std::array<double, 2> input_offset(double qx_A, double qy_A) const {
+    return {frame_.m[1][0] * qx_A + frame_.m[1][1] * qy_A, frame_.m[0][0] * qx_A + frame_.m[0][1] * qy_A};
+  }
   double downsampling() const { return downsampling_; }   // input pixels per output pixel (largest direction)
   double prefilter_sigma_px() const { return sigma_px_; }  // 0: no prefilter
 
  private:
   void sample_general(double centre_row, double centre_col, float* out) const;
+  CanonicalFrame frame_{};
   const float* source_ = nullptr;   // the image, or prefiltered_ when the window downsamples
   std::vector<float> prefiltered_;
   std::int64_t height_ = 0, width_ = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/sim/lattice_anchor.hpp"
 
 namespace tmdflow::learn {
 
@@ -31,6 +32,9 @@ StackingModelInfo StackingModelInfo::from_manifest(const io::ModelManifest& m) {
     const auto a1 = o.at("a1c_A").get<std::vector<double>>(), a2 = o.at("a2c_A").get<std::vector<double>>();
     if (a1.size() != 2 || a2.size() != 2) throw std::runtime_error("a1c_A, a2c_A");
     info.a1c_A[0] = a1[0], info.a1c_A[1] = a1[1], info.a2c_A[0] = a2[0], info.a2c_A[1] = a2[1];
+    const std::string anchor = o.value("anchor", std::string("none"));
+    if (anchor != "none" && anchor != "lattice") throw std::runtime_error("anchor: expected none or lattice, found " + anchor);
+    info.anchor = anchor == "lattice";
   } catch (const std::exception& e) {
     throw InputError(who + ": expected output keys task, material, stacking, layers, values, window_px, pixel_A, a1c_A, a2c_A (" +
                      std::string(e.what()) + ")");
@@ -102,6 +106,11 @@ WindowLabels infer_stacking_windows(PatchModel& model, const StackingModelInfo& 
       float* w = input.data() + std::size_t(k * passes) * npix;
       const auto& c = centres[b0 + std::size_t(k)];
       sampler.sample(c[0], c[1], w);
+      if (info.anchor) {
+        const auto t = sim::lattice_anchor(w, int(n), info.pixel_A, {info.a1c_A[0], info.a1c_A[1]}, {info.a2c_A[0], info.a2c_A[1]});
+        const auto d = sampler.input_offset(t[0], t[1]);
+        sampler.sample(c[0] + d[0], c[1] + d[1], w);
+      }
       normalise_window(w, npix);
       if (passes == 2) std::reverse_copy(w, w + npix, w + npix);  // the window turned by 180 degrees
     }

@@ -6,7 +6,8 @@
 // of the canonical cell, or a twist angle. With the consistency check each window is also run
 // rotated by 180 degrees (a turn the canonical frame cannot see: the label of the turned window is
 // an equivalent one); the two answers are averaged between nearest equivalents and their distance is
-// the window's consistency (Angstrom or degrees).
+// the window's consistency (Angstrom or degrees). For a model trained on anchored patches each window
+// is sampled twice: once to find its lattice anchor, then centred on it.
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -29,6 +30,9 @@ struct StackingModelInfo {
   std::int64_t window_px = 0;       // the training window (model pixels)
   double pixel_A = 0;               // the model's pixel size
   double a1c_A[2] = {0, 0}, a2c_A[2] = {0, 0};
+  /// Trained on patches re-centred on their lattice anchor (manifest output "anchor": "lattice"):
+  /// each window is then re-centred on its own before the network reads it (sim/lattice_anchor.hpp).
+  bool anchor = false;
   /// The microscope conditions of its training data (manifest `conditions`; 0 when not recorded).
   double voltage_kV = 0, convergence_mrad = 0, inner_mrad = 0, outer_mrad = 0;
   double defocus_A = 0, source_size_A = 0;  // the middles of the trained ranges

@@ -8,6 +8,7 @@
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/sim/adf.hpp"
 #include "tmdflow/sim/holes.hpp"
+#include "tmdflow/sim/lattice_anchor.hpp"
 #include "tmdflow/sim/random.hpp"
 #include "tmdflow/sim/realism.hpp"
 #include "tmdflow/sim/structure.hpp"
@@ -254,6 +255,10 @@ TrainsetGenerator::Plan TrainsetGenerator::plan(std::int64_t index) const {
     L.shift_y_A = L.scale * (u * b.a1[1] + v * b.a2[1]);
     a.margin_A += std::max(std::abs(L.shift_x_A), std::abs(L.shift_y_A));
   }
+  if (s.anchor) {  // the scan may move by up to half a cell's diagonal to its anchor
+    const LayerCell c = layer_cell(materials[std::size_t(L.material_index)]);
+    a.margin_A += 0.5 * (1 + s.scale_jitter) * (std::hypot(c.a1[0], c.a1[1]) + std::hypot(c.a2[0], c.a2[1]));
+  }
   p.field = adf_field(a, p.distortion);
   a.x0 = p.field.x0 - L.shift_x_A;
   a.y0 = p.field.y0 - L.shift_y_A;
@@ -363,6 +368,14 @@ PatchLabels TrainsetGenerator::patch(std::int64_t index, float* out, float* heat
   const float* padded = sim.padded_image(st);
   scan_positions(p.distortion, s.patch_px, s.patch_px, s.pixel_A, p.adf.x0, p.adf.y0, p.stack.seed, cache_->xs, cache_->ys);
   resample_bicubic(padded, sim.padded_grid(), cache_->xs.data(), cache_->ys.data(), cache_->xs.size(), out);
+  if (s.anchor) {
+    // Re-centred on the lattice anchor: the scan moves by it, the lattice by minus it.
+    const auto t = lattice_anchor(out, s.patch_px, s.pixel_A, {L.a1_x_A, L.a1_y_A}, {L.a2_x_A, L.a2_y_A});
+    for (double& x : cache_->xs) x += t[0];
+    for (double& y : cache_->ys) y += t[1];
+    resample_bicubic(padded, sim.padded_grid(), cache_->xs.data(), cache_->ys.data(), cache_->xs.size(), out);
+    L.shift_x_A -= t[0], L.shift_y_A -= t[1];
+  }
   if (heatmaps && s.heatmap_sigma_A > 0)
     draw_heatmaps(st, cache_->xs, cache_->ys, s.patch_px, s.pixel_A, p.adf.x0, p.adf.y0, s.heatmap_sigma_A,
                   10 * L.jitter_A + std::hypot(L.drift_x_A, L.drift_y_A) + 1.0, heatmaps);

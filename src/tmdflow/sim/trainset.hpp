@@ -38,6 +38,10 @@ struct TrainsetSpec {
   /// (u a1 + v a2, u, v uniform in [0, 1); labels shift_x_A, shift_y_A): windows cut anywhere in an
   /// image. false: the field centre (a lattice point of every patch's registry) at the patch centre.
   bool translate = false;
+  /// Each patch re-centred on its lattice anchor (sim/lattice_anchor.hpp, found on the noise-free
+  /// patch), as infer-stacking re-centres windows for a model trained on such patches; the labels
+  /// shift_x_A, shift_y_A are the lattice's translation after it.
+  bool anchor = false;
   Range dose{1e4, 1e6};                // e/A^2, log-uniform (0,0: noise-free)
   Range defocus_A{-20, 20}, source_size_A{0.3, 0.7}, jitter_A{0, 0.1}, contamination{0, 0.05};
   /// Sample drift over the patch's acquisition [Angstrom]: its length, in a direction drawn uniformly.
