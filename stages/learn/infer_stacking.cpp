@@ -75,6 +75,7 @@ class InferStacking : public Stage {
         .add<std::string>("material", &material_, "ReS2", "material: ReS2, ReSe2, MoS2, WS2, MoSe2, WSe2")
         .add<int>("layers", &layers_, 2, "layers in the stack (2 or 3)")
         .add<std::string>("task", &task_, "slip", "slip or twist")
+        .add<std::string>("stacking", &stacking_, "", "registry of the stack (MX2: 2H, 3R, AA; 1T'': AA) when --model auto must choose; empty: any")
         .add<double>("window-nm", &window_nm_, 0.0, "window side [nm] (0: the model's training window; 2-5 nm typical)")
         .add<double>("stride-nm", &stride_nm_, 1.0, "stride of the window grid [nm]")
         .add<double>("fine-stride-nm", &fine_stride_nm_, 0.0, "second pass stride [nm] over windows whose neighbours differ (0: none)")
@@ -114,6 +115,8 @@ class InferStacking : public Stage {
     if (info_.layers != layers_ || info_.task != task_)
       throw ConfigError(who + ": a " + std::to_string(info_.layers) + "-layer " + info_.task + " model, expected " + std::to_string(layers_) +
                         " layers and task " + task_);
+    if (!stacking_.empty() && info_.stacking != stacking_)
+      throw ConfigError(who + ": a model of " + info_.stacking + " stacks, expected stacking " + stacking_ + " (give --model or --stacking)");
     const io::ImageStackReader reader = io::ImageStackReader::open(ctx.input);
     data_path_ = reader.data_path();
     meta_ = reader.meta();
@@ -308,19 +311,43 @@ class InferStacking : public Stage {
     return sim::label_symmetry(info_.material, info_.layers, info_.stacking, info_.task, bottom);
   }
 
+  /// --model auto: the model on the search path for the material, layers, task (and --stacking when
+  /// given). Among several of one stacking the anchored ones (their windows cut anywhere) come first,
+  /// then the later name (res2-bilayer-slip-v2 before res2-bilayer-slip); models of several stackings
+  /// without --stacking are an error naming them, since the image alone does not choose.
   io::ModelLocation resolve_stacking_model() const {
     if (model_ != "auto") return learn::resolve_model(model_);
     const std::string want = sim::material(material_).name;
+    struct Candidate {
+      std::string folder, name, stacking;
+      bool anchor = false;
+    };
+    std::vector<Candidate> found;
     for (const auto& entry : io::list_models(io::model_search_path())) {
       if (entry.status != "ok") continue;
       try {
-        const auto info = learn::StackingModelInfo::from_manifest(io::read_manifest(entry.folder + "/manifest.json"));
-        if (info.material == want && info.layers == layers_ && info.task == task_) return learn::resolve_model(entry.folder);
+        const io::ModelManifest m = io::read_manifest(entry.folder + "/manifest.json");
+        const auto info = learn::StackingModelInfo::from_manifest(m);
+        if (info.material == want && info.layers == layers_ && info.task == task_ && (stacking_.empty() || info.stacking == stacking_))
+          found.push_back({entry.folder, m.name, info.stacking, info.anchor});
       } catch (const InputError&) {
       }
     }
-    throw ConfigError("model: no stacking model for " + want + ", " + std::to_string(layers_) + " layers, task " + task_ +
-                      " on the model search path (tmdflow models lists them; train one with workflows/train_stacking.ini and give --model)");
+    if (found.empty())
+      throw ConfigError("model: no stacking model for " + want + ", " + std::to_string(layers_) + " layers, task " + task_ +
+                        (stacking_.empty() ? std::string() : ", stacking " + stacking_) +
+                        " on the model search path (tmdflow models lists them; train one with workflows/train_stacking.ini and give --model)");
+    std::string names;
+    for (const auto& c : found) {
+      if (c.stacking != found.front().stacking) {
+        for (const auto& d : found) names += (names.empty() ? "" : ", ") + d.name + " (" + d.stacking + ")";
+        throw ConfigError("model: stacking models of several registries for " + want + ": " + names + "; give --stacking or --model");
+      }
+    }
+    const auto best = std::max_element(found.begin(), found.end(), [](const Candidate& a, const Candidate& b) {
+      return a.anchor != b.anchor ? !a.anchor : a.name < b.name;
+    });
+    return learn::resolve_model(best->folder);
   }
 
   // The conditions the physics refinement uses: the options, else the model's manifest.
@@ -790,7 +817,7 @@ class InferStacking : public Stage {
     write_stacking_figures(dir.string(), stem, f);
   }
 
-  std::string model_, material_, task_, refine_, figures_;
+  std::string model_, material_, task_, stacking_, refine_, figures_;
   int layers_ = 2, refine_windows_ = 24, threads_ = 0;
   double window_nm_ = 0, stride_nm_ = 1, fine_stride_nm_ = 0, boundary_threshold_ = 0;
   double voltage_kV_ = 0, convergence_mrad_ = 0, inner_mrad_ = 0, outer_mrad_ = 0, tolerance_ = 0.1;
