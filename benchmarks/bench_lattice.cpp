@@ -3,7 +3,8 @@
 //              ReS2 bilayer at 0.12 A/px), median ms, against the image's FFT alone (one
 //              fft::RealPlan2D<float> forward of the same size, plan included, as the finder makes it);
 //              canonical windows per second (CanonicalSampler, 64..128 px) against sim::resample_bicubic
-//              on the same positions (a window computed the plain way);
+//              on the same positions (a window computed the plain way); anchored windows per second
+//              (sample, sim::lattice_anchor, sample again) against the canonical windows alone;
 //   accuracy - over random orientations and slips on 1024^2 images, noise-free and at PSNR 20 and
 //              7 dB: the largest error of a1's angle and of |a1|, and for 1T'' the share of images
 //              whose a1 (mod 180) and handedness are right.
@@ -18,7 +19,9 @@
 #include "tmdflow/core/fft.hpp"
 #include "tmdflow/core/timer.hpp"
 #include "tmdflow/par/runtime.hpp"
+#include "tmdflow/sim/lattice_anchor.hpp"
 #include "tmdflow/sim/realism.hpp"
+#include "tmdflow/sim/structure.hpp"
 #include "unit/lattice_test_images.hpp"
 
 using namespace tmdflow;
@@ -103,6 +106,21 @@ void speed(int repeats) {
                 n, n, sampler.downsampling(), 1e3 * build_s, count / sampler_s, count / plain_s, plain_s / sampler_s, goal_windows_s,
                 count / sampler_s >= goal_windows_s ? "PASS" : "MISS");
     std::printf("RESULT windows n=%d per_s=%.0f plain_per_s=%.0f ratio_plain=%.2f\n", n, count / sampler_s, count / plain_s, plain_s / sampler_s);
+    // An anchored model's windows (sim/lattice_anchor.hpp): sample, find the anchor, sample again there.
+    const sim::LayerCell cell = sim::layer_cell("MoS2");
+    double anchor_s = 0;
+    int anchored = 0;
+    for (int r = n + 40; r < t.size - n - 40; r += 15)
+      for (int q = n + 40; q < t.size - n - 40; q += 15, ++anchored) {
+        Stopwatch w;
+        sampler.sample(r, q, window.data());
+        const auto a = sim::lattice_anchor(window.data(), n, 0.12, {cell.a1[0], cell.a1[1]}, {cell.a2[0], cell.a2[1]});
+        sampler.sample(r + frame.m[1][0] * a[0] + frame.m[1][1] * a[1], q + frame.m[0][0] * a[0] + frame.m[0][1] * a[1], window.data());
+        anchor_s += w.seconds();
+      }
+    std::printf("anchored windows %d x %d: %.0f windows/s = %.2f x the plain canonical windows' time\n", n, n, anchored / anchor_s,
+                (anchor_s / anchored) / (sampler_s / count));
+    std::printf("RESULT anchored_windows n=%d per_s=%.0f ratio_canonical=%.2f\n", n, anchored / anchor_s, (anchor_s / anchored) / (sampler_s / count));
   }
 }
 

@@ -14,6 +14,7 @@ constexpr int kOrder = 2;  // harmonics |h|, |k| <= 2
 constexpr int kGrid = 24;  // search grid over the cell, per axis
 
 struct Harmonic {
+  int h, k;                   // g = h b1 + k b2, so g . (u a1 + v a2) = h u + k v
   double gx, gy;              // cycles per Angstrom
   std::complex<double> coefficient;
 };
@@ -45,7 +46,7 @@ std::array<double, 2> lattice_anchor(const float* window, int n, double pixel_A,
   for (int h = 0; h <= kOrder; ++h)
     for (int k = -kOrder; k <= kOrder; ++k) {
       if (h == 0 && k <= 0) continue;
-      Harmonic g{h * b1x + k * b2x, h * b1y + k * b2y, 0.0};
+      Harmonic g{h, k, h * b1x + k * b2x, h * b1y + k * b2y, 0.0};
       // F_g = sum w (I - mean) exp(-2 pi i g.r), separable in x (columns) and y (rows).
       for (int j = 0; j < n; ++j) col_phase[std::size_t(j)] = std::polar(1.0, -kTwoPi * g.gx * (j - centre) * pixel_A) * taper[std::size_t(j)];
       for (int i = 0; i < n; ++i) row_phase[std::size_t(i)] = std::polar(1.0, -kTwoPi * g.gy * (i - centre) * pixel_A) * taper[std::size_t(i)];
@@ -64,19 +65,26 @@ std::array<double, 2> lattice_anchor(const float* window, int n, double pixel_A,
   // then parabolas per axis through its neighbours at shrinking steps.
   auto periodic = [&](double u, double v) {
     double p = 0;
-    const double rx = u * a1[0] + v * a2[0], ry = u * a1[1] + v * a2[1];
-    for (std::size_t q = 0; q < harmonics.size(); ++q) {
-      const double phase = kTwoPi * (harmonics[q].gx * rx + harmonics[q].gy * ry);
-      p += harmonics[q].coefficient.real() * std::cos(phase) - harmonics[q].coefficient.imag() * std::sin(phase);
+    for (const Harmonic& g : harmonics) {
+      const double phase = kTwoPi * (g.h * u + g.k * v);
+      p += g.coefficient.real() * std::cos(phase) - g.coefficient.imag() * std::sin(phase);
     }
     return p;
   };
+  // The grid from phasor tables: exp(2 pi i h u) and exp(2 pi i k v) at the grid's u, v.
+  std::vector<std::complex<double>> eu(static_cast<std::size_t>(kGrid * (kOrder + 1))), ev(static_cast<std::size_t>(kGrid * (2 * kOrder + 1)));
+  for (int i = 0; i < kGrid; ++i) {
+    const double t = -0.5 + double(i) / kGrid;
+    for (int h = 0; h <= kOrder; ++h) eu[std::size_t(i * (kOrder + 1) + h)] = std::polar(1.0, kTwoPi * h * t);
+    for (int k = -kOrder; k <= kOrder; ++k) ev[std::size_t(i * (2 * kOrder + 1) + k + kOrder)] = std::polar(1.0, kTwoPi * k * t);
+  }
   double best_u = 0, best_v = 0, best = -1e300;
   for (int iu = 0; iu < kGrid; ++iu)
     for (int iv = 0; iv < kGrid; ++iv) {
-      const double u = -0.5 + double(iu) / kGrid, v = -0.5 + double(iv) / kGrid;
-      const double p = periodic(u, v);
-      if (p > best) best = p, best_u = u, best_v = v;
+      double p = 0;
+      for (const Harmonic& g : harmonics)
+        p += (g.coefficient * eu[std::size_t(iu * (kOrder + 1) + g.h)] * ev[std::size_t(iv * (2 * kOrder + 1) + g.k + kOrder)]).real();
+      if (p > best) best = p, best_u = -0.5 + double(iu) / kGrid, best_v = -0.5 + double(iv) / kGrid;
     }
   double step = 1.0 / kGrid;
   for (int round = 0; round < 4; ++round, step *= 0.35) {
