@@ -124,17 +124,31 @@ void CanonicalSampler::sample(double centre_row, double centre_col, float* out) 
 }
 
 void CanonicalSampler::sample_general(double centre_row, double centre_col, float* out) const {
+  // Whole-pixel part of the centre, and the window's offsets from it: 8 kernel weights per pixel,
+  // and no reflection where the footprint lies inside the image (an anchored window's second sample).
+  const double r0 = std::floor(centre_row), c0 = std::floor(centre_col);
+  const double fr = centre_row - r0, fc = centre_col - c0;
+  const std::int64_t ri = std::int64_t(r0), ci = std::int64_t(c0);
+  const bool inside = ri - reach_y_ >= 0 && ri + reach_y_ + 1 < height_ && ci - reach_x_ >= 0 && ci + reach_x_ + 1 < width_;
   const std::size_t count = std::size_t(n_) * n_;
   for (std::size_t p = 0; p < count; ++p) {
-    const double u = centre_col + dx_[p], v = centre_row + dy_[p];
-    const std::int64_t x0 = std::int64_t(std::floor(u)), y0 = std::int64_t(std::floor(v));
-    const double fx = u - double(x0), fy = v - double(y0);
+    const double u = fc + dx_[p], v = fr + dy_[p];
+    const double bu = std::floor(u), bv = std::floor(v);
+    const double fx = u - bu, fy = v - bv;
+    const double wx[4] = {keys(fx + 1), keys(fx), keys(fx - 1), keys(fx - 2)};
+    const double wy[4] = {keys(fy + 1), keys(fy), keys(fy - 1), keys(fy - 2)};
+    const std::int64_t x0 = ci + std::int64_t(bu) - 1, y0 = ri + std::int64_t(bv) - 1;
     double acc = 0;
-    for (int a = -1; a <= 2; ++a) {
-      const float* s = source_ + reflect(y0 + a, height_) * width_;
-      double row = 0;
-      for (int b = -1; b <= 2; ++b) row += keys(fx - b) * s[reflect(x0 + b, width_)];
-      acc += keys(fy - a) * row;
+    if (inside) {
+      const float* s = source_ + y0 * width_ + x0;
+      for (int a = 0; a < 4; ++a, s += width_) acc += wy[a] * (wx[0] * s[0] + wx[1] * s[1] + wx[2] * s[2] + wx[3] * s[3]);
+    } else {
+      for (int a = 0; a < 4; ++a) {
+        const float* s = source_ + reflect(y0 + a, height_) * width_;
+        double row = 0;
+        for (int b = 0; b < 4; ++b) row += wx[b] * s[reflect(x0 + b, width_)];
+        acc += wy[a] * row;
+      }
     }
     out[p] = float(acc);
   }

@@ -28,7 +28,8 @@ std::array<double, 2> lattice_anchor(const float* window, int n, double pixel_A,
   // Reciprocal vectors: a_i . b_j = delta_ij.
   const double b1x = a2[1] / det, b1y = -a2[0] / det, b2x = -a1[1] / det, b2y = a1[0] / det;
 
-  // Hann taper and mean: the window's edges would otherwise leak into every harmonic.
+  // Hann taper and mean: the window's edges would otherwise leak into every harmonic. The tapered,
+  // mean-free window is kept in float: each harmonic is then two float dot products per row.
   std::vector<double> taper(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) taper[std::size_t(i)] = 0.5 - 0.5 * std::cos(kTwoPi * (i + 0.5) / n);
   double sum = 0, weight = 0;
@@ -38,24 +39,36 @@ std::array<double, 2> lattice_anchor(const float* window, int n, double pixel_A,
       sum += w * window[std::size_t(i) * n + j], weight += w;
     }
   const double mean = sum / weight;
+  std::vector<float> tapered(static_cast<std::size_t>(n) * n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      tapered[std::size_t(i) * n + j] = float((window[std::size_t(i) * n + j] - mean) * taper[std::size_t(i)] * taper[std::size_t(j)]);
 
   // One harmonic of each +-g pair (the image is real): the upper half-plane of (h, k).
   std::vector<Harmonic> harmonics;
-  std::vector<std::complex<double>> row_phase(static_cast<std::size_t>(n)), col_phase(static_cast<std::size_t>(n)), rows(static_cast<std::size_t>(n));
+  std::vector<float> col_re(static_cast<std::size_t>(n)), col_im(static_cast<std::size_t>(n));
   const double centre = 0.5 * (n - 1);
+  constexpr int kLanes = 8;  // independent partial sums: the dot products vectorise
   for (int h = 0; h <= kOrder; ++h)
     for (int k = -kOrder; k <= kOrder; ++k) {
       if (h == 0 && k <= 0) continue;
       Harmonic g{h, k, h * b1x + k * b2x, h * b1y + k * b2y, 0.0};
       // F_g = sum w (I - mean) exp(-2 pi i g.r), separable in x (columns) and y (rows).
-      for (int j = 0; j < n; ++j) col_phase[std::size_t(j)] = std::polar(1.0, -kTwoPi * g.gx * (j - centre) * pixel_A) * taper[std::size_t(j)];
-      for (int i = 0; i < n; ++i) row_phase[std::size_t(i)] = std::polar(1.0, -kTwoPi * g.gy * (i - centre) * pixel_A) * taper[std::size_t(i)];
+      for (int j = 0; j < n; ++j) {
+        const double phase = -kTwoPi * g.gx * (j - centre) * pixel_A;
+        col_re[std::size_t(j)] = float(std::cos(phase)), col_im[std::size_t(j)] = float(std::sin(phase));
+      }
       std::complex<double> f = 0;
       for (int i = 0; i < n; ++i) {
-        const float* r = window + std::size_t(i) * n;
-        std::complex<double> s = 0;
-        for (int j = 0; j < n; ++j) s += (r[j] - mean) * col_phase[std::size_t(j)];
-        f += s * row_phase[std::size_t(i)];
+        const float* r = tapered.data() + std::size_t(i) * n;
+        float re[kLanes] = {}, im[kLanes] = {};
+        int j = 0;
+        for (; j + kLanes <= n; j += kLanes)
+          for (int l = 0; l < kLanes; ++l) re[l] += r[j + l] * col_re[std::size_t(j + l)], im[l] += r[j + l] * col_im[std::size_t(j + l)];
+        double sr = 0, si = 0;
+        for (int l = 0; l < kLanes; ++l) sr += re[l], si += im[l];
+        for (; j < n; ++j) sr += double(r[j]) * col_re[std::size_t(j)], si += double(r[j]) * col_im[std::size_t(j)];
+        f += std::complex<double>(sr, si) * std::polar(1.0, -kTwoPi * g.gy * (i - centre) * pixel_A);
       }
       g.coefficient = f;
       harmonics.push_back(g);
