@@ -187,7 +187,9 @@ def stacking_case(model, material, layers, stacking, cond, pixel, cases, toleran
     for k, (t, a1, a2) in enumerate(truths):
         found = [np.array([x[k, i], y[k, i]]) for i in range(layers - 1)]
         z = np.zeros(2)
-        members = [(t,), (-t,)] if layers == 2 else [(t, z), (-t, t), (z, -t), (-t, z), (t, -t), (z, t)]
+        third = (a1 + a2) / 3  # 3R: D and t - D (or -t - D, the other bottom polarity)
+        members = ([(t,), (third - t,), (-third - t,)] if stacking == "3R" else [(t,), (-t,)]) if layers == 2 else \
+            [(t, z), (-t, t), (z, -t), (-t, z), (t, -t), (z, t)]
 
         def off(v, u):
             return min(float(np.hypot(*(v - u - i * a1 - j * a2))) for i in range(-3, 4) for j in range(-3, 4))
@@ -202,4 +204,5 @@ STACK_COND = {"ReS2": ["--voltage-kV", "300", "--convergence-mrad", "21.3", "--i
                        "--source-size-A", "0.3"]}
 stacking_case("res2-trilayer-slip", "ReS2", 3, "AA", STACK_COND["ReS2"], 0.12, [(0.3, 0.6, 35.0), (0.7, 0.2, 200.0)], 0.2)
 stacking_case("mos2-2h-slip", "MoS2", 2, "2H", STACK_COND["MoS2"], 0.1, [(0.2, 0.45, 17.0), (0.65, 0.1, 250.0)], 0.05)
+stacking_case("mos2-3r-slip", "MoS2", 2, "3R", STACK_COND["MoS2"], 0.1, [(0.35, 0.8, 64.0), (0.9, 0.3, 101.0)], 0.05)
 finish(tmp)
