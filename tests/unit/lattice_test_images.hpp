@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,15 @@ inline void add_noise(TestImage& t, double psnr_dB, std::uint64_t seed) {
   const double sigma = (*hi - *lo) / std::pow(10.0, psnr_dB / 20);
   par::rng::Stream g(par::rng::key(seed, 77));
   for (auto& v : t.pixels) v += float(sigma * g.normal());
+}
+
+/// Pearson correlation of two images of one size.
+inline double correlation(const std::vector<float>& a, const std::vector<float>& b) {
+  const double n = double(a.size());
+  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n, mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
+  double sab = 0, saa = 0, sbb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sab += (a[i] - ma) * (b[i] - mb), saa += (a[i] - ma) * (a[i] - ma), sbb += (b[i] - mb) * (b[i] - mb);
+  return sab / std::sqrt(saa * sbb);
 }
 
 }  // namespace tmdflow::testing

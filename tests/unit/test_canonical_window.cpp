@@ -18,13 +18,7 @@ using tmdflow::testing::TestImage;
 
 namespace {
 
-double correlation(const std::vector<float>& a, const std::vector<float>& b) {
-  const double n = double(a.size());
-  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n, mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
-  double sab = 0, saa = 0, sbb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) sab += (a[i] - ma) * (b[i] - mb), saa += (a[i] - ma) * (a[i] - ma), sbb += (b[i] - mb) * (b[i] - mb);
-  return sab / std::sqrt(saa * sbb);
-}
+using tmdflow::testing::correlation;
 
 /// The image of `structure` on an n x n grid of `pixel_A` whose geometric centre is the structure
 /// point (cx, cy): what a canonical window centred there should show.

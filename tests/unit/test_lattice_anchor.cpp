@@ -19,6 +19,8 @@ using namespace tmdflow;
 
 namespace {
 
+using tmdflow::testing::correlation;
+
 constexpr int kN = 96;
 constexpr double kPixel = 0.2;
 
@@ -41,14 +43,6 @@ double off_lattice(double dx, double dy, const sim::BaseVectors& b) {
     for (int j = -1; j <= 1; ++j)
       best = std::min(best, std::hypot((u + i) * b.a1[0] + (v + j) * b.a2[0], (u + i) * b.a1[1] + (v + j) * b.a2[1]));
   return best;
-}
-
-double correlation(const std::vector<float>& a, const std::vector<float>& b) {
-  const double n = double(a.size());
-  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n, mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
-  double sab = 0, saa = 0, sbb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) sab += (a[i] - ma) * (b[i] - mb), saa += (a[i] - ma) * (a[i] - ma), sbb += (b[i] - mb) * (b[i] - mb);
-  return sab / std::sqrt(saa * sbb);
 }
 
 }  // namespace
