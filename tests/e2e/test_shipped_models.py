@@ -10,12 +10,13 @@ made by simulate-adf (not make-trainset's patches) at another pixel size (0.1 A;
 0.2 A, so predict resamples): every metal and chalcogen column is found within 0.5 A, few peaks are
 spurious. On a real HAADF image of monolayer MoSe2 (motif-learn; pixel size 0.080 A from its lattice
 period) the two maps are two interleaved triangular lattices of MoSe2's lattice constant."""
+import json
 import os
 
 import h5py
 import numpy as np
 
-from tmdtest import SHARED, check, finish, run, run_ok, scratch
+from tmdtest import SHARED, SOURCE, check, finish, run, run_ok, scratch
 
 tmp = scratch()
 MODEL = "columns-mx2-v1"
@@ -148,12 +149,15 @@ check(e < 0.1, f"TED-Gen's simulation with slip (1.0, 1.0) A: found ({xy[0]:.3f}
 
 
 # ---- the other stacking models: whole simulated images, the refined slip against the truth --------
-def basis(material, phi):
-    """build_stack's bottom a1, a2 in the image frame (MX2: phi modulo 120, a1 at phi - 30; 1T'': turned by phi)."""
+def basis(material, phi, model):
+    """build_stack's bottom a1, a2 in the image frame (MX2: phi modulo 120, a1 at phi - 30; 1T'': the
+    canonical cell of the model's manifest turned by phi)."""
     if material in ("ReS2", "ReSe2"):
+        out = json.load(open(os.path.join(SOURCE, "models", model, "manifest.json")))["output"]
+        out = json.loads(out) if isinstance(out, str) else out
         r = math.radians(phi)
         R = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
-        return R @ A1C, R @ A2C
+        return R @ np.array(out["a1c_A"]), R @ np.array(out["a2c_A"])
     a, p = 3.1604, phi % 120
     return (a * np.array([math.cos(math.radians(p - 30)), math.sin(math.radians(p - 30))]),
             a * np.array([math.cos(math.radians(p + 30)), math.sin(math.radians(p + 30))]))
@@ -174,7 +178,7 @@ def stacking_case(model, material, layers, stacking, cond, pixel, cases, toleran
                 "--pixel-A", str(pixel), "--dose-e-per-A2", "1e5", "--seed", str(40 + k)] + cond)
         with h5py.File(sim, "r") as f:
             np.save(os.path.join(folder, f"case{k}.npy"), f["adf_root/image/data"][0].astype(np.float32))
-        a1, a2 = basis(material, phi)
+        a1, a2 = basis(material, phi, model)
         truths.append((fa * a1 + fb * a2, a1, a2))
     stack = os.path.join(tmp, f"{model}_stack.h5")
     run_ok(["stage", "ingest", "--input", folder, "--output", stack, "--pixel-size-A", str(pixel)])
@@ -203,6 +207,7 @@ STACK_COND = {"ReS2": ["--voltage-kV", "300", "--convergence-mrad", "21.3", "--i
               "MoS2": ["--voltage-kV", "60", "--convergence-mrad", "31.5", "--inner-mrad", "49.5", "--outer-mrad", "198",
                        "--source-size-A", "0.3"]}
 stacking_case("res2-trilayer-slip", "ReS2", 3, "AA", STACK_COND["ReS2"], 0.12, [(0.3, 0.6, 35.0), (0.7, 0.2, 200.0)], 0.2)
+stacking_case("rese2-bilayer-slip", "ReSe2", 2, "AA", STACK_COND["ReS2"], 0.12, [(0.25, 0.7, 12.0), (0.8, 0.45, 222.0)], 0.06)
 stacking_case("mos2-2h-slip", "MoS2", 2, "2H", STACK_COND["MoS2"], 0.1, [(0.2, 0.45, 17.0), (0.65, 0.1, 250.0)], 0.05)
 stacking_case("mos2-3r-slip", "MoS2", 2, "3R", STACK_COND["MoS2"], 0.1, [(0.35, 0.8, 64.0), (0.9, 0.3, 101.0)], 0.05)
 finish(tmp)
