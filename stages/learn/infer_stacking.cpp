@@ -468,7 +468,10 @@ class InferStacking : public Stage {
             start.slip_y_A.push_back(s[1]);
           }
         } else {
+          // A twisted window's local registry is unknown: its slip starts at zero and is searched.
           start.twist_deg = y[0];
+          start.slip_x_A.assign(std::size_t(info_.layers - 1), 0.0);
+          start.slip_y_A.assign(std::size_t(info_.layers - 1), 0.0);
         }
         analysis::StackingFit fit = fitter->fit(window.data(), start);
         if (fit.confidence < kSearchBelow) {
@@ -482,6 +485,15 @@ class InferStacking : public Stage {
           const analysis::StackingFit searched = searcher->fit(window.data(), start);
           if (searched.misfit < fit.misfit) fit = searched;
           ++searched_windows;
+        }
+        if (info_.task == "twist") {
+          // theta and 60 - theta have the same diffraction amplitudes and nearly the same images; the
+          // network mistakes one for the other now and then, and a local fit stays where it starts.
+          // Fit from both and keep whichever explains the window better.
+          analysis::StackingParams other = start;
+          other.twist_deg = 60 - start.twist_deg;
+          const analysis::StackingFit alternative = (searcher ? *searcher : *fitter).fit(window.data(), other);
+          if (alternative.misfit < fit.misfit) fit = alternative;
         }
         std::vector<double> r(static_cast<std::size_t>(C));
         if (info_.task == "slip") {

@@ -210,4 +210,26 @@ stacking_case("res2-trilayer-slip", "ReS2", 3, "AA", STACK_COND["ReS2"], 0.12, [
 stacking_case("rese2-bilayer-slip", "ReSe2", 2, "AA", STACK_COND["ReS2"], 0.12, [(0.25, 0.7, 12.0), (0.8, 0.45, 222.0)], 0.06)
 stacking_case("mos2-2h-slip", "MoS2", 2, "2H", STACK_COND["MoS2"], 0.1, [(0.2, 0.45, 17.0), (0.65, 0.1, 250.0)], 0.05)
 stacking_case("mos2-3r-slip", "MoS2", 2, "3R", STACK_COND["MoS2"], 0.1, [(0.35, 0.8, 64.0), (0.9, 0.3, 101.0)], 0.05)
+# mos2-twist: twisted MoS2 bilayers (any local registry), the whole-image twist after the refinement,
+# folded as the product reports it (theta ~ -theta ~ theta + 120, in [0, 60]), and told from 60 - theta.
+folder = os.path.join(tmp, "twist")
+os.makedirs(folder)
+twists = [7.27, 26.12]
+for k, theta in enumerate(twists):
+    sim = os.path.join(tmp, f"twist_{k}.h5")
+    run_ok(["stage", "simulate-adf", "--output", sim, "--crystal", "stack", "--material", "MoS2", "--layers", "2", "--stacking", "AA",
+            "--twist-deg", str(theta), "--slip-a", "0.3", "--slip-b", "0.6", "--phi-deg", str(40 + 30 * k), "--size", "320,320",
+            "--pixel-A", "0.1", "--dose-e-per-A2", "1e5", "--seed", str(60 + k)] + STACK_COND["MoS2"])
+    with h5py.File(sim, "r") as f:
+        np.save(os.path.join(folder, f"case{k}.npy"), f["adf_root/image/data"][0].astype(np.float32))
+stack = os.path.join(tmp, "twist_stack.h5")
+run_ok(["stage", "ingest", "--input", folder, "--output", stack, "--pixel-size-A", "0.1"])
+out = os.path.join(tmp, "twist_out.h5")
+run_ok(["stage", "infer-stacking", "--input", stack, "--output", out, "--model", "mos2-twist", "--material", "MoS2", "--layers", "2",
+        "--task", "twist", "--stride-nm", "1", "--figures", "none"], timeout=600)
+with h5py.File(out, "r") as f:
+    found = f["stacking/twist_deg"][()].reshape(-1)
+for theta, got in zip(twists, found):
+    check(abs(got - theta) < 0.3, f"mos2-twist: twist {theta} deg found as {got:.3f} deg (within 0.3; 60 - theta would be {60 - theta:.2f})")
+
 finish(tmp)
