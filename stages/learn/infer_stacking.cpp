@@ -489,10 +489,11 @@ class InferStacking : public Stage {
         if (info_.task == "twist") {
           // theta and 60 - theta have the same diffraction amplitudes and nearly the same images; the
           // network mistakes one for the other now and then, and a local fit stays where it starts.
-          // Fit from both and keep whichever explains the window better.
+          // Fit from both and keep whichever explains the window better (fitter already searches
+          // the slip of twisted windows).
           analysis::StackingParams other = start;
           other.twist_deg = 60 - start.twist_deg;
-          const analysis::StackingFit alternative = (searcher ? *searcher : *fitter).fit(window.data(), other);
+          const analysis::StackingFit alternative = fitter->fit(window.data(), other);
           if (alternative.misfit < fit.misfit) fit = alternative;
         }
         std::vector<double> r(static_cast<std::size_t>(C));

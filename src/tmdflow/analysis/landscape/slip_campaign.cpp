@@ -38,7 +38,7 @@ EnergyGrid from_lowest(EnergyGrid g) {
 
 }  // namespace
 
-StackingMapsHeader inspect_stacking_maps(const io::h5::Group& g, bool require_bilayer_slip) {
+StackingMapsHeader inspect_stacking_maps(const io::h5::Group& g) {
   const std::string file = g.file_name(), path = g.path();
   const auto info = io::read_product_attrs(g);
   if (!info || info->schema != "stacking/1")
@@ -50,12 +50,9 @@ StackingMapsHeader inspect_stacking_maps(const io::h5::Group& g, bool require_bi
   h.source = g.attr_string("source").value_or("");
   h.task = g.attr_string("task").value_or("");
   h.layers = g.attr_int("layers").value_or(0);
-  if (!h.bilayer_slip()) {
-    if (require_bilayer_slip)
-      throw InputError::at(file, path, "task, layers", "the slip of bilayers (task slip, layers 2)",
-                           "task " + h.task + ", layers " + std::to_string(h.layers));
-    return h;
-  }
+  if (!h.bilayer_slip())
+    throw InputError::at(file, path, "task, layers", "the slip of bilayers (task slip, layers 2)",
+                         "task " + h.task + ", layers " + std::to_string(h.layers));
   for (const char* name : {"maps/slip_a", "maps/slip_b", "maps/confidence", "slip_a", "slip_b"})
     if (g.kind(name) != io::h5::LinkKind::dataset) throw InputError::at(file, path + "/" + name, "dataset", "present", "none");
   const auto s = g.open_dataset("maps/slip_a").shape();
@@ -138,8 +135,9 @@ SlipCampaign::SlipCampaign(const std::string& material, const std::string& stack
       options_(options),
       symmetry_(sim::label_symmetry(material, 2, stacking, "slip")),
       grid_(from_lowest(std::move(landscape))),
-      folded_(fold_landscape(resample_landscape(grid_, options.basin_grid, options.basin_grid), symmetry_)),
-      tally_(make_tally(symmetry_, resample_landscape(grid_, options.basin_grid, options.basin_grid), folded_, sim::layer_cell(material), options)) {
+      fine_(resample_landscape(grid_, options.basin_grid, options.basin_grid)),
+      folded_(fold_landscape(fine_, symmetry_)),
+      tally_(make_tally(symmetry_, fine_, folded_, sim::layer_cell(material), options)) {
   const sim::LayerCell cell = sim::layer_cell(material);
   a1_ = {cell.a1[0], cell.a1[1]}, a2_ = {cell.a2[0], cell.a2[1]};
 }

@@ -28,10 +28,10 @@ struct StackingMapsHeader {
   bool bilayer_slip() const { return task == "slip" && layers == 2; }
 };
 
-/// Reads and checks the header of a stacking/1 product group. Throws InputError naming the file and
-/// dataset when it is not a complete stacking/1 product or its maps are missing or of the wrong
-/// shape; with `require_bilayer_slip` also when it holds twists or a trilayer's slips.
-StackingMapsHeader inspect_stacking_maps(const io::h5::Group& g, bool require_bilayer_slip = true);
+/// Reads and checks the header of a stacking/1 product group of bilayer slips. Throws InputError
+/// naming the file and dataset when it is not a complete stacking/1 product, holds twists or a
+/// trilayer's slips, or its maps are missing or of the wrong shape.
+StackingMapsHeader inspect_stacking_maps(const io::h5::Group& g);
 
 /// The windows of image n: slip_a, slip_b, (Da, Db) and confidence, row-major over the R x K grid.
 /// Reads with independent transfers (safe on a file open on several ranks).
@@ -100,7 +100,6 @@ class SlipCampaign {
   std::vector<double> basin_fraction() const;          // of all kept windows, per folded basin
   std::vector<double> image_basin_fraction(std::int64_t n) const;  // of image n's kept windows
   std::int32_t image_basin(std::int64_t n) const;       // basin of image n's whole-image slip (-1: none)
-  const SlipImage& image(std::int64_t n) const { return images_[std::size_t(n)]; }
 
   /// "N images, W windows kept, L below confidence c, M without a slip; B basins: 0: x %, ...".
   std::string summary() const;
@@ -120,7 +119,7 @@ class SlipCampaign {
   SlipCampaignOptions options_;
   sim::LabelSymmetry symmetry_;
   std::array<double, 2> a1_{0, 0}, a2_{0, 0};
-  EnergyGrid grid_, folded_;
+  EnergyGrid grid_, fine_, folded_;  // as given (lowest 0), on the basin grid, folded
   CampaignTally tally_;
   std::vector<SlipImage> images_;
   std::vector<double> rows_;      // per image: kept, low, missing, mean confidence, B basin counts
