@@ -49,6 +49,8 @@ const std::vector<LearnStageEntry>& learn_stage_catalogue() {
       {"infer-stacking", "interlayer slip or twist of bilayers and trilayers in every image: sliding-window maps, boundaries, physics refinement"},
       {"detect-defects", "find point defects (V_S, V_S2, dopants) in every frame of a movie with a trained detector: a table of positions, classes and scores"},
       {"site-instability", "unstable lattice sites of an image stack: sites tracked across frames, an autoencoder on their patches, instability, density, clusters"},
+      {"style-train", "learn a translation of noise-free simulations into the style of unlabelled experimental images (disentangled GAN)"},
+      {"style-translate", "translate a trainset's noise-free patches into an experiment's style with a style-train model"},
       {"segment-atoms", "find every atom column and empty site of an MX2 alloy monolayer with a trained site network: positions and nine-class evidence"},
   };
   return entries;

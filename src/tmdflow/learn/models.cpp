@@ -4,6 +4,7 @@
 #include "tmdflow/learn/detector.hpp"
 #include "tmdflow/learn/network.hpp"
 #include "tmdflow/learn/resnet.hpp"
+#include "tmdflow/learn/style_translator.hpp"
 #include "tmdflow/learn/unet.hpp"
 
 namespace tmdflow::learn {
@@ -13,7 +14,8 @@ std::shared_ptr<Network> make_network(const NetworkSpec& spec) {
   if (spec.family == "unet") return make_unet(spec);
   if (spec.family == "autoencoder") return std::make_shared<Autoencoder>(spec);
   if (spec.family == "detector") return make_detector(spec);
-  throw ConfigError("network: key 'family': expected resnet, unet, autoencoder or detector, found '" + spec.family + "'");
+  if (spec.family == "style-translator") return std::make_shared<StyleTranslator>(spec);
+  throw ConfigError("network: key 'family': expected resnet, unet, autoencoder, detector or style-translator, found '" + spec.family + "'");
 }
 
 }  // namespace tmdflow::learn
