@@ -310,10 +310,13 @@ class StyleFit : public Stage {
     io::plot::Chart progress;
     progress.title = "Fit", progress.x_label = "simulation", progress.y_label = "objective (best so far)";
     progress.log_y = progress.integer_x = true;
-    std::vector<double> xs(r.history.size());
-    for (std::size_t q = 0; q < xs.size(); ++q) xs[q] = double(q + 1);
-    progress.series.push_back({"objective", xs, r.history, io::plot::series_colour(2), false, false});
-    io::plot::write_charts((dir / (stem + "_style_measures.png")).string(), {hist, spec, progress}, "style-fit: " + where_,
+    std::vector<double> xs, ys;  // a fit that spent its evaluations on the scans has no simplex history
+    for (std::size_t q = 0; q < r.history.size(); ++q)
+      if (std::isfinite(r.history[q])) xs.push_back(double(q + 1)), ys.push_back(r.history[q]);
+    progress.series.push_back({"objective", xs, ys, io::plot::series_colour(2), false, false});
+    std::vector<io::plot::Chart> charts = {hist, spec};
+    if (!xs.empty()) charts.push_back(progress);
+    io::plot::write_charts((dir / (stem + "_style_measures.png")).string(), charts, "style-fit: " + where_,
                            "Grey-level histograms and radially averaged power spectra of the first image of " + where_ +
                                " and of its noise-free, noise-added and style-fitted simulations; and the fit's objective over its simulations.");
   }

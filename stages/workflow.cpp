@@ -1,5 +1,6 @@
 #include "workflow.hpp"
 
+#include <optional>
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 
@@ -161,6 +162,7 @@ Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
     step.request.origin = "step '" + name + "' of " + fs::path(path).filename().string();
     if (!has(sec, "stage")) throw ConfigError(where + ": no 'stage' key: expected the stage this step runs (see tmdflow stages)");
     std::string skip_if;
+    std::optional<std::string> skip_if_empty;
     for (const auto& [k, v] : sec) {
       if (v.find("${workflow.input}") != std::string::npos) out.reads_input = true;
       const std::string value = resolve(v, known, where + " " + k);
@@ -169,6 +171,7 @@ Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
       else if (k == "input") step.request.input = value;
       else if (k == "output") step.request.output = value;
       else if (canonical_option(k) == "skip-if-input") skip_if = value;
+      else if (canonical_option(k) == "skip-if-empty") skip_if_empty = value;
       else if (!value.empty()) step.request.options.emplace_back(k, value);  // empty: the stage's default
     }
     if (!has(sec, "input")) step.request.input = previous_output;
@@ -182,6 +185,8 @@ Workflow load_workflow(const std::string& path, const WorkflowOverrides& ov) {
     // Every step's keys are checked before the first step runs.
     check_stage_options(step.request);
     if (!skip_if.empty()) step.passed_over = passed_over(skip_if, step.request.input, where);
+    if (skip_if_empty && str::trim(*skip_if_empty).empty() && step.passed_over.empty())
+      step.passed_over = "its skip-if-empty value is empty (the step is optional and not asked for)";
     if (step.passed_over.empty()) {
       previous_output = step.request.output;
       chained_from_input = false;

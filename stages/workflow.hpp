@@ -33,7 +33,9 @@ struct WorkflowOverrides {
 /// Reads, overrides and resolves ${section.key} references. Throws ConfigError/UsageError.
 /// A step key whose value is empty is left out (the stage's default applies). The step key
 /// `skip-if-input = datacube` passes the step over when its input is already a datacube that
-/// tmdflow reads directly (an HDF5 4-D dataset: EMD 1.0, py4DSTEM, a tmdflow product).
+/// tmdflow reads directly (an HDF5 4-D dataset: EMD 1.0, py4DSTEM, a tmdflow product);
+/// `skip-if-empty = VALUE` passes it over when VALUE is empty (an optional step). A passed-over
+/// step's ${step.output} is its input.
 Workflow load_workflow(const std::string& path, const WorkflowOverrides& overrides);
 
 struct RunOptions {
