@@ -86,7 +86,8 @@ echo "== models: training and inference samples/s per core (1 thread), LibTorch 
 if [ -x "$BIN/tmdflow_bench_models" ]; then
   # Best of two interleaved runs of each side; rates from the median CPU time of a step (shared cores).
   set -- "resnet18q:resnet layout=18 width=16 outputs=2:64:32" "unet4x16:unet levels=4 base=16 classes=2:128:8" \
-         "autoencoder:autoencoder size=64 base=16 levels=3 latent=32:64:32" "detector:detector base=16 depth=4 classes=2:128:16"
+         "autoencoder:autoencoder size=64 base=16 levels=3 latent=32:64:32" "detector:detector base=16 depth=4 classes=2:128:16" \
+         "translator:style-translator base=8 content=32 attribute=8:256:8"
   rm -f "$DIR/models.txt"
   for round in 1 2; do
     OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 "$PY" benchmarks/bench_models_torch.py 2 "$@" | tee -a "$DIR/models.txt"
@@ -123,6 +124,25 @@ if [ -x "$BIN/tmdflow-learn" ]; then
   "$PY" benchmarks/bench_stacking.py --bin "$BIN" --work "$DIR/stacking" --ranks 2 | tee "$DIR/stacking.txt"
 else
   echo "  (tmdflow-learn not built: LibTorch missing)"
+fi
+echo
+
+echo "== style translation (issue #16): style-translate of 512 noise-free 256^2 patches at 0.1 A, 2 ranks, vs the model alone =="
+if [ -x "$BIN/tmdflow-learn" ] && [ -f models/res2-style-translator/model.pt ]; then
+  st="$DIR/style_patches.h5"
+  [ -f "$st" ] || "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow" --quiet stage make-trainset --output "$st:/trainset" --count 512 --patch-px 256 \
+      --pixel-A 0.1 --material ReS2 --layers 2 --dose-range-e-per-A2 0,0 --jitter-range-A 0,0 --voltage-kV 300 --convergence-mrad 21.3 \
+      --inner-mrad 39 --outer-mrad 200 --seed 3
+  t0=$(now)
+  "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow" --quiet stage style-translate --input "$st:/trainset" --output "$DIR/style_out.h5" --force \
+      --model res2-style-translator
+  t1=$(now)
+  alone=$(sed -n 's/^RESULT impl=libtorch model=translator .*infer_samples_per_cpu_s=\([0-9.]*\).*/\1/p' "$DIR/models.txt" 2>/dev/null | sort -g | tail -1)
+  awk -v a="$t0" -v b="$t1" -v m="${alone:-0}" 'BEGIN { r = 512 / (b - a); printf "RESULT style_translate patches_per_s=%.1f (goal >= 50)", r;
+       if (m > 0) printf ", the model alone on 2 cores %.1f/s: the stage reaches %.2f of it", 2 * m, r / (2 * m); printf "\n" }'
+  rm -f "$DIR/style_out.h5"
+else
+  echo "  (tmdflow-learn or models/res2-style-translator missing)"
 fi
 echo
 

@@ -217,7 +217,68 @@ class Detector(nn.Module):
         return self.maps(self.body(x))
 
 
-FAMILIES = {"resnet": ResNet, "unet": UNet, "autoencoder": Autoencoder, "detector": Detector}
+def standardise(x):
+    m = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - m) / ((x - m).pow(2).mean(dim=(1, 2, 3), keepdim=True) + 1e-10).sqrt()
+
+
+class ContentEncoder(nn.Module):
+    def __init__(self, base, content):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, base, 3, stride=2, padding=1)
+        self.c2 = nn.Conv2d(base, content, 3, stride=2, padding=1)
+        self.n2 = nn.InstanceNorm2d(content)
+        self.r1 = nn.Conv2d(content, content, 3, padding=1)
+        self.nr1 = nn.InstanceNorm2d(content)
+        self.r2 = nn.Conv2d(content, content, 3, padding=1)
+        self.nr2 = nn.InstanceNorm2d(content)
+
+    def forward(self, x):
+        h = F.relu(self.n2(self.c2(F.relu(self.c1(x)))))
+        return h + self.nr2(self.r2(F.relu(self.nr1(self.r1(h)))))
+
+
+class Generator(nn.Module):
+    def __init__(self, base, content, attribute):
+        super().__init__()
+        self.attribute = attribute
+        self.g1 = nn.Conv2d(content + attribute, content, 3, padding=1)
+        self.n1 = nn.InstanceNorm2d(content)
+        self.g2 = nn.Conv2d(content, 2 * base, 3, padding=1)
+        self.n2 = nn.InstanceNorm2d(2 * base)
+        self.g3 = nn.Conv2d(2 * base, base, 3, padding=1)
+        self.n3 = nn.InstanceNorm2d(base)
+        self.out = nn.Conv2d(base + 1, 1, 3, padding=1)
+        self.noise_half = nn.Linear(attribute, 2 * base)
+        self.noise_full = nn.Linear(attribute, base)
+
+    def forward(self, content, code, skip, noise_half, noise_full):
+        n = content.shape[0]
+        z = code.view(n, self.attribute, 1, 1).expand(n, self.attribute, content.shape[2], content.shape[3])
+        h = F.relu(self.n1(self.g1(torch.cat([content, z], 1))))
+        h = self.n2(self.g2(F.interpolate(h, scale_factor=2.0, mode="nearest"))) + noise_half * self.noise_half(code).view(n, -1, 1, 1)
+        h = self.n3(self.g3(F.interpolate(F.relu(h), scale_factor=2.0, mode="nearest"))) + noise_full * self.noise_full(code).view(n, -1, 1, 1)
+        return skip + self.out(torch.cat([F.relu(h), skip], 1))
+
+
+class StyleTranslator(nn.Module):
+    """learn/style_translator.hpp: the simulation -> experiment path (content encoder, generator, code)."""
+
+    def __init__(self, p):
+        super().__init__()
+        base, content, attribute = p.integer("base", 8), p.integer("content", 32), p.integer("attribute", 8)
+        self.encoder = ContentEncoder(base, content)
+        self.generator = Generator(base, content, attribute)
+        self.register_buffer("code", torch.zeros(1, attribute))
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        xs = standardise(x)
+        code = self.code.expand(n, -1)
+        return standardise(self.generator(self.encoder(xs), code, xs, torch.randn(n, 1, h // 2, w // 2), torch.randn(n, 1, h, w)))
+
+
+FAMILIES = {"resnet": ResNet, "unet": UNet, "autoencoder": Autoencoder, "detector": Detector, "style-translator": StyleTranslator}
 
 
 def build(family, params):
