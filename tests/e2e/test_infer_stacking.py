@@ -140,14 +140,20 @@ with h5py.File(reduced, "r") as f:
     keys = [k.decode() if isinstance(k, bytes) else k for k in s["images/input_key"][()]]
     check(sorted(keys) == ["left.npy", "seam.npy"], f"one image per input: {keys}")
     windows = int(s.attrs["windows_kept"] + s.attrs["windows_low_confidence"] + s.attrs["windows_missing"])
-    per_input = 0
+    per_input, confident = 0, 0
     for k in keys:
         product = [os.path.join(r, n) for r, _, ns in os.walk(os.path.join(camp, "products")) for n in ns if n == k.split(".")[0] + ".h5"]
         check(len(product) == 1, f"{k}: its product {product}")
         with h5py.File(product[0], "r") as p:
             per_input += p["stacking/maps/slip_a"][0, 0].size
+            c = p["stacking/maps/confidence"][()]
+            confident += int(np.sum(np.isfinite(c) & (c >= s.attrs["min_confidence"]) & np.isfinite(p["stacking/maps/slip_a"][0, 0])))
     check(windows == per_input, f"every window of the inputs' products is counted once: {windows} vs {per_input}")
-    check(abs(s["basins/count"][()].sum() - s.attrs["windows_kept"]) < 1e-9 and abs(s["basins/fraction"][()].sum() - 1) < 1e-9,
+    # The tiny model's windows (3 epochs, refinement off) may all fall below the confidence bar on
+    # some CPUs: the count of kept windows must be the products' own, and the basins must hold them.
+    check(s.attrs["windows_kept"] == confident, f"kept windows {s.attrs['windows_kept']}, the products' windows of confidence >= the bar {confident}")
+    fractions_ok = abs(s["basins/fraction"][()].sum() - 1) < 1e-9 if confident else not np.any(s["basins/fraction"][()] > 0)
+    check(abs(s["basins/count"][()].sum() - s.attrs["windows_kept"]) < 1e-9 and fractions_ok,
           f"every kept window is in a basin: {s['basins/count'][()]}, kept {s.attrs['windows_kept']}")
 check(os.path.exists(os.path.join(camp, "campaign", "figures", "stacking_campaign_landscape.png")), "the campaign's landscape figure")
 

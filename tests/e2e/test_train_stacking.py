@@ -139,7 +139,7 @@ for ranks in (1, 2):
                      "--set", "workflow.count=48", "--set", "workflow.test_count=8", "--set", "workflow.window_px=24",
                      "--set", "workflow.epochs=1", "--set", f"train.model-dir={os.path.join(tmp, 'wf_models', str(ranks))}",
                      "--set", "train.network-params=layout=18,width=4,head=8,norm=group,groups=2"], ranks=ranks, timeout=300)
-    check(code == 0 and "3 of 3 steps run" in out, f"train_stacking.ini, test-sized, {ranks} rank(s): exit {code}, {out[-1200:]}")
+    check(code == 0 and "3 of 5 steps run" in out and "passed over" in out, f"train_stacking.ini, test-sized, {ranks} rank(s): exit {code}, {out[-1200:]}")
     if code == 0:
         m = json.load(open(os.path.join(tmp, "wf_models", str(ranks), "manifest.json")))
         check(m["output"]["material"] == "ReS2" and m["output"]["stacking"] == "AA" and m["conditions"]["voltage_kV"] == 300
