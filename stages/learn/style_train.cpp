@@ -20,11 +20,8 @@
 #include "stage.hpp"
 #include "stage_list.hpp"
 #include "train_support.hpp"
-#include "tmdflow/analysis/dynamics/peaks.hpp"
 #include "tmdflow/analysis/style/grey_measures.hpp"
-#include "tmdflow/analysis/style/power_spectrum.hpp"
 #include "tmdflow/analysis/style/style_renderer.hpp"
-#include "tmdflow/cluster/kmeans.hpp"
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/io/image_stack.hpp"
@@ -32,6 +29,7 @@
 #include "tmdflow/io/plot_curves.hpp"
 #include "tmdflow/io/plot_panels.hpp"
 #include "tmdflow/learn/model_file.hpp"
+#include "tmdflow/learn/style_selection.hpp"
 #include "tmdflow/learn/style_translator.hpp"
 #include "tmdflow/learn/threads.hpp"
 #include "tmdflow/par/failure.hpp"
@@ -60,38 +58,6 @@ learn::TrainingImage at_pixel(const std::vector<float>& v, std::int64_t ny, std:
   const double f = pixel_A / target_A;
   return from_tensor(learn::resample(x, std::max<std::int64_t>(8, std::llround(double(ny) * f)), std::max<std::int64_t>(8, std::llround(double(nx) * f))));
 }
-
-torch::Tensor blur(const torch::Tensor& x, double sigma_px) {
-  const std::int64_t r = std::max<std::int64_t>(1, std::int64_t(std::ceil(3 * sigma_px)));
-  torch::Tensor k = torch::arange(-r, r + 1, torch::kFloat32);
-  k = torch::exp(-k * k / float(2 * sigma_px * sigma_px));
-  k = k / k.sum();
-  namespace F = torch::nn::functional;
-  const torch::Tensor p = F::pad(x, F::PadFuncOptions({r, r, r, r}).mode(torch::kReplicate));
-  return F::conv2d(F::conv2d(p, k.view({1, 1, 2 * r + 1, 1})), k.view({1, 1, 1, 2 * r + 1}));
-}
-
-// Features of the data selection: of a central side x side crop blurred by 0.3 A (the lattice's
-// look, not the noise's), 16 grey-level quantiles of the standardised crop and its radial power
-// spectrum (log10, mean 0).
-std::vector<double> selection_features(const learn::TrainingImage& im, std::int64_t side, double pixel_A, analysis::RadialSpectrum& spectrum) {
-  const std::int64_t y0 = (im.ny - side) / 2, x0 = (im.nx - side) / 2;
-  torch::Tensor c = as_tensor(im).narrow(2, y0, side).narrow(3, x0, side);
-  c = learn::standardise(blur(c, 0.3 / pixel_A)).contiguous();
-  std::vector<double> f;
-  const torch::Tensor sorted = std::get<0>(c.flatten().sort());
-  for (int q = 0; q < 16; ++q) f.push_back(sorted[std::int64_t((double(q) + 0.5) / 16 * double(sorted.numel()))].item<double>());
-  for (double p : spectrum.log_power(c.data_ptr<float>())) f.push_back(p);
-  return f;
-}
-
-struct Selection {
-  std::vector<std::vector<double>> coords;  // per item (simulations, then experiments): PCA coordinates
-  std::vector<int> cluster;                 // per item
-  std::vector<int> selected;                // per simulation
-  std::vector<double> distance;             // per simulation: to the experiments' centroid (PCA)
-  int experiment_cluster = 0;
-};
 
 class StyleTrain : public Stage {
  public:
@@ -134,7 +100,8 @@ class StyleTrain : public Stage {
         .add<double>("quantile-weight", &fit_.weight_quantile, 5, "weight of the grey-level quantile loss")
         .add<int>("select-min", &select_min_, 16, "fewest simulations trained on (the nearest to the experiments fill up the cluster)")
         .add<int>("select-max", &select_max_, 32, "most simulations trained on (the nearest of the experiments' cluster)")
-        .add<std::string>("network-params", &network_params_, "base=8,content=32,attribute=8", "sizes of the translator")
+        .add<std::string>("network-params", &network_params_, "base=8,content=32,attribute=8,tone=64",
+                                "sizes of the translator (tone: segments of its output tone curve, 0: none)")
         .add<std::string>("style", &style_, "", "a style-fit product FILE.h5[:/style] of one experiment: measure the translation against it")
         .add<std::string>("model-name", &model_name_, "style-translator", "name of the model")
         .add<std::string>("model-dir", &model_dir_, "", "folder of the model (default: the --model-name folder in 'models' beside the output)")
@@ -220,7 +187,9 @@ class StyleTrain : public Stage {
         exp_names.push_back(r.where() + (m.frames > 1 ? " frame " + std::to_string(k) : std::string()));
       }
     }
-    const Selection sel = select(ctx.comm, sims, exps);
+    learn::StyleSelectionSpec selection;
+    selection.select_min = select_min_, selection.select_max = select_max_, selection.pixel_A = pixel_A_, selection.seed = fit_.seed;
+    const learn::StyleSelection sel = learn::select_for_style(ctx.comm, sims, exps, selection);
     std::vector<learn::TrainingImage> chosen;
     for (std::size_t k = 0; k < sims.size(); ++k)
       if (sel.selected[k]) chosen.push_back(sims[k]);
@@ -265,7 +234,11 @@ class StyleTrain : public Stage {
     json metrics = {{"final_losses", {{"discriminators", log.loss_d.back()}, {"adversarial", log.loss_adversarial.back()},
                                       {"cycle", log.loss_cycle.back()}, {"consistency", log.loss_consistency.back()}, {"quantile", log.loss_quantile.back()}}}};
     if (meas.valid) metrics["measures"] = {{"kl_translated", meas.kl.back()}, {"ra_translated", meas.ra.back()}, {"atom_shift_mean_A", meas.shift_mean_A},
-                                           {"atom_shift_p95_A", meas.shift_p95_A}, {"columns_matched", meas.matched}};
+                                           {"atom_shift_p95_A", meas.shift_p95_A}, {"columns_matched", meas.matched},
+                                           {"atom_shift_averaged_mean_A", meas.shift_averaged_mean_A},
+                                           {"kl_network_alone", meas.kl_network_alone},
+                                           {"kl_at_pixel", meas.kl_model_pixel},
+                                           {"atom_shift_by_simulation_A", meas.shift_by_simulation}};
     man.metrics = metrics.dump();
     std::string sha;
     par::collectively(ctx.comm, [&] {
@@ -284,7 +257,10 @@ class StyleTrain : public Stage {
     bool valid = false;
     std::vector<std::string> names;  // noise_free, noise_added, style_fit, translated
     std::vector<double> kl, ra;
-    double experiment_ra = 0, shift_mean_A = 0, shift_p95_A = 0;
+    double experiment_ra = 0, shift_mean_A = 0, shift_p95_A = 0, shift_averaged_mean_A = 0, shift_averaged_p95_A = 0;
+    std::vector<double> shift_by_simulation;  // mean column shift of each of the 4 simulations [A]
+    double kl_network_alone = -1;             // KL of the translation without its tone curve (-1: none)
+    std::vector<double> kl_model_pixel;       // the 4 KLs with every image at the translator's pixel size (empty: no experiment)
     std::int64_t matched = 0, columns = 0;
     std::vector<float> translated;  // on the experiment's grey scale, H x W of the style's simulation
     std::vector<double> histogram;  // of the translation
@@ -307,77 +283,13 @@ class StyleTrain : public Stage {
     style_kl_.assign(kl.begin(), kl.begin() + 3);
     style_ra_.assign(ra.begin(), ra.begin() + 3);
     style_exp_ra_ = m.open_dataset("experiment_roughness").read_all<double>().front();
+    style_source_ = g.attr_string("source").value_or("");
     const std::vector<double> he = m.open_dataset("histogram_experiment").read_all<double>();
     grey_level_ = m.open_dataset("grey_level").read_all<double>();
     style_hist_.assign(he.begin(), he.begin() + std::ptrdiff_t(grey_level_.size()));
     scale_.lo = g.attr_double("grey_lo").value_or(0), scale_.hi = g.attr_double("grey_hi").value_or(255);
     scale_.bins = int(grey_level_.size());
     scale_.integer_levels = g.attr_string("grey_levels").value_or("").rfind("8-bit", 0) == 0;
-  }
-
-  Selection select(const par::Comm& comm, const std::vector<learn::TrainingImage>& sims, const std::vector<learn::TrainingImage>& exps) const {
-    std::int64_t side = 256;
-    for (const auto* set : {&sims, &exps})
-      for (const auto& im : *set) side = std::min({side, im.ny, im.nx});
-    analysis::RadialSpectrum spectrum(static_cast<int>(side), static_cast<int>(side), pixel_A_, 0.1, 24);
-    std::vector<std::vector<double>> feats;
-    for (const auto* set : {&sims, &exps})
-      for (const auto& im : *set) feats.push_back(selection_features(im, side, pixel_A_, spectrum));
-    const std::int64_t n = std::int64_t(feats.size()), d = std::int64_t(feats.front().size()), ns = std::int64_t(sims.size());
-    torch::Tensor X = torch::empty({n, d}, torch::kFloat64);
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = 0; j < d; ++j) X[i][j] = feats[std::size_t(i)][std::size_t(j)];
-    X = (X - X.mean(0, true)) / X.std(0, true, true).clamp_min(1e-9);
-    const auto [U, S, V] = torch::svd(X);
-    const std::int64_t k = std::min<std::int64_t>({2, n, d});
-    const torch::Tensor P = X.matmul(V.narrow(1, 0, k)).contiguous();
-    Selection sel;
-    sel.coords.resize(std::size_t(n));
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = 0; j < k; ++j) sel.coords[std::size_t(i)].push_back(P[i][j].item<double>());
-    // k-means (K = 2) on rank 0's rows (the others hold none), labels broadcast.
-    cluster::Matrix m("style selection", comm.is_root() ? n : 0, k);
-    auto mh = Kokkos::create_mirror_view(m);
-    if (comm.is_root())
-      for (std::int64_t i = 0; i < n; ++i)
-        for (std::int64_t j = 0; j < k; ++j) mh(i, j) = float(sel.coords[std::size_t(i)][std::size_t(j)]);
-    Kokkos::deep_copy(m, mh);
-    cluster::KmeansSpec ks;
-    ks.clusters = std::min<int>(2, int(n));
-    ks.seed = fit_.seed, ks.restarts = 4;
-    const cluster::KmeansResult r = cluster::kmeans(comm, m, comm.is_root() ? 0 : n, n, ks);
-    std::vector<double> labels(std::size_t(n), 0);
-    auto lh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), r.labels);
-    if (comm.is_root())
-      for (std::int64_t i = 0; i < n; ++i) labels[std::size_t(i)] = lh(i);
-    comm.bcast(labels.data(), labels.size(), 0);
-    for (double l : labels) sel.cluster.push_back(int(l));
-    std::vector<int> votes(2, 0);
-    for (std::int64_t i = ns; i < n; ++i) ++votes[std::size_t(sel.cluster[std::size_t(i)])];
-    sel.experiment_cluster = votes[1] > votes[0] ? 1 : 0;
-    std::vector<double> centre(std::size_t(k), 0);
-    for (std::int64_t i = ns; i < n; ++i)
-      for (std::int64_t j = 0; j < k; ++j) centre[std::size_t(j)] += sel.coords[std::size_t(i)][std::size_t(j)] / double(n - ns);
-    for (std::int64_t i = 0; i < ns; ++i) {
-      double s2 = 0;
-      for (std::int64_t j = 0; j < k; ++j) s2 += std::pow(sel.coords[std::size_t(i)][std::size_t(j)] - centre[std::size_t(j)], 2);
-      sel.distance.push_back(std::sqrt(s2));
-    }
-    // The simulations of the experiments' cluster, nearest first, at most select-max; the nearest
-    // others fill up to select-min.
-    std::vector<std::int64_t> order(static_cast<std::size_t>(ns));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-      const bool ia = sel.cluster[std::size_t(a)] == sel.experiment_cluster, ib = sel.cluster[std::size_t(b)] == sel.experiment_cluster;
-      if (ia != ib) return ia;
-      return sel.distance[std::size_t(a)] < sel.distance[std::size_t(b)];
-    });
-    sel.selected.assign(std::size_t(ns), 0);
-    std::int64_t in_cluster = 0;
-    for (std::int64_t i = 0; i < ns; ++i) in_cluster += sel.cluster[std::size_t(i)] == sel.experiment_cluster;
-    const std::int64_t keep = std::clamp<std::int64_t>(in_cluster, std::min<std::int64_t>(select_min_, ns), std::min<std::int64_t>(select_max_, ns));
-    for (std::int64_t q = 0; q < keep; ++q) sel.selected[std::size_t(order[std::size_t(q)])] = 1;
-    return sel;
   }
 
   // The learned translation of the style-fit's noise-free simulation, on the experiment's grey
@@ -388,57 +300,98 @@ class StyleTrain : public Stage {
     m.names = {"noise_free", "noise_added", "style_fit", "translated"};
     const std::int64_t H = style_ny_, W = style_nx_, npx = H * W;
     const std::vector<float> clean(style_sims_.begin(), style_sims_.begin() + npx);
-    torch::Tensor out;
-    {
-      torch::NoGradGuard guard;
-      const torch::Tensor x = torch::from_blob(const_cast<float*>(clean.data()), {1, 1, H, W}, torch::kFloat32);
-      out = learn::translate_at(tr, x, style_pixel_A_, pixel_A_, fit_.seed, 0).contiguous();
-    }
-    std::vector<float> t(out.data_ptr<float>(), out.data_ptr<float>() + npx);
+    const torch::Tensor x = torch::from_blob(const_cast<float*>(clean.data()), {1, 1, H, W}, torch::kFloat32);
     // onto the experiment's grey scale by its moments (from its histogram)
     double sum = 0, sum2 = 0, cnt = 0;
     for (std::size_t b = 0; b < style_hist_.size(); ++b) sum += style_hist_[b] * grey_level_[b], sum2 += style_hist_[b] * grey_level_[b] * grey_level_[b], cnt += style_hist_[b];
     const double mean = sum / cnt, sd = std::sqrt(std::max(0.0, sum2 / cnt - mean * mean));
-    const analysis::GreyMapping g = analysis::match_moments(t, mean, sd);
-    for (auto& v : t) v = float(scale_.stored(g.gain * double(v) + g.offset));
+    auto translated = [&] {
+      torch::NoGradGuard guard;
+      const torch::Tensor out = learn::translate_at(tr, x, style_pixel_A_, pixel_A_, fit_.seed, 0).contiguous();
+      std::vector<float> t(out.data_ptr<float>(), out.data_ptr<float>() + npx);
+      const analysis::GreyMapping g = analysis::match_moments(t, mean, sd);
+      for (auto& v : t) v = float(scale_.stored(g.gain * double(v) + g.offset));
+      return t;
+    };
+    const std::vector<float> t = translated();
     m.histogram = analysis::grey_histogram(t.data(), t.size(), scale_);
     m.kl = style_kl_, m.ra = style_ra_;
     m.kl.push_back(analysis::kl_divergence(style_hist_, m.histogram));
     m.ra.push_back(analysis::line_roughness(t.data(), int(H), int(W), scale_));
+    if (tr.tone_from().defined()) {  // the network alone: the tone curve set to the identity for a moment
+      torch::NoGradGuard guard;
+      const torch::Tensor knots = tr.tone_to().clone();
+      tr.tone_to().copy_(tr.tone_from());
+      const std::vector<float> n = translated();
+      tr.tone_to().copy_(knots);
+      m.kl_network_alone = analysis::kl_divergence(style_hist_, analysis::grey_histogram(n.data(), n.size(), scale_));
+    }
     m.experiment_ra = style_exp_ra_;
     m.translated = t;
-    // Columns: maxima of both images blurred by 0.3 A, at least 1.5 A apart; those of the
-    // simulation above its 90th percentile (the metal columns), each matched to the nearest maximum
-    // of the translation above its 80th percentile within 1 A.
-    auto peaks = [&](const std::vector<float>& v, double percentile) {
-      torch::Tensor b = blur(torch::from_blob(const_cast<float*>(v.data()), {1, 1, H, W}, torch::kFloat32), 0.3 / style_pixel_A_).contiguous();
-      b = learn::standardise(b).contiguous();
-      const float thr = std::get<0>(b.flatten().sort())[std::int64_t(percentile * double(npx))].item<float>();
-      analysis::dynamics::PeakSpec ps;
-      ps.threshold = thr, ps.min_distance_px = 1.5 / style_pixel_A_;
-      return analysis::dynamics::find_peaks(b.data_ptr<float>(), H, W, 0, ps);
-    };
-    const auto pa = peaks(clean, 0.9), pb = peaks(t, 0.8);
-    std::vector<double> shifts;
-    const double edge = 1.0 / style_pixel_A_, reach = 1.0 / style_pixel_A_;
-    for (const auto& a : pa) {
-      if (a.x < edge || a.y < edge || a.x > double(W) - 1 - edge || a.y > double(H) - 1 - edge) continue;
-      double best = 1e30;
-      for (const auto& b : pb) best = std::min(best, std::hypot(a.x - b.x, a.y - b.y));
-      ++m.columns;
-      if (best <= reach) shifts.push_back(best * style_pixel_A_);
-    }
-    m.matched = std::int64_t(shifts.size());
-    if (!shifts.empty()) {
-      m.shift_mean_A = std::accumulate(shifts.begin(), shifts.end(), 0.0) / double(shifts.size());
-      std::sort(shifts.begin(), shifts.end());
-      m.shift_p95_A = shifts[std::min(shifts.size() - 1, std::size_t(0.95 * double(shifts.size())))];
+    m.kl_model_pixel = kl_at_model_pixel(tr);
+    // Columns of the noise-free simulation found again in the translation (learn::column_shift).
+    auto shift_of = [&](const std::vector<float>& image) { return learn::column_shift(clean, image, H, W, style_pixel_A_); };
+    const learn::ColumnShift st = shift_of(t);
+    m.columns = st.columns, m.matched = st.matched, m.shift_mean_A = st.mean_A, m.shift_p95_A = st.p95_A;
+    // Baselines: the columns' apparent shift in the style-fit's noisy simulations (physical noise,
+    // no column moved), and the translation's own displacement with its noise averaged out (the
+    // mean of `kAveraged` translations, each with its own noise draw).
+    m.shift_by_simulation = {0.0};
+    for (std::int64_t k = 1; k < 3; ++k)
+      m.shift_by_simulation.push_back(shift_of(std::vector<float>(style_sims_.begin() + k * npx, style_sims_.begin() + (k + 1) * npx)).mean_A);
+    m.shift_by_simulation.push_back(st.mean_A);
+    {
+      constexpr std::int64_t kAveraged = 16;
+      torch::NoGradGuard guard;
+      const torch::Tensor x = torch::from_blob(const_cast<float*>(clean.data()), {1, 1, H, W}, torch::kFloat32).expand({kAveraged, 1, H, W});
+      const torch::Tensor mean = learn::translate_at(tr, x.contiguous(), style_pixel_A_, pixel_A_, fit_.seed, 1).mean(0).contiguous();
+      const learn::ColumnShift sa = shift_of(std::vector<float>(mean.data_ptr<float>(), mean.data_ptr<float>() + npx));
+      m.shift_averaged_mean_A = sa.mean_A, m.shift_averaged_p95_A = sa.p95_A;
     }
     return m;
   }
 
+  // The four KLs again with the experiment and every simulation at the translator's pixel size
+  // (area averages), the translation made there and not resampled back: the style the trainsets it
+  // makes have. The experiment: the first frame of the style-fit's input; on its own grey scale
+  // (256 bins between its 0.1 % and 99.9 % quantiles), each simulation mapped onto it by moments.
+  std::vector<double> kl_at_model_pixel(learn::StyleTranslator& tr) const {
+    if (style_source_.empty() || !fs::exists(io::parse_target(style_source_, "/image_stack").file)) {
+      log::warn("style-train: ", style_where_, ": its experiment ", style_source_, " is not at hand: no measures at pixel-A");
+      return {};
+    }
+    const io::ImageStackReader r = io::ImageStackReader::open(style_source_);
+    const std::int64_t H = r.meta().height, W = r.meta().width;
+    if (H != style_ny_ || W != style_nx_) return {};
+    std::vector<float> e(std::size_t(H * W));
+    r.read_frames_as<float>(0, 1, e.data());
+    const auto side = [&](std::int64_t n) { return std::max<std::int64_t>(4, 4 * std::llround(double(n) * style_pixel_A_ / pixel_A_ / 4.0)); };
+    const std::int64_t h = side(H), w = side(W), n = h * w;
+    torch::NoGradGuard guard;
+    auto at_pixel = [&](const float* v) {
+      return learn::resample(torch::from_blob(const_cast<float*>(v), {1, 1, H, W}, torch::kFloat32), h, w).contiguous();
+    };
+    const torch::Tensor ex = at_pixel(e.data());
+    const float* ep = ex.data_ptr<float>();
+    const analysis::GreyScale scale = analysis::grey_scale_of({ep}, std::size_t(n));
+    const std::vector<double> he = analysis::grey_histogram(ep, std::size_t(n), scale);
+    const double mean = ex.mean().item<double>(), sd = ex.std(false).item<double>();
+    auto kl_of = [&](const torch::Tensor& t) {
+      const torch::Tensor c = t.contiguous();
+      std::vector<float> v(c.data_ptr<float>(), c.data_ptr<float>() + n);
+      const analysis::GreyMapping g = analysis::match_moments(v, mean, sd);
+      for (auto& x : v) x = float(scale.stored(g.gain * double(x) + g.offset));
+      return analysis::kl_divergence(he, analysis::grey_histogram(v.data(), v.size(), scale));
+    };
+    std::vector<double> out;
+    for (std::int64_t k = 0; k < 3; ++k) out.push_back(kl_of(at_pixel(style_sims_.data() + k * H * W)));
+    const auto [nh, nf] = learn::translation_noise(fit_.seed, 0, 1, h, w);
+    out.push_back(kl_of(tr.translate(at_pixel(style_sims_.data()), nh, nf)));
+    return out;
+  }
+
   void write_product(const StageContext& ctx, const io::h5::Group& g, std::size_t nsims, const std::vector<learn::TrainingImage>& exps,
-                     const std::vector<std::string>& exp_names, const Selection& sel, const learn::TranslatorLog& log, const Measures& meas,
+                     const std::vector<std::string>& exp_names, const learn::StyleSelection& sel, const learn::TranslatorLog& log, const Measures& meas,
                      const std::string& sha, const std::string& threads) const {
     g.set_attr("emd_group_type", "root");
     g.set_attr("python_class", "Root");
@@ -481,6 +434,14 @@ class StyleTrain : public Stage {
       m.set_attr("experiment_roughness", meas.experiment_ra);
       m.set_attr("atom_shift_mean_A", meas.shift_mean_A);
       m.set_attr("atom_shift_p95_A", meas.shift_p95_A);
+      if (meas.kl_network_alone >= 0) m.set_attr("kl_network_alone", meas.kl_network_alone);
+      if (!meas.kl_model_pixel.empty())
+        m.write_vector("kl_at_pixel", meas.kl_model_pixel)
+            .set_attr("units", "nats: KL(experiment || simulation) with every image at the translator's pixel size");
+      m.set_attr("atom_shift_averaged_mean_A", meas.shift_averaged_mean_A);
+      m.set_attr("atom_shift_averaged_p95_A", meas.shift_averaged_p95_A);
+      m.write_vector("atom_shift_by_simulation_A", meas.shift_by_simulation)
+          .set_attr("units", "A: mean distance of the noise-free simulation's metal columns to the nearest maximum of each simulation");
       m.set_attr("columns", meas.columns);
       m.set_attr("columns_matched", meas.matched);
       m.write_vector("grey_level", grey_level_);
@@ -493,7 +454,7 @@ class StyleTrain : public Stage {
   }
 
   void write_figures(const StageContext& ctx, learn::StyleTranslator& tr, const std::vector<learn::TrainingImage>& sims,
-                     const std::vector<learn::TrainingImage>& exps, const Selection& sel, const learn::TranslatorLog& log, const Measures& meas) const {
+                     const std::vector<learn::TrainingImage>& exps, const learn::StyleSelection& sel, const learn::TranslatorLog& log, const Measures& meas) const {
     const fs::path dir = figures_folder(figures_, ctx.output.file);
     fs::create_directories(dir);
     const std::string stem = fs::path(ctx.output.file).stem().string();
@@ -567,11 +528,15 @@ class StyleTrain : public Stage {
       bars.series.push_back({"KL", idx, meas.kl, io::plot::series_colour(0), false, true});
       bars.series.push_back({"Ra", idx, meas.ra, io::plot::series_colour(1), false, true});
       bars.series.push_back({"Ra experiment", {1, 4}, {meas.experiment_ra, meas.experiment_ra}, {0, 0, 0}, true, false});
+      bars.series.push_back({"column shift (A)", idx, meas.shift_by_simulation, io::plot::series_colour(2), false, true});
       io::plot::write_charts((dir / (stem + "_style_measures.png")).string(), {hist, bars}, "style-train: measures against " + style_where_,
                              "Grey-level histogram of the experiment of " + style_where_ + " and of the learned translation of its noise-free "
                              "simulation (same structure, on its grey scale); KL and Ra of the four simulations. Atom columns moved by "
                              "the translation: mean " + Options::text(std::round(meas.shift_mean_A * 1000) / 1000) + " A over " +
-                                 std::to_string(meas.matched) + " columns.");
+                                 std::to_string(meas.matched) + " columns (" + Options::text(std::round(meas.shift_averaged_mean_A * 1000) / 1000) +
+                                 " A with the noise averaged over 16 draws; the noisy physical simulations, whose columns do not move, show " +
+                                 Options::text(std::round(meas.shift_by_simulation[1] * 1000) / 1000) + " and " +
+                                 Options::text(std::round(meas.shift_by_simulation[2] * 1000) / 1000) + " A).");
     }
   }
 
@@ -586,6 +551,7 @@ class StyleTrain : public Stage {
   // the style-fit product
   std::string style_where_;
   double style_pixel_A_ = 0, style_exp_ra_ = 0;
+  std::string style_source_;  // the style-fit's experiment (an image stack), for the measures at pixel-A
   std::int64_t style_ny_ = 0, style_nx_ = 0;
   std::vector<float> style_sims_;
   std::vector<double> style_kl_, style_ra_, style_hist_, grey_level_;

@@ -6,6 +6,7 @@ style-fit's structure, and the translation moved the metal columns by less than 
 style-translate turns a noise-free trainset into one with the same labels and attributes, each
 patch standardised, the same at 1 and 2 ranks (the noise is keyed by the patch), and train-stacking
 trains on it. Bad inputs fail with one line and leave nothing behind."""
+import json
 import os
 
 import h5py
@@ -22,6 +23,8 @@ run_ok(["run", os.path.join(SOURCE, "workflows", "style_train.ini"), "--set", f"
         "--set", "translator.select-min=2", "--set", "translator.select-max=4", "--set", "translator.batch=2",
         "--set", "style.evaluations=100", "--set", "style.fit-px=128"], ranks=2, timeout=600)
 check(os.path.exists(os.path.join(model, "model.pt")) and os.path.exists(os.path.join(model, "manifest.json")), "no model written")
+with open(os.path.join(model, "manifest.json")) as mf:
+    check(json.load(mf)["architecture"]["params"].get("tone") == "64", "style-train's translator has no tone curve of 64 segments")
 with h5py.File(out, "r") as f:
     g = f["style_translator"]
     sel = g["selection/selected"][()]
@@ -36,6 +39,13 @@ with h5py.File(out, "r") as f:
     check(kl[0] > kl[2], f"style-fit below noise-free: {kl}")
     check(m.attrs["columns_matched"] >= 0.9 * m.attrs["columns"] > 0, f"columns {m.attrs['columns_matched']} of {m.attrs['columns']}")
     check(m.attrs["atom_shift_mean_A"] < 0.2, f"atom shift {m.attrs['atom_shift_mean_A']} A")
+    kp = m["kl_at_pixel"][()]
+    check(kp.shape == (4,) and np.all(np.isfinite(kp)) and np.all(kp >= 0), f"KL at the translator's pixel size {kp}")
+    check(kp[0] > kp[2], f"at the translator's pixel size, style-fit below noise-free: {kp}")
+    check(np.isfinite(m.attrs["kl_network_alone"]) and m.attrs["kl_network_alone"] >= 0, "no KL of the network alone (tone curve)")
+    sh = m["atom_shift_by_simulation_A"][()]
+    check(sh.shape == (4,) and sh[0] == 0 and np.all(np.isfinite(sh)) and sh[3] == m.attrs["atom_shift_mean_A"], f"shifts {sh}")
+    check(0 <= m.attrs["atom_shift_averaged_mean_A"] < 0.2, f"averaged shift {m.attrs['atom_shift_averaged_mean_A']}")
     check(g.attrs["pixel_A"] == 0.1, f"pixel {g.attrs['pixel_A']}")
 check("valid" in run_ok(["validate", out]), "style_translator/1 does not validate")
 figs = os.path.join(tmp, "figures")

@@ -10,6 +10,7 @@
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/learn/data_parallel.hpp"
 #include "tmdflow/learn/spec_params.hpp"
+#include "tmdflow/learn/style_selection.hpp"
 #include "tmdflow/par/failure.hpp"
 #include "tmdflow/par/progress.hpp"
 
@@ -37,6 +38,8 @@ TranslatorSizes TranslatorSizes::from(const NetworkSpec& spec) {
   s.base = p.integer("base", 8, 1, 1024);
   s.content = p.integer("content", 32, 1, 4096);
   s.attribute = p.integer("attribute", 8, 1, 1024);
+  s.tone = p.integer("tone", 0, 0, 4096);
+  if (s.tone == 1) throw ConfigError("network: key 'tone': expected 0 (no tone curve) or at least 2 segments, found 1");
   p.finish();
   return s;
 }
@@ -44,6 +47,7 @@ TranslatorSizes TranslatorSizes::from(const NetworkSpec& spec) {
 void TranslatorSizes::to(NetworkSpec& spec) const {
   spec.family = "style-translator";
   spec.params = {{"base", std::to_string(base)}, {"content", std::to_string(content)}, {"attribute", std::to_string(attribute)}};
+  if (tone > 0) spec.params["tone"] = std::to_string(tone);
 }
 
 torch::Tensor standardise(const torch::Tensor& x) {
@@ -132,6 +136,19 @@ StyleTranslator::StyleTranslator(const NetworkSpec& spec) : sizes_(TranslatorSiz
   encoder_ = register_module("encoder", ContentEncoder(sizes_));
   generator_ = register_module("generator", Generator(sizes_));
   code_ = register_buffer("code", torch::zeros({1, sizes_.attribute}));
+  if (sizes_.tone > 0) {
+    tone_from_ = register_buffer("tone_from", torch::linspace(-4, 4, sizes_.tone + 1));
+    tone_to_ = register_buffer("tone_to", torch::linspace(-4, 4, sizes_.tone + 1));
+  }
+}
+
+torch::Tensor apply_tone_curve(const torch::Tensor& x, const torch::Tensor& from, const torch::Tensor& to) {
+  const std::int64_t k = from.numel();
+  const torch::Tensor flat = x.reshape({-1}).contiguous();
+  const torch::Tensor hi = torch::searchsorted(from, flat).clamp(1, k - 1), lo = hi - 1;
+  const torch::Tensor f0 = from.index_select(0, lo), f1 = from.index_select(0, hi);
+  const torch::Tensor t0 = to.index_select(0, lo), t1 = to.index_select(0, hi);
+  return (t0 + (flat - f0) * (t1 - t0) / (f1 - f0)).view(x.sizes());
 }
 
 torch::Tensor StyleTranslator::translate(const torch::Tensor& x, const torch::Tensor& noise_half, const torch::Tensor& noise_full) {
@@ -140,7 +157,8 @@ torch::Tensor StyleTranslator::translate(const torch::Tensor& x, const torch::Te
                      std::to_string(x.size(3)));
   const torch::Tensor xs = standardise(x);
   const torch::Tensor code = code_.expand({x.size(0), sizes_.attribute});
-  return standardise(generator_(encoder_(xs), code, xs, noise_half, noise_full));
+  const torch::Tensor y = standardise(generator_(encoder_(xs), code, xs, noise_half, noise_full));
+  return sizes_.tone > 0 ? standardise(apply_tone_curve(y, tone_from_, tone_to_)) : y;
 }
 
 torch::Tensor StyleTranslator::forward(torch::Tensor x) {
@@ -213,15 +231,6 @@ torch::Tensor batch_of(const std::vector<TrainingImage>& images, std::int64_t n,
   std::vector<torch::Tensor> v;
   for (std::int64_t k = 0; k < n; ++k) v.push_back(cut_crop(images[std::size_t(rng() % images.size())], crop, rng, o));
   return torch::cat(v, 0);
-}
-
-torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {
-  const std::int64_t r = std::max<std::int64_t>(1, std::int64_t(std::ceil(3 * sigma)));
-  torch::Tensor k = torch::arange(-r, r + 1, torch::kFloat32);
-  k = torch::exp(-k * k / float(2 * sigma * sigma));
-  k = k / k.sum();
-  const torch::Tensor y = F::conv2d(x, k.view({1, 1, 2 * r + 1, 1}), F::Conv2dFuncOptions().padding({r, 0}));
-  return F::conv2d(y, k.view({1, 1, 1, 2 * r + 1}), F::Conv2dFuncOptions().padding({0, r}));
 }
 
 torch::Tensor ls(const torch::Tensor& score, double target) { return (score - target).pow(2).mean(); }
@@ -300,7 +309,7 @@ TranslatorLog fit_translator(const par::Comm& comm, StyleTranslator& tr, const s
     // Reconstructions and the content consistency compare low-passed images: the noise is drawn
     // afresh each time and no loss can ask for the same draw back (on whole images the L1 terms
     // would forbid the generators to make noise at all); the adversarial and quantile terms shape it.
-    auto low = [&](const torch::Tensor& t) { return gaussian_blur(t, sigma); };
+    auto low = [&](const torch::Tensor& t) { return gaussian_blur(t, sigma, BlurEdge::zeros); };
     const torch::Tensor xl = low(x), yl = low(y);
     const torch::Tensor cycle = (low(x_back) - xl).abs().mean() + (low(y_back) - yl).abs().mean();
     const torch::Tensor self = (low(gen_sim(cx, ax, x, noise(x, 2), noise(x, 1))) - xl).abs().mean() +
@@ -346,6 +355,41 @@ TranslatorLog fit_translator(const par::Comm& comm, StyleTranslator& tr, const s
         ++n;
       }
     tr.code().copy_(sum / double(n));
+  }
+  // The tone curve: quantile map from translated simulation crops to experiment crops (every rank
+  // the same crops and noise), fitted with the identity curve in place.
+  if (sz.tone > 0) {
+    torch::NoGradGuard guard;
+    const std::int64_t K = sz.tone;
+    tr.tone_from().copy_(torch::linspace(-4, 4, K + 1));
+    tr.tone_to().copy_(tr.tone_from());
+    std::mt19937_64 rng(o.seed * 37 + 29);
+    std::vector<torch::Tensor> translated, experimental;
+    const std::int64_t per_sim = std::max<std::int64_t>(1, 64 / std::int64_t(sims.size()));
+    std::int64_t index = 0;
+    for (const auto& im : sims)
+      for (std::int64_t k = 0; k < per_sim; ++k, ++index) {
+        const torch::Tensor c = cut_crop(im, o.crop, rng, o);
+        const auto [nh, nf] = translation_noise(o.seed, index, 1, o.crop, o.crop);
+        translated.push_back(tr.translate(c, nh, nf).flatten());
+      }
+    const std::int64_t per_exp = std::max<std::int64_t>(8, 64 / std::int64_t(exps.size()));
+    for (const auto& im : exps)
+      for (std::int64_t k = 0; k < per_exp; ++k) experimental.push_back(cut_crop(im, o.crop, rng, o).flatten());
+    const torch::Tensor p = torch::linspace(0.0005, 0.9995, K + 1, torch::kFloat64);
+    auto quantiles = [&](const std::vector<torch::Tensor>& v) {
+      const torch::Tensor s = std::get<0>(torch::cat(v).to(torch::kFloat64).sort());
+      const torch::Tensor at = (p * double(s.numel() - 1)).round().to(torch::kLong);
+      return s.index_select(0, at);
+    };
+    torch::Tensor from = quantiles(translated), to = quantiles(experimental);
+    // strictly increasing knots (ties where the translation's grey levels bunch up)
+    for (std::int64_t k = 1; k <= K; ++k) {
+      from[k] = std::max(from[k].item<double>(), from[k - 1].item<double>() + 1e-4);
+      to[k] = std::max(to[k].item<double>(), to[k - 1].item<double>());
+    }
+    tr.tone_from().copy_(from.to(torch::kFloat32));
+    tr.tone_to().copy_(to.to(torch::kFloat32));
   }
   log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return log;

@@ -27,6 +27,7 @@ struct TranslatorSizes {
   std::int64_t base = 8;        // channels at full resolution (generator's last layer)
   std::int64_t content = 32;    // channels of the content map (1/4 resolution)
   std::int64_t attribute = 8;   // length of the attribute code
+  std::int64_t tone = 0;        // knots of the output's tone curve (0: none; style-train: 64)
   static TranslatorSizes from(const NetworkSpec& spec);
   void to(NetworkSpec& spec) const;
 };
@@ -99,7 +100,12 @@ TORCH_MODULE(ContentDiscriminator);
 /// The shipped translator: simulation -> experiment style. forward(x) standardises each image,
 /// translates it with the stored code and noise from torch's global generator, and returns the
 /// standardised translation; translate() takes the noise explicitly (reproducible per image).
-/// Spec: family "style-translator"; base=8 content=32 attribute=8.
+/// With tone=K > 0 the standardised output passes through a monotone tone curve of K segments
+/// (the detector's and exporter's grey-level response: piecewise linear between the knots
+/// tone_from -> tone_to, extended linearly beyond the ends, fitted by fit_translator as the quantile
+/// map from translated simulations to the experiments) and is standardised again; tone=0 (models
+/// made before the curve existed) has none.
+/// Spec: family "style-translator"; base=8 content=32 attribute=8 [tone=K].
 class StyleTranslator : public Network {
  public:
   explicit StyleTranslator(const NetworkSpec& spec);
@@ -108,6 +114,9 @@ class StyleTranslator : public Network {
   torch::Tensor translate(const torch::Tensor& x, const torch::Tensor& noise_half, const torch::Tensor& noise_full);
   /// The experiments' mean attribute code (1, attribute), set by training.
   torch::Tensor& code() { return code_; }
+  /// The tone curve's knots (tone + 1 each; undefined tensors when tone = 0).
+  torch::Tensor& tone_from() { return tone_from_; }
+  torch::Tensor& tone_to() { return tone_to_; }
   ContentEncoder& encoder() { return encoder_; }
   Generator& generator() { return generator_; }
 
@@ -116,8 +125,12 @@ class StyleTranslator : public Network {
   TranslatorSizes sizes_;
   ContentEncoder encoder_{nullptr};
   Generator generator_{nullptr};
-  torch::Tensor code_;
+  torch::Tensor code_, tone_from_, tone_to_;
 };
+
+/// The monotone piecewise-linear map of x through the knots from -> to (both increasing, same
+/// length >= 2), extended linearly beyond the first and last segments.
+torch::Tensor apply_tone_curve(const torch::Tensor& x, const torch::Tensor& from, const torch::Tensor& to);
 
 /// Each image of (n, 1, H, W) to mean 0 and sd 1.
 torch::Tensor standardise(const torch::Tensor& x);
@@ -154,7 +167,9 @@ struct TranslatorLog {
 /// Trains the translator (and the training-only parts, discarded) data-parallel over the ranks:
 /// every rank holds every image and draws its own share of the batch (keyed by seed, step and
 /// rank), one gradient allreduce per step for the generators' side and one for the
-/// discriminators'. At the end the translator's code is the mean code of `experiments` crops.
+/// discriminators'. At the end the translator's code is the mean code of `experiments` crops and,
+/// with a tone curve, its knots are the quantiles (probabilities evenly spaced from 0.05 % to
+/// 99.95 %) of translated simulation crops (tone_from) and of the experiments' crops (tone_to).
 /// Deterministic for a seed and rank count. `on_log` (rank 0) is called every `log_every` steps.
 TranslatorLog fit_translator(const par::Comm& comm, StyleTranslator& translator, const std::vector<TrainingImage>& simulations,
                              const std::vector<TrainingImage>& experiments, const TranslatorFit& options, std::int64_t log_every = 50,
