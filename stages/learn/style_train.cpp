@@ -236,6 +236,8 @@ class StyleTrain : public Stage {
     if (meas.valid) metrics["measures"] = {{"kl_translated", meas.kl.back()}, {"ra_translated", meas.ra.back()}, {"atom_shift_mean_A", meas.shift_mean_A},
                                            {"atom_shift_p95_A", meas.shift_p95_A}, {"columns_matched", meas.matched},
                                            {"atom_shift_averaged_mean_A", meas.shift_averaged_mean_A},
+                                           {"atom_shift_median_A", meas.shift_median_A},
+                                           {"atom_shift_resampled_mean_A", meas.shift_resampled_mean_A},
                                            {"kl_network_alone", meas.kl_network_alone},
                                            {"kl_at_pixel", meas.kl_model_pixel},
                                            {"atom_shift_by_simulation_A", meas.shift_by_simulation}};
@@ -257,7 +259,8 @@ class StyleTrain : public Stage {
     bool valid = false;
     std::vector<std::string> names;  // noise_free, noise_added, style_fit, translated
     std::vector<double> kl, ra;
-    double experiment_ra = 0, shift_mean_A = 0, shift_p95_A = 0, shift_averaged_mean_A = 0, shift_averaged_p95_A = 0;
+    double experiment_ra = 0, shift_mean_A = 0, shift_p95_A = 0, shift_median_A = 0, shift_averaged_mean_A = 0, shift_averaged_p95_A = 0,
+           shift_resampled_mean_A = 0;
     std::vector<double> shift_by_simulation;  // mean column shift of each of the 4 simulations [A]
     double kl_network_alone = -1;             // KL of the translation without its tone curve (-1: none)
     std::vector<double> kl_model_pixel;       // the 4 KLs with every image at the translator's pixel size (empty: no experiment)
@@ -347,7 +350,13 @@ class StyleTrain : public Stage {
       const torch::Tensor mean = learn::translate_at(tr, x.contiguous(), style_pixel_A_, pixel_A_, fit_.seed, 1).mean(0).contiguous();
       const learn::ColumnShift sa = shift_of(std::vector<float>(mean.data_ptr<float>(), mean.data_ptr<float>() + npx));
       m.shift_averaged_mean_A = sa.mean_A, m.shift_averaged_p95_A = sa.p95_A;
+      // and what the round trip to the translator's pixel size and back does alone
+      const std::int64_t h = std::max<std::int64_t>(4, 4 * std::llround(double(H) * style_pixel_A_ / pixel_A_ / 4.0)),
+                         w = std::max<std::int64_t>(4, 4 * std::llround(double(W) * style_pixel_A_ / pixel_A_ / 4.0));
+      const torch::Tensor back = learn::resample(learn::resample(x.narrow(0, 0, 1), h, w), H, W).contiguous();
+      m.shift_resampled_mean_A = shift_of(std::vector<float>(back.data_ptr<float>(), back.data_ptr<float>() + npx)).mean_A;
     }
+    m.shift_median_A = st.median_A;
     return m;
   }
 
@@ -438,6 +447,8 @@ class StyleTrain : public Stage {
       if (!meas.kl_model_pixel.empty())
         m.write_vector("kl_at_pixel", meas.kl_model_pixel)
             .set_attr("units", "nats: KL(experiment || simulation) with every image at the translator's pixel size");
+      m.set_attr("atom_shift_median_A", meas.shift_median_A);
+      m.set_attr("atom_shift_resampled_mean_A", meas.shift_resampled_mean_A);
       m.set_attr("atom_shift_averaged_mean_A", meas.shift_averaged_mean_A);
       m.set_attr("atom_shift_averaged_p95_A", meas.shift_averaged_p95_A);
       m.write_vector("atom_shift_by_simulation_A", meas.shift_by_simulation)

@@ -46,6 +46,8 @@ with h5py.File(out, "r") as f:
     sh = m["atom_shift_by_simulation_A"][()]
     check(sh.shape == (4,) and sh[0] == 0 and np.all(np.isfinite(sh)) and sh[3] == m.attrs["atom_shift_mean_A"], f"shifts {sh}")
     check(0 <= m.attrs["atom_shift_averaged_mean_A"] < 0.2, f"averaged shift {m.attrs['atom_shift_averaged_mean_A']}")
+    check(0 <= m.attrs["atom_shift_median_A"] <= m.attrs["atom_shift_p95_A"], f"median shift {m.attrs['atom_shift_median_A']}")
+    check(0 <= m.attrs["atom_shift_resampled_mean_A"] < 0.2, f"resampled shift {m.attrs['atom_shift_resampled_mean_A']}")
     check(g.attrs["pixel_A"] == 0.1, f"pixel {g.attrs['pixel_A']}")
 check("valid" in run_ok(["validate", out]), "style_translator/1 does not validate")
 figs = os.path.join(tmp, "figures")

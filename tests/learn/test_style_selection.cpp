@@ -94,6 +94,7 @@ TEST(StyleSelection, ColumnShiftMeasuresAKnownDisplacement) {
   const double expected = std::hypot(1.5, 0.5) * pixel_A;
   EXPECT_NEAR(moved.mean_A, expected, 0.02) << "columns moved by " << expected << " A";
   EXPECT_NEAR(moved.p95_A, expected, 0.03);
+  EXPECT_NEAR(moved.median_A, expected, 0.02);
   EXPECT_THROW(learn::column_shift(a.pixels, std::vector<float>(10), 160, 160, pixel_A), tmdflow::InputError);
 }
 

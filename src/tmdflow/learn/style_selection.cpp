@@ -134,6 +134,8 @@ ColumnShift column_shift(const std::vector<float>& reference, const std::vector<
     r.mean_A = std::accumulate(shifts.begin(), shifts.end(), 0.0) / double(shifts.size());
     std::sort(shifts.begin(), shifts.end());
     r.p95_A = shifts[std::min(shifts.size() - 1, std::size_t(0.95 * double(shifts.size())))];
+    const std::size_t h = shifts.size() / 2;
+    r.median_A = shifts.size() % 2 ? shifts[h] : 0.5 * (shifts[h - 1] + shifts[h]);
   }
   return r;
 }

@@ -48,7 +48,7 @@ StyleSelection select_for_style(const par::Comm& comm, const std::vector<Trainin
                                 const StyleSelectionSpec& spec);
 
 struct ColumnShift {
-  double mean_A = 0, p95_A = 0;  // over the matched columns
+  double mean_A = 0, median_A = 0, p95_A = 0;  // over the matched columns
   std::int64_t columns = 0;      // columns of the reference away from the edges
   std::int64_t matched = 0;      // of them, those with a maximum of the image within reach
 };
