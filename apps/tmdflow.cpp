@@ -253,6 +253,7 @@ int main(int argc, char** argv) {
   // Before MPI starts: a command that needs LibTorch runs in tmdflow-learn (learn_handover.hpp).
 #ifdef TMDFLOW_LEARN_EXE
   learn::prefer_passive_omp_wait(argv);
+  learn::keep_freed_memory();
   stages::register_learn_stages();
 #else
   try {

@@ -74,6 +74,7 @@ void make_trainset(const par::Comm& comm, const std::string& path, std::int64_t 
 
 int main(int argc, char** argv) {
   learn::prefer_passive_omp_wait(argv);
+  learn::keep_freed_memory();
   par::Runtime runtime(argc, argv);
   const par::Comm& comm = runtime.world();
   const std::int64_t px = argc > 1 ? std::stoll(argv[1]) : 64;

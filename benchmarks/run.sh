@@ -133,12 +133,19 @@ if [ -x "$BIN/tmdflow-learn" ] && [ -f models/res2-style-translator/model.pt ]; 
   [ -f "$st" ] || "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow" --quiet stage make-trainset --output "$st:/trainset" --count 512 --patch-px 256 \
       --pixel-A 0.1 --material ReS2 --layers 2 --dose-range-e-per-A2 0,0 --jitter-range-A 0,0 --voltage-kV 300 --convergence-mrad 21.3 \
       --inner-mrad 39 --outer-mrad 200 --seed 3
+  # the baseline of the allocator's settings (learn/threads.hpp keep_freed_memory): glibc's defaults
+  t0=$(now)
+  TMDFLOW_MALLOC=default "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow" --quiet stage style-translate --input "$st:/trainset" \
+      --output "$DIR/style_out.h5" --force --model res2-style-translator
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "  with glibc malloc defaults (TMDFLOW_MALLOC=default): %.1f patches/s\n", 512 / (b - a) }'
+  base=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", 512 / (b - a) }')
   t0=$(now)
   "$BIN/tmdflow-mpiexec" 2 "$BIN/tmdflow" --quiet stage style-translate --input "$st:/trainset" --output "$DIR/style_out.h5" --force \
       --model res2-style-translator
   t1=$(now)
   alone=$(sed -n 's/^RESULT impl=libtorch model=translator .*infer_samples_per_cpu_s=\([0-9.]*\).*/\1/p' "$DIR/models.txt" 2>/dev/null | sort -g | tail -1)
-  awk -v a="$t0" -v b="$t1" -v m="${alone:-0}" 'BEGIN { r = 512 / (b - a); printf "RESULT style_translate patches_per_s=%.1f (goal >= 50)", r;
+  awk -v a="$t0" -v b="$t1" -v m="${alone:-0}" -v d="$base" 'BEGIN { r = 512 / (b - a); printf "RESULT style_translate patches_per_s=%.1f (goal >= 50; %.2fx glibc defaults)", r, r / d;
        if (m > 0) printf ", the model alone on 2 cores %.1f/s: the stage reaches %.2f of it", 2 * m, r / (2 * m); printf "\n" }'
   rm -f "$DIR/style_out.h5"
 else

@@ -1,6 +1,9 @@
 #include "tmdflow/learn/threads.hpp"
 
 #include <sched.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <unistd.h>
 
 #include <ATen/Parallel.h>
@@ -48,6 +51,29 @@ int ranks_on_this_node(const par::Comm& comm) {
 
 }  // namespace
 
+namespace {
+std::string& allocator_report() {
+  static std::string report = "glibc malloc defaults";
+  return report;
+}
+}  // namespace
+
+std::string keep_freed_memory() {
+#if defined(__GLIBC__)
+  if (const char* m = std::getenv("TMDFLOW_MALLOC"); m && std::string(m) == "default") return allocator_report() = "malloc: glibc defaults (TMDFLOW_MALLOC)";
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables && std::string(tunables).find("glibc.malloc.") != std::string::npos) || std::getenv("MALLOC_MMAP_THRESHOLD_") ||
+      std::getenv("MALLOC_TRIM_THRESHOLD_"))
+    return allocator_report() = "malloc: the user's settings";
+  std::size_t mmap = 256u << 20;
+  while (mmap >= (32u << 20) && mallopt(M_MMAP_THRESHOLD, int(mmap)) != 1) mmap /= 2;
+  const bool trim = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+  return allocator_report() = "malloc: blocks below " + std::to_string(mmap >> 20) + " MB from the heap" + (trim ? ", 1 GB kept when freed" : "");
+#else
+  return allocator_report() = "";
+#endif
+}
+
 void prefer_passive_omp_wait(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;  // the user's choice stands
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
@@ -87,6 +113,7 @@ ThreadSettings current_thread_settings() {
   s.blas = loaded_blas();
   s.mkldnn_built = at::hasMKLDNN();
   s.mkldnn_enabled = s.mkldnn_built && at::globalContext().userEnabledMkldnn();
+  s.allocator = allocator_report();
   return s;
 }
 
@@ -108,6 +135,7 @@ std::string ThreadSettings::summary() const {
     << " rank" << (ranks_on_node == 1 ? "" : "s") << " on the node" << (bound ? ", bound" : "")
     << "), OMP_WAIT_POLICY=" << (omp_wait_policy.empty() ? "unset" : omp_wait_policy) << "; BLAS: " << blas
     << "; oneDNN: " << (mkldnn_enabled ? "on" : (mkldnn_built ? "off (disabled)" : "not built"));
+  if (!allocator.empty()) o << "; " << allocator;
   return o.str();
 }
 

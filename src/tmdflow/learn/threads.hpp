@@ -17,6 +17,18 @@ namespace tmdflow::learn {
 /// it. Returns normally when nothing had to change or when re-executing is impossible.
 void prefer_passive_omp_wait(char** argv);
 
+/// Call early in main() of a process that runs LibTorch. LibTorch's CPU allocator caches nothing:
+/// every tensor of a forward pass is malloc'ed and freed, and glibc serves blocks above its mmap
+/// threshold (at most 32 MB by default) with fresh mappings and gives freed heap tops back, so the
+/// next pass page-faults all of its memory in again (measured: a third of style-translate's time in
+/// the kernel's page-fault handler, benchmarks/run.sh "allocator"). Raises the mmap threshold to the
+/// largest glibc accepts (256 MB where it can, else 32 MB) and the trim threshold to 1 GB, so freed
+/// blocks are reused. Leaves glibc's defaults when the user set MALLOC_MMAP_THRESHOLD_,
+/// MALLOC_TRIM_THRESHOLD_ or a glibc.malloc tunable (GLIBC_TUNABLES), or TMDFLOW_MALLOC=default
+/// (the benchmark's baseline). Returns what it did, for
+/// ThreadSettings::summary ("" when nothing).
+std::string keep_freed_memory();
+
 struct ThreadSettings {
   int cores_available = 1;  // CPUs in this process's affinity mask
   int ranks_on_node = 1;    // ranks sharing this node (MPI_Comm_split_type SHARED)
@@ -26,6 +38,7 @@ struct ThreadSettings {
   std::string blas;             // the BLAS library mapped into the process
   bool mkldnn_built = false;    // LibTorch built with oneDNN (mkldnn)
   bool mkldnn_enabled = false;  // and the user did not switch it off
+  std::string allocator;        // keep_freed_memory's report
   /// "threads: 1 intra-op per rank (2 cores, 2 ranks on the node), OMP_WAIT_POLICY=PASSIVE;
   ///  BLAS: OpenBLAS (...); oneDNN: on"
   std::string summary() const;
