@@ -10,6 +10,8 @@
 //  * truncated, foreign and mismatched checkpoints are refused with one line naming the file;
 //  * early stopping, and the thread report.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <torch/torch.h>
 
 #include <csignal>
@@ -289,6 +291,21 @@ TEST(Threads, SettingsFollowTheRanksAndReportBlasAndOneDnn) {
   EXPECT_NE(s.blas, "unknown") << "libtorch links a BLAS: /proc/self/maps should show it";
   if (comm.is_root()) std::printf("  %s\n", line.c_str());
   learn::configure_threads(comm, before);
+}
+
+TEST(Threads, AllocatorKeepsFreedMemoryUnlessTheUserChose) {
+  const char* saved = std::getenv("TMDFLOW_MALLOC");
+  const std::string kept = learn::keep_freed_memory();
+  if (!std::getenv("GLIBC_TUNABLES") && !std::getenv("MALLOC_MMAP_THRESHOLD_") && !std::getenv("MALLOC_TRIM_THRESHOLD_") && !saved) {
+    EXPECT_NE(kept.find("MB from the heap"), std::string::npos) << kept;
+  }
+  EXPECT_EQ(learn::current_thread_settings().allocator, kept);
+  EXPECT_NE(learn::current_thread_settings().summary().find(kept), std::string::npos);
+  ::setenv("TMDFLOW_MALLOC", "default", 1);
+  EXPECT_NE(learn::keep_freed_memory().find("glibc defaults"), std::string::npos);
+  if (saved) ::setenv("TMDFLOW_MALLOC", saved, 1);
+  else ::unsetenv("TMDFLOW_MALLOC");
+  learn::keep_freed_memory();
 }
 
 }  // namespace

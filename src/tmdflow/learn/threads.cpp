@@ -53,7 +53,7 @@ int ranks_on_this_node(const par::Comm& comm) {
 
 namespace {
 std::string& allocator_report() {
-  static std::string report = "glibc malloc defaults";
+  static std::string report = "malloc: glibc defaults";
   return report;
 }
 }  // namespace
