@@ -12,8 +12,8 @@ namespace tmdflow::learn {
 /// Restrides every 4-D parameter and buffer of `module` (and its children) channels-last, in
 /// place (same tensors: optimisers holding them keep working). Call before creating an optimiser
 /// whose state should share the layout. Returns false, leaving the module NCHW, when it holds a
-/// 1x1 convolution of stride > 1 with fewer than 8 input channels: LibTorch 1.13's channels-last
-/// backward of such a convolution corrupts the heap on CPUs without AVX-512 (memory_format.cpp).
+/// 1x1 convolution of stride > 1 with fewer than 16 input channels: LibTorch 1.13's channels-last
+/// backward of such a convolution corrupts the heap on some CPUs (memory_format.cpp).
 bool use_channels_last(torch::nn::Module& module);
 
 }  // namespace tmdflow::learn
