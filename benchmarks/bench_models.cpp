@@ -90,7 +90,8 @@ Rate rate(double seconds, F step) {
 void measure(const Case& c, bool channels_last, double seconds) {
   torch::manual_seed(0);
   auto net = learn::make_network(c.spec);
-  const std::int64_t channels = std::stoll(net->spec().params.at("in_channels"));
+  const auto& params = net->spec().params;  // image-to-image families (the style translator) take one channel
+  const std::int64_t channels = params.count("in_channels") ? std::stoll(params.at("in_channels")) : 1;
   if (channels_last) learn::use_channels_last(*net);  // the input stays NCHW, as a data loader gives it
   const torch::Tensor x = torch::randn({c.batch, channels, c.size, c.size});
   torch::Tensor target;
