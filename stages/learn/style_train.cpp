@@ -351,8 +351,7 @@ class StyleTrain : public Stage {
       const learn::ColumnShift sa = shift_of(std::vector<float>(mean.data_ptr<float>(), mean.data_ptr<float>() + npx));
       m.shift_averaged_mean_A = sa.mean_A, m.shift_averaged_p95_A = sa.p95_A;
       // and what the round trip to the translator's pixel size and back does alone
-      const std::int64_t h = std::max<std::int64_t>(4, 4 * std::llround(double(H) * style_pixel_A_ / pixel_A_ / 4.0)),
-                         w = std::max<std::int64_t>(4, 4 * std::llround(double(W) * style_pixel_A_ / pixel_A_ / 4.0));
+      const std::int64_t h = learn::translator_side(H, style_pixel_A_, pixel_A_), w = learn::translator_side(W, style_pixel_A_, pixel_A_);
       const torch::Tensor back = learn::resample(learn::resample(x.narrow(0, 0, 1), h, w), H, W).contiguous();
       m.shift_resampled_mean_A = shift_of(std::vector<float>(back.data_ptr<float>(), back.data_ptr<float>() + npx)).mean_A;
     }
@@ -374,8 +373,7 @@ class StyleTrain : public Stage {
     if (H != style_ny_ || W != style_nx_) return {};
     std::vector<float> e(std::size_t(H * W));
     r.read_frames_as<float>(0, 1, e.data());
-    const auto side = [&](std::int64_t n) { return std::max<std::int64_t>(4, 4 * std::llround(double(n) * style_pixel_A_ / pixel_A_ / 4.0)); };
-    const std::int64_t h = side(H), w = side(W), n = h * w;
+    const std::int64_t h = learn::translator_side(H, style_pixel_A_, pixel_A_), w = learn::translator_side(W, style_pixel_A_, pixel_A_), n = h * w;
     torch::NoGradGuard guard;
     auto at_pixel = [&](const float* v) {
       return learn::resample(torch::from_blob(const_cast<float*>(v), {1, 1, H, W}, torch::kFloat32), h, w).contiguous();

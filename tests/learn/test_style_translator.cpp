@@ -90,6 +90,10 @@ TEST(StyleTranslator, UntrainedIsTheIdentityAndNoiseIsKeyedByIndex) {
   const torch::Tensor r = learn::resample(torch::arange(16, torch::kFloat32).view({1, 1, 4, 4}), 2, 2);
   EXPECT_FLOAT_EQ(r[0][0][0][0].item<float>(), (0 + 1 + 4 + 5) / 4.0f);
   EXPECT_EQ(learn::resample(x, 64, 80).sizes(), (std::vector<std::int64_t>{3, 1, 64, 80}));
+  // translator_side: multiples of 4, at least 4 (776 px of 0.0435 A are 337.6 px of 0.1 A -> 336)
+  EXPECT_EQ(learn::translator_side(776, 0.0435, 0.1), 336);
+  EXPECT_EQ(learn::translator_side(96, 0.2, 0.1), 192);
+  EXPECT_EQ(learn::translator_side(3, 0.1, 0.1), 4);
 }
 
 TEST(StyleTranslator, ToneCurveIsMonotonePiecewiseLinear) {

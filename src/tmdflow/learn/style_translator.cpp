@@ -185,10 +185,13 @@ torch::Tensor resample(const torch::Tensor& x, std::int64_t h, std::int64_t w) {
   return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
 }
 
+std::int64_t translator_side(std::int64_t side, double pixel_A, double tp) {
+  return std::max<std::int64_t>(4, 4 * std::llround(double(side) * pixel_A / tp / 4.0));
+}
+
 torch::Tensor translate_at(StyleTranslator& tr, const torch::Tensor& x, double pixel_A, double tp, std::uint64_t seed, std::int64_t index0) {
   const std::int64_t H = x.size(2), W = x.size(3);
-  auto side = [&](std::int64_t n) { return std::max<std::int64_t>(4, 4 * std::llround(double(n) * pixel_A / tp / 4.0)); };
-  const std::int64_t h = side(H), w = side(W);
+  const std::int64_t h = translator_side(H, pixel_A, tp), w = translator_side(W, pixel_A, tp);
   const auto [nh, nf] = translation_noise(seed, index0, x.size(0), h, w);
   return standardise(resample(tr.translate(resample(x, h, w), nh, nf), H, W));
 }

@@ -182,6 +182,10 @@ std::pair<torch::Tensor, torch::Tensor> translation_noise(std::uint64_t seed, st
 /// (n, c, H, W) to (n, c, h, w): area averages when both sides shrink, bicubic otherwise.
 torch::Tensor resample(const torch::Tensor& x, std::int64_t h, std::int64_t w);
 
+/// The side, in pixels at the translator's pixel size, of `side` pixels of `pixel_A`: rounded to a
+/// multiple of 4 (at least 4), as translate_at resamples.
+std::int64_t translator_side(std::int64_t side, double pixel_A, double translator_pixel_A);
+
 /// Images (n, 1, H, W) of `pixel_A` translated at the translator's pixel size: resampled to sides
 /// round(side * pixel_A / translator_pixel_A) rounded to a multiple of 4, translated with the noise
 /// of images index0 .. index0 + n - 1 (translation_noise), resampled back to H x W; standardised.
