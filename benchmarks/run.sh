@@ -119,9 +119,9 @@ echo "== stacking fit: physics refinement of slips on simulated 2 nm windows (Re
 "$BIN/tmdflow_bench_stacking_fit" 24 | tee "$DIR/stacking_fit.txt"
 echo
 
-echo "== stacking inference (shipped res2-bilayer-slip): accuracy vs truth and TED-Gen, windows/s, a 1470^2 map =="
+echo "== stacking inference (shipped res2-bilayer-slip, mos2-twist): accuracy vs truth and TED-Gen, windows/s, a 1470^2 map, twist =="
 if [ -x "$BIN/tmdflow-learn" ]; then
-  "$PY" benchmarks/bench_stacking.py --bin "$BIN" --work "$DIR/stacking" --ranks 2 | tee "$DIR/stacking.txt"
+  "$PY" benchmarks/bench_stacking.py --bin "$BIN" --work "$DIR/stacking" --ranks 2 --only accuracy,tedgen,speed,twist | tee "$DIR/stacking.txt"
 else
   echo "  (tmdflow-learn not built: LibTorch missing)"
 fi

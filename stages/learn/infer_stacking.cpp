@@ -277,11 +277,18 @@ class InferStacking : public Stage {
         estimate[std::size_t(n)] = centre[std::size_t(n)].label;
         image_confidence[std::size_t(n)] = centre[std::size_t(n)].inliers;
       } else {
-        // The bottom layer's orientation of the image: the refined windows' majority.
-        std::int64_t turned = 0;
-        for (std::int64_t k = 0; k < per_image; ++k)
-          if (was_refined[std::size_t(n * per_image + k)]) turned += fit_origin[std::size_t((n * per_image + k) * (3 + C) + 2)] > 30 ? 1 : -1;
-        const auto rc = analysis::robust_centre(turned > 0 ? symmetry_for_bottom(1) : symmetry, used, 2 * threshold);
+        // The bottom layer's orientation of the image: the refined windows' majority, each weighed by
+        // its fit's confidence (as in the centre: a window the model does not explain, such as a
+        // twisted window fitted at 60 - theta from a poor start, must not outvote one it does).
+        double turned = 0, turned_count = 0;
+        for (std::int64_t k = 0; k < per_image; ++k) {
+          const std::int64_t cell = n * per_image + k;
+          if (!was_refined[std::size_t(cell)]) continue;
+          const double side = fit_origin[std::size_t(cell * (3 + C) + 2)] > 30 ? 1 : -1;
+          turned += side * fit_confidence[std::size_t(cell)], turned_count += side;
+        }
+        if (std::all_of(conf.begin(), conf.end(), [](double c) { return c == 0; })) turned = turned_count;
+        const auto rc = analysis::robust_centre(turned > 0 ? symmetry_for_bottom(1) : symmetry, used, 2 * threshold, 256, conf);
         estimate[std::size_t(n)] = rc.label;
         std::sort(conf.begin(), conf.end());
         image_confidence[std::size_t(n)] = conf[conf.size() / 2];

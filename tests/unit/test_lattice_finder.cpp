@@ -282,3 +282,30 @@ TEST(LatticeFinder, LargeImagesAreReadOnTheirCentralPart) {
   EXPECT_NEAR(circular(f.angle_deg, 47, 60), 0, 0.05) << f.describe();
   EXPECT_NEAR(f.scale, 1, 1e-3) << f.describe();
 }
+
+TEST(LatticeFinder, TwistedBilayersInSmallFieldsAreNotTakenForSuperCells) {
+  // A twisted layer's higher-order spots pass 2-3 bins from the half and third points of the other
+  // layer's lattice; counted there, they made the super-cell check refuse the image as "calibration
+  // wrong" (found at 48.5 deg in a 32 A field). A spot counts for the lattice point it sits on. And
+  // a small field blurs the first-order pairs of a 9 deg twist into one spot, but not the second-order
+  // pairs, where the second lattice is resolved.
+  struct Case {
+    int size;
+    double twist;
+  };
+  const Case cases[] = {{320, 8.0}, {320, 11.5}, {320, 15.0}, {320, 20.0}, {320, 30.0}, {320, 36.5},
+                        {320, 45.0}, {320, 48.5}, {320, 52.0}, {256, 9.0}, {256, 51.5}, {512, 15.0}};
+  for (const auto& c : cases)
+    for (const double phi : {12.0, 40.0}) {
+      sim::StackSpec s;
+      s.material = "MoS2", s.stacking = "AA", s.layers = 2, s.phi_deg = phi, s.twist_deg = {c.twist};
+      s.slip_a = {0.3}, s.slip_b = {0.6};
+      const TestImage t = tmdflow::testing::mx2_image(s, c.size, 0.1);
+      const std::string what = std::to_string(c.size) + " px, twist " + std::to_string(c.twist) + ", phi " + std::to_string(phi);
+      analysis::FoundLattice f;
+      ASSERT_NO_THROW(f = find(t, "MoS2", 2, 0, true)) << what;
+      EXPECT_NEAR(f.scale, 1, 2e-3) << what;
+      ASSERT_TRUE(f.has_second) << what << ": " << f.describe();
+      EXPECT_NEAR(f.twist_folded_deg, std::min(c.twist, 60 - c.twist), 0.3) << what << ": " << f.describe();
+    }
+}

@@ -58,6 +58,40 @@ TEST(StackingEstimate, RobustCentreIgnoresFoldsAndOutliers) {
   EXPECT_TRUE(std::isnan(none.label[0]));
 }
 
+TEST(StackingEstimate, ConfidenceWeightsLetExplainedWindowsOutvoteTheRest) {
+  // The twisted image of the issue: three windows fitted at 60 - theta from a poor start (confidence
+  // near 0), one fitted at theta (confidence 1). Unweighted, the three win; weighted, the one.
+  const sim::LabelSymmetry t = sim::label_symmetry("MoS2", 2, "AA", "twist");
+  const std::vector<std::vector<double>> twists = {{50.78}, {51.17}, {50.84}, {9.02}};
+  EXPECT_NEAR(analysis::robust_centre(t, twists, 2.0).label[0], 50.9, 0.3);
+  EXPECT_NEAR(analysis::robust_centre(t, twists, 2.0, 256, {0.004, 0.124, 0.084, 1.0}).label[0], 9.02, 0.01);
+  // A window with weight 0 counts for nothing; all-zero weights count as equal weights.
+  EXPECT_NEAR(analysis::robust_centre(t, twists, 2.0, 256, {0, 0, 0, 0.3}).label[0], 9.02, 0.01);
+  EXPECT_NEAR(analysis::robust_centre(t, twists, 2.0, 256, {0, 0, 0, 0}).label[0],
+              analysis::robust_centre(t, twists, 2.0).label[0], 1e-12);
+  // Equal weights give the unweighted centre exactly, on slips with folds and outliers too.
+  const auto s = hexagonal_pm();
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0.0, 0.02);
+  std::vector<std::vector<double>> slips;
+  for (int k = 0; k < 41; ++k) slips.push_back({-0.3 + noise(rng), 0.2 + noise(rng) + (k % 3)});
+  for (int k = 0; k < 8; ++k) slips.push_back({0.5 + noise(rng), 0.5 + noise(rng)});
+  const auto plain = analysis::robust_centre(s, slips, 0.3);
+  const auto equal = analysis::robust_centre(s, slips, 0.3, 256, std::vector<double>(slips.size(), 2.5));
+  EXPECT_DOUBLE_EQ(plain.label[0], equal.label[0]);
+  EXPECT_DOUBLE_EQ(plain.label[1], equal.label[1]);
+  EXPECT_EQ(plain.spread, equal.spread);
+  // Weights that favour the minority move the centre to it; spread and inliers still count all.
+  std::vector<double> favour(slips.size(), 0.01);
+  for (std::size_t k = 41; k < slips.size(); ++k) favour[k] = 1;
+  const auto minority = analysis::robust_centre(s, slips, 0.3, 256, favour);
+  EXPECT_LT(sim::label_distance(s, minority.label, {0.5, 0.5}), 0.1);  // A: 8 labels of 0.06 A noise
+  EXPECT_NEAR(minority.inliers, 8.0 / 49.0, 1e-9);
+  // Bad weights are refused.
+  EXPECT_THROW(analysis::robust_centre(t, twists, 2.0, 256, {1, 1}), ConfigError);
+  EXPECT_THROW(analysis::robust_centre(t, twists, 2.0, 256, {1, -1, 1, 1}), ConfigError);
+}
+
 TEST(StackingEstimate, BoundaryCellsFollowAPlantedBoundary) {
   const auto s = hexagonal_pm();
   const std::int64_t rows = 6, cols = 8;

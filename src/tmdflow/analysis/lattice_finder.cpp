@@ -173,20 +173,23 @@ double best_lattice(const Spectrum& spectrum, const SearchPlan& plan, const Latt
 
 /// A second lattice of the same scale among the spots the first does not explain (a twisted
 /// layer): the hexagon search within +-3 % of the first's scale with its points excluded. False
-/// when there is none, or when it is within ~1.5 bins of the first at the first order (one
+/// when there is none, or when it is within ~1.5 bins of the first at the second order (one
 /// lattice to the spectrum).
 bool second_lattice(const Spectrum& spectrum, const SearchPlan& plan, const RefinedLattice& first, double first_evidence,
                     RefinedLattice& second) {
   const double s1 = a_eff_px(first.lattice) / (2 / (kSqrt3 * plan.g));
   const lattice::HexagonSearch near{plan.g, s1 / 1.03, s1 * 1.03, plan.coarse_radius};
   const auto found = lattice::search_hexagon(spectrum, near, {first.lattice});
-  if (!(found.evidence > 0.1 * first_evidence) || !lattice::refine_lattice(spectrum, found.lattice, plan.fit_radius, 0.02, second))
+  if (!(found.evidence > 0.1 * first_evidence) ||
+      !lattice::refine_lattice(spectrum, found.lattice, plan.fit_radius, 0.02, second, {first.lattice}))
     return false;
   double a1[2], a2[2], b1[2], b2[2];
   lattice::canonical_hexagon(first.lattice, a1, a2);
   lattice::canonical_hexagon(second.lattice, b1, b2);
   const double turn = wrap_deg(angle_deg(b1) - angle_deg(a1), 60);
-  const double resolution = units::rad_to_deg(1.5 / (plan.g * std::max(spectrum.height(), spectrum.width())));
+  // Resolved at the second order (sqrt(3) g), where the two lattices' spots are sqrt(3) times farther
+  // apart than at the first: a small field blurs the first-order pairs into one spot but not these.
+  const double resolution = units::rad_to_deg(1.5 / (kSqrt3 * plan.g * std::max(spectrum.height(), spectrum.width())));
   return std::min(turn, 60 - turn) >= resolution;
 }
 
@@ -263,6 +266,10 @@ FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& opt
   const double evidence = best_lattice(spectrum, plan, options, expected, bottom);
   if (evidence <= 0) throw_no_lattice(spectrum, options, expected, "no such lattice");
   const bool has_top = options.twisted && second_lattice(spectrum, plan, bottom, evidence, top);
+  if (has_top) {  // the bottom lattice again, without the spots it shares with the top one
+    RefinedLattice again;
+    if (lattice::refine_lattice(spectrum, bottom.lattice, plan.fit_radius, 0.02, again, {top.lattice})) bottom = again;
+  }
 
   // Most of the spectrum's spot power must be the lattice's (both lattices' when twisted).
   std::vector<Reciprocal> found = {bottom.lattice};

@@ -31,14 +31,35 @@ void check(const sim::LabelSymmetry& s, std::size_t n) {
                       std::to_string(n));
 }
 
+/// The weighted median of `values` (weights > 0 sum to total): the smallest value whose cumulative
+/// weight exceeds half of the total (equal weights: element n / 2 of the sorted values).
+double weighted_median(std::vector<std::pair<double, double>>& values, double total) {
+  std::sort(values.begin(), values.end());
+  double cumulative = 0;
+  for (const auto& [v, w] : values) {
+    cumulative += w;
+    if (cumulative > 0.5 * total) return v;
+  }
+  return values.back().first;
+}
+
 }  // namespace
 
 RobustCentre robust_centre(const sim::LabelSymmetry& s, const std::vector<std::vector<double>>& labels, double cap,
-                           std::int64_t max_candidates) {
+                           std::int64_t max_candidates, const std::vector<double>& weights) {
   if (!(cap > 0)) throw ConfigError("robust centre: expected a positive cap, found " + std::to_string(cap));
+  if (!weights.empty() && weights.size() != labels.size())
+    throw ConfigError("robust centre: expected a weight per label (" + std::to_string(labels.size()) + "), found " +
+                      std::to_string(weights.size()));
   std::vector<const std::vector<double>*> good;
-  for (const auto& y : labels)
-    if (finite(y)) good.push_back(&y);
+  std::vector<double> weight;
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (finite(labels[i])) {
+      const double w = weights.empty() ? 1.0 : weights[i];
+      if (!(w >= 0) || !std::isfinite(w)) throw ConfigError("robust centre: expected weights >= 0, found " + std::to_string(w));
+      good.push_back(&labels[i]), weight.push_back(w);
+    }
+  if (std::all_of(weight.begin(), weight.end(), [](double w) { return w == 0; })) std::fill(weight.begin(), weight.end(), 1.0);
   RobustCentre out;
   out.count = std::int64_t(good.size());
   if (good.empty()) {
@@ -50,34 +71,40 @@ RobustCentre robust_centre(const sim::LabelSymmetry& s, const std::vector<std::v
   check(s, n);
   // Medoid among evenly spread candidates, scored against the same spread sample (O(K^2)).
   const std::size_t k = std::min<std::size_t>(good.size(), std::size_t(std::max<std::int64_t>(1, max_candidates)));
-  std::vector<const std::vector<double>*> sample(k);
-  for (std::size_t i = 0; i < k; ++i) sample[i] = good[i * good.size() / k];
+  std::vector<std::size_t> sample(k);
+  for (std::size_t i = 0; i < k; ++i) sample[i] = i * good.size() / k;
   double best_score = std::numeric_limits<double>::infinity();
-  const std::vector<double>* medoid = sample.front();
-  for (const auto* a : sample) {
+  const std::vector<double>* medoid = good[sample.front()];
+  for (const std::size_t a : sample) {
+    if (weight[a] == 0) continue;  // a label the weights rule out is no candidate
     double score = 0;
-    for (const auto* b : sample) score += std::min(cap, sim::label_distance(s, *b, *a));
-    if (score < best_score) best_score = score, medoid = a;
+    for (const std::size_t b : sample) score += weight[b] * std::min(cap, sim::label_distance(s, *good[b], *good[a]));
+    if (score < best_score) best_score = score, medoid = good[a];
   }
   // Every label unfolded next to the medoid; the component-wise median, then Huber iterations.
   std::vector<std::vector<double>> near(good.size());
   for (std::size_t i = 0; i < good.size(); ++i) near[i] = sim::nearest_equivalent(s, *medoid, *good[i]);
-  std::vector<double> centre(n), column(good.size());
+  std::vector<double> centre(n);
+  std::vector<std::pair<double, double>> column;
+  double total = 0;
+  for (double w : weight) total += w;
   for (std::size_t c = 0; c < n; ++c) {
-    for (std::size_t i = 0; i < good.size(); ++i) column[i] = near[i][c];
-    std::nth_element(column.begin(), column.begin() + std::ptrdiff_t(column.size() / 2), column.end());
-    centre[c] = column[column.size() / 2];
+    column.clear();
+    for (std::size_t i = 0; i < good.size(); ++i)
+      if (weight[i] > 0) column.emplace_back(near[i][c], weight[i]);
+    centre[c] = weighted_median(column, total);
   }
   const double huber = cap / 3;
   std::vector<double> d(n);
   for (int iteration = 0; iteration < 20; ++iteration) {
     std::vector<double> sum(n, 0.0);
     double wsum = 0;
-    for (const auto& y : near) {
+    for (std::size_t i = 0; i < near.size(); ++i) {
+      const auto& y = near[i];
       for (std::size_t c = 0; c < n; ++c) d[c] = y[c] - centre[c];
       const double r = std::sqrt(quadratic(s.metric, d));
       if (r > cap) continue;
-      const double w = r <= huber ? 1.0 : huber / r;
+      const double w = weight[i] * (r <= huber ? 1.0 : huber / r);
       for (std::size_t c = 0; c < n; ++c) sum[c] += w * y[c];
       wsum += w;
     }

@@ -17,7 +17,10 @@ namespace tmdflow::analysis {
 /// `max_candidates` evenly spread labels (least sum of distances capped at `cap`), every label
 /// brought to its equivalent nearest the medoid, then a Huber-weighted mean (scale `cap` / 3)
 /// around the component-wise median. `spread` is the median distance of the labels to the centre;
-/// `inliers` the fraction within `cap` of it.
+/// `inliers` the fraction within `cap` of it. With `weights` (one per label, >= 0; e.g. the physics
+/// fit's confidence of each window) the medoid's score, the median and the mean weigh each label by
+/// its weight, so windows the model does not explain do not outvote those it does; spread and
+/// inliers still count every label. All-zero weights count as equal.
 struct RobustCentre {
   std::vector<double> label;
   double spread = 0;
@@ -25,7 +28,7 @@ struct RobustCentre {
   std::int64_t count = 0;  // labels used (finite)
 };
 RobustCentre robust_centre(const sim::LabelSymmetry& symmetry, const std::vector<std::vector<double>>& labels, double cap,
-                           std::int64_t max_candidates = 256);
+                           std::int64_t max_candidates = 256, const std::vector<double>& weights = {});
 
 /// Stacking boundaries on a map of window labels (rows x cols, row-major; a label per window, NaN
 /// entries count as missing): 1 where the distance to one of the four neighbours exceeds

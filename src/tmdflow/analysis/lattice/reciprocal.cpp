@@ -93,9 +93,13 @@ double lattice_evidence(const Spectrum& spectrum, const Reciprocal& lattice, dou
       if (std::hypot(g[0], g[1]) > max_radius) continue;
       if (keep && !keep(h, k)) continue;
       if (!exclude.empty() && ex.near(g[0], g[1], 1.5)) continue;
-      total += score == Score::above_chance ? spectrum.evidence_above_chance(g[0], g[1])
-               : score == Score::plain      ? spectrum.evidence_at(g[0], g[1])
-                                            : spectrum.spot_evidence_at(g[0], g[1]);
+      if (score == Score::spots) {
+        double spot[2];
+        const double e = spectrum.spot_evidence_at(g[0], g[1], spot);
+        if (e > 0 && !(!exclude.empty() && ex.near(spot[0], spot[1], 1.5))) total += e;
+        continue;
+      }
+      total += score == Score::above_chance ? spectrum.evidence_above_chance(g[0], g[1]) : spectrum.evidence_at(g[0], g[1]);
     }
   return total;
 }
@@ -174,9 +178,10 @@ bool fit_basis(const std::vector<Spot>& spots, const std::vector<int>& h, const 
 }  // namespace
 
 bool refine_lattice(const Spectrum& spectrum, const Reciprocal& start, double max_radius, double first_search_fraction,
-                    RefinedLattice& out) {
+                    RefinedLattice& out, const std::vector<Reciprocal>& exclude) {
   Reciprocal current = start;
   const int height = spectrum.height(), width = spectrum.width();
+  const LatticeProximity blended(exclude, height, width);
   const double shortest = std::min(std::hypot(start.b1[0], start.b1[1]), std::hypot(start.b2[0], start.b2[1]));
   const double first_radius = std::min(max_radius, 3.2 * shortest);
   for (int pass = 0; pass < 4; ++pass) {
@@ -192,6 +197,7 @@ bool refine_lattice(const Spectrum& spectrum, const Reciprocal& start, double ma
         current.point(h, k, g);
         const double r = std::hypot(g[0], g[1]);
         if (r > radius) continue;
+        if (!exclude.empty() && blended.near(g[0], g[1], 2.0)) continue;
         const double r_bins = r * std::max(height, width);
         const double search = pass == 0 ? std::max(1.5, first_search_fraction * r_bins) : 1.5;
         Spot s;

@@ -28,7 +28,10 @@ enum class Score { above_chance, plain, spots };
 
 /// Sum of the scores of the lattice points within max_radius (cycles per pixel) over the half plane
 /// (g and -g counted once), for the points `keep(h, k)` accepts (all when empty); a point within
-/// 1.5 bins of a point of an `exclude` lattice counts 0.
+/// 1.5 bins of a point of an `exclude` lattice counts 0, and so does, with Score::spots, a point whose
+/// spot (the peak it takes, up to 1.5 bins away) is within 1.5 bins of one: a spot belongs to the
+/// lattice it sits on, not to a point of a finer lattice that passes 2-3 bins from it (a twisted
+/// layer's spots near the half or third points of the other layer's lattice).
 double lattice_evidence(const Spectrum& spectrum, const Reciprocal& lattice, double max_radius, Score score,
                         const std::vector<Reciprocal>& exclude = {}, const std::function<bool(int, int)>& keep = {});
 
@@ -61,9 +64,11 @@ struct RefinedLattice {
 /// positions of its spots by weighted least squares, starting from `start` (indices kept). The first
 /// pass looks for spots within `first_search_fraction` of their radius (distortions of the start),
 /// later passes within 1.5 bins of the fitted prediction, out to max_radius (cycles per pixel).
-/// Returns false when fewer than three spots of two independent directions are found.
+/// Returns false when fewer than three spots of two independent directions are found. Points within
+/// 2 bins of a point of an `exclude` lattice are left out: there the two lattices' spots blend into
+/// one peak between them (a twisted bilayer near a coincidence angle), which would pull the fit.
 bool refine_lattice(const Spectrum& spectrum, const Reciprocal& start, double max_radius, double first_search_fraction,
-                    RefinedLattice& out);
+                    RefinedLattice& out, const std::vector<Reciprocal>& exclude = {});
 
 /// The lattice that indexes most of the given spots' evidence (each within `tolerance_bins` of a
 /// lattice point), among the lattices spanned by pairs of them: knows nothing of the material, so it

@@ -219,7 +219,7 @@ bool Spectrum::stands_out(int ky, int kx) const {
   return true;
 }
 
-double Spectrum::spot_evidence_at(double fx, double fy) const {
+double Spectrum::spot_evidence_at(double fx, double fy, double* spot) const {
   const double cy = fy * height_, cx = fx * width_;
   double peak = -1;
   int py = 0, px = 0;
@@ -230,6 +230,7 @@ double Spectrum::spot_evidence_at(double fx, double fy) const {
       if (p > peak) peak = p, py = ky, px = kx;
     }
   if (peak <= 0 || !local_maximum(py, px) || !stands_out(py, px)) return 0;
+  if (spot) spot[0] = double(px) / width_, spot[1] = double(py) / height_;
   return std::max(0.0, std::log(peak / background(py, px)) - kLnEvidenceThreshold);
 }
 

@@ -56,8 +56,8 @@ class Spectrum {
   /// Evidence of a genuine spot near (fx, fy): ln(snr / 10) of the strongest bin within 1.5 bins
   /// when it is a local maximum with snr >= 10 and at least 1 % of the power of every bin within 5
   /// bins (the Hann window's sidelobes, <= 0.06 % of their spot's power beyond 2 bins, are no
-  /// spots); else 0.
-  double spot_evidence_at(double fx, double fy) const;
+  /// spots); else 0. `spot`, when given, receives that bin's frequency (cycles per pixel).
+  double spot_evidence_at(double fx, double fy, double* spot = nullptr) const;
   /// Radius of frequency (fx, fy) in bins (units of 1 / min_size).
   double radius_bins(double fx, double fy) const;
 
