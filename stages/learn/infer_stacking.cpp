@@ -496,12 +496,18 @@ class InferStacking : public Stage {
         if (info_.task == "twist") {
           // theta and 60 - theta have the same diffraction amplitudes and nearly the same images; the
           // network mistakes one for the other now and then, and a local fit stays where it starts.
-          // Fit from both and keep whichever explains the window better (fitter already searches
-          // the slip of twisted windows).
-          analysis::StackingParams other = start;
-          other.twist_deg = 60 - start.twist_deg;
-          const analysis::StackingFit alternative = fitter->fit(window.data(), other);
-          if (alternative.misfit < fit.misfit) fit = alternative;
+          // And the labels fold theta ~ -theta (a mirror image), but the window is not mirrored: in
+          // the canonical frame the other layer is at +theta or -theta, as the finder's reference
+          // layer and the twist's sign fall, and a fit started at the wrong sign stays there
+          // (confidence ~0.1 at 60 - theta, 0 at theta: measured on simulated windows). Fit from all
+          // four and keep whichever explains the window best (fitter already searches the slip of
+          // twisted windows).
+          for (const double alt : {-start.twist_deg, 60 - start.twist_deg, start.twist_deg - 60}) {
+            analysis::StackingParams other = start;
+            other.twist_deg = alt;
+            const analysis::StackingFit alternative = fitter->fit(window.data(), other);
+            if (alternative.misfit < fit.misfit) fit = alternative;
+          }
         }
         std::vector<double> r(static_cast<std::size_t>(C));
         if (info_.task == "slip") {

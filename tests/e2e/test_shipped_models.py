@@ -214,11 +214,14 @@ stacking_case("mos2-3r-slip", "MoS2", 2, "3R", STACK_COND["MoS2"], 0.1, [(0.35, 
 # folded as the product reports it (theta ~ -theta ~ theta + 120, in [0, 60]), and told from 60 - theta.
 folder = os.path.join(tmp, "twist")
 os.makedirs(folder)
-twists = [7.27, 26.12]
-for k, theta in enumerate(twists):
+# (theta, phi, slip a, slip b); the third was answered at 60 - theta when the refinement tried only
+# theta and 60 - theta, not their negatives (bench_stacking.py --only twist, case 19).
+twist_cases = [(7.27, 40, 0.3, 0.6), (26.12, 70, 0.3, 0.6), (47.9447, 43.561, 0.7872, 0.0151)]
+twists = [c[0] for c in twist_cases]
+for k, (theta, phi, sa, sb) in enumerate(twist_cases):
     sim = os.path.join(tmp, f"twist_{k}.h5")
     run_ok(["stage", "simulate-adf", "--output", sim, "--crystal", "stack", "--material", "MoS2", "--layers", "2", "--stacking", "AA",
-            "--twist-deg", str(theta), "--slip-a", "0.3", "--slip-b", "0.6", "--phi-deg", str(40 + 30 * k), "--size", "320,320",
+            "--twist-deg", str(theta), "--slip-a", str(sa), "--slip-b", str(sb), "--phi-deg", str(phi), "--size", "320,320",
             "--pixel-A", "0.1", "--dose-e-per-A2", "1e5", "--seed", str(60 + k)] + STACK_COND["MoS2"])
     with h5py.File(sim, "r") as f:
         np.save(os.path.join(folder, f"case{k}.npy"), f["adf_root/image/data"][0].astype(np.float32))

@@ -327,3 +327,34 @@ TEST(StackingFit, RefusesBadInputs) {
   EXPECT_THROW(analysis::fit_stacking_window(window.data(), 64, 0.12, bad, p), ConfigError);
   EXPECT_THROW(analysis::fit_stacking_window(window.data(), 4, 0.12, spec, p), ConfigError);
 }
+
+TEST(StackingFit, TellsTheTwistsSignAndSixtyMinusThetaApart) {
+  // The labels fold theta ~ -theta (mirror images), but a window is not mirrored: in the canonical
+  // frame the other layer is at +theta or -theta. A fit started at the wrong sign, or at 60 - theta,
+  // stays there and explains the window badly; from the right one it explains it down to the noise.
+  WindowConditions c = windows::mos2_conditions();
+  c.pixel_A = 0.2;
+  analysis::FitOptions o;
+  o.search_slip = true;
+  for (const double theta : {-38.0, 12.0, 45.0}) {
+    StackTruth t;
+    t.material = "MoS2", t.stacking = "AA", t.twist_deg = theta;
+    t.slip_x_A = {0.4}, t.slip_y_A = {0.7};
+    t.origin_x_A = 0.3, t.origin_y_A = -0.2;
+    auto window = windows::simulate_window(t, c, 96);
+    windows::add_dose_noise(window, 1e5, c.pixel_A, 3);
+    analysis::StackingWindowFitter fitter(model_for(t, c), 96, c.pixel_A, o);
+    const double sign = theta > 0 ? 1 : -1;
+    for (const double start_deg : {theta, -theta, sign * (60 - std::abs(theta)), -sign * (60 - std::abs(theta))}) {
+      analysis::StackingParams start;
+      start.slip_x_A = {0}, start.slip_y_A = {0}, start.twist_deg = start_deg + 0.5, start.blur_A = 0.45;
+      const auto f = fitter.fit(window.data(), start);
+      if (start_deg == theta) {
+        EXPECT_GT(f.confidence, 0.9) << "theta " << theta;
+        EXPECT_NEAR(f.params.twist_deg, theta, 0.05) << "theta " << theta;
+      } else {
+        EXPECT_LT(f.confidence, 0.3) << "theta " << theta << ", started at " << start_deg;
+      }
+    }
+  }
+}
