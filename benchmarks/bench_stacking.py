@@ -215,6 +215,7 @@ def main():
     ap.add_argument("--tedgen-refine", default="summary", help="infer-stacking --refine on the TED-Gen images (off: the network alone)")
     ap.add_argument("--twist-cases", type=int, default=40)
     ap.add_argument("--twist-size", type=int, default=400)
+    ap.add_argument("--twist-seed", type=int, default=21)
     a = ap.parse_args()
     BIN = os.path.abspath(a.bin)
     os.makedirs(a.work, exist_ok=True)
@@ -230,7 +231,7 @@ def main():
     if "speed" in only:
         speed(a.model, a.ranks, a.work)
     if "twist" in only:
-        twist(a.ranks, a.work, a.twist_cases, a.twist_size)
+        twist(a.ranks, a.work, a.twist_cases, a.twist_size, a.twist_seed)
 
 
 if __name__ == "__main__":
