@@ -121,7 +121,7 @@ echo
 
 echo "== stacking inference (shipped res2-bilayer-slip, mos2-twist): accuracy vs truth and TED-Gen, windows/s, a 1470^2 map, twist =="
 if [ -x "$BIN/tmdflow-learn" ]; then
-  "$PY" benchmarks/bench_stacking.py --bin "$BIN" --work "$DIR/stacking" --ranks 2 --only accuracy,tedgen,speed,twist | tee "$DIR/stacking.txt"
+  "$PY" benchmarks/bench_stacking.py --bin "$BIN" --work "$DIR/stacking" --ranks 2 --only accuracy,tedgen,speed,twist,trilayer | tee "$DIR/stacking.txt"
 else
   echo "  (tmdflow-learn not built: LibTorch missing)"
 fi
