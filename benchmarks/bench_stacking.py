@@ -25,6 +25,7 @@ Prints one RESULT line per measure; the published figures are quoted beside them
 """
 import argparse
 import csv
+import itertools
 import math
 import os
 import subprocess
@@ -112,7 +113,6 @@ def accuracy(name, stack, truths, model, ranks, work):
 
 
 def trilayer(ranks, work, n, seed=13):
-    import itertools
     folder = os.path.join(work, "trilayer")
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -280,14 +280,15 @@ class InferStacking : public Stage {
         // The bottom layer's orientation of the image: the refined windows' majority, each weighed by
         // its fit's confidence (as in the centre: a window the model does not explain, such as a
         // twisted window fitted at 60 - theta from a poor start, must not outvote one it does).
-        double turned = 0, turned_count = 0;
+        // All-zero confidences count as equal, as robust_centre takes them.
+        const bool weighted = std::any_of(conf.begin(), conf.end(), [](double c) { return c > 0; });
+        double turned = 0;
         for (std::int64_t k = 0; k < per_image; ++k) {
           const std::int64_t cell = n * per_image + k;
           if (!was_refined[std::size_t(cell)]) continue;
           const double side = fit_origin[std::size_t(cell * (3 + C) + 2)] > 30 ? 1 : -1;
-          turned += side * fit_confidence[std::size_t(cell)], turned_count += side;
+          turned += side * (weighted ? fit_confidence[std::size_t(cell)] : 1.0);
         }
-        if (std::all_of(conf.begin(), conf.end(), [](double c) { return c == 0; })) turned = turned_count;
         const auto rc = analysis::robust_centre(turned > 0 ? symmetry_for_bottom(1) : symmetry, used, 2 * threshold, 256, conf);
         estimate[std::size_t(n)] = rc.label;
         std::sort(conf.begin(), conf.end());
@@ -456,6 +457,7 @@ class InferStacking : public Stage {
     const double blur_A = analysis::gaussian_probe_sigma_A(probe);
     analysis::FitOptions fit_options;
     fit_options.search_slip = info_.task == "twist";  // a twist window's local registry is unknown
+    fit_options.twist_branches = info_.task == "twist";  // +-theta, +-(60 - theta): the network gives the folded theta
     std::unique_ptr<analysis::StackingWindowFitter> fitter, searcher;
     std::int64_t searched_windows = 0;
     par::collectively(ctx.comm, [&] {
@@ -481,9 +483,10 @@ class InferStacking : public Stage {
           start.slip_y_A.assign(std::size_t(info_.layers - 1), 0.0);
         }
         analysis::StackingFit fit = fitter->fit(window.data(), start);
-        if (fit.confidence < kSearchBelow) {
+        if (fit.confidence < kSearchBelow && !fit_options.search_slip) {
           // The network's estimate was outside the fit's capture range (or the window is bad):
-          // search the cell for the slip, keep whichever explains the window better.
+          // search the cell for the slip, keep whichever explains the window better (a twisted
+          // window's fit searches the slip already).
           if (!searcher) {
             analysis::FitOptions o = fit_options;
             o.search_slip = true;
@@ -492,22 +495,6 @@ class InferStacking : public Stage {
           const analysis::StackingFit searched = searcher->fit(window.data(), start);
           if (searched.misfit < fit.misfit) fit = searched;
           ++searched_windows;
-        }
-        if (info_.task == "twist") {
-          // theta and 60 - theta have the same diffraction amplitudes and nearly the same images; the
-          // network mistakes one for the other now and then, and a local fit stays where it starts.
-          // And the labels fold theta ~ -theta (a mirror image), but the window is not mirrored: in
-          // the canonical frame the other layer is at +theta or -theta, as the finder's reference
-          // layer and the twist's sign fall, and a fit started at the wrong sign stays there
-          // (confidence ~0.1 at 60 - theta, 0 at theta: measured on simulated windows). Fit from all
-          // four and keep whichever explains the window best (fitter already searches the slip of
-          // twisted windows).
-          for (const double alt : {-start.twist_deg, 60 - start.twist_deg, start.twist_deg - 60}) {
-            analysis::StackingParams other = start;
-            other.twist_deg = alt;
-            const analysis::StackingFit alternative = fitter->fit(window.data(), other);
-            if (alternative.misfit < fit.misfit) fit = alternative;
-          }
         }
         std::vector<double> r(static_cast<std::size_t>(C));
         if (info_.task == "slip") {

@@ -356,5 +356,16 @@ TEST(StackingFit, TellsTheTwistsSignAndSixtyMinusThetaApart) {
         EXPECT_LT(f.confidence, 0.3) << "theta " << theta << ", started at " << start_deg;
       }
     }
+    // twist_branches: from the folded theta in [0, 60] the fit finds the window's own branch.
+    analysis::FitOptions branches = o;
+    branches.twist_branches = true;
+    analysis::StackingWindowFitter searcher(model_for(t, c), 96, c.pixel_A, branches);
+    for (const double folded : {std::abs(theta), 60 - std::abs(theta)}) {
+      analysis::StackingParams start;
+      start.slip_x_A = {0}, start.slip_y_A = {0}, start.twist_deg = folded + 0.3, start.blur_A = 0.45;
+      const auto f = searcher.fit(window.data(), start);
+      EXPECT_GT(f.confidence, 0.9) << "theta " << theta << ", started at " << folded;
+      EXPECT_NEAR(f.params.twist_deg, theta, 0.05) << "theta " << theta << ", started at " << folded;
+    }
   }
 }

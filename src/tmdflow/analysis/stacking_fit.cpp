@@ -311,6 +311,7 @@ struct StackingWindowFitter::Impl {
   }
 
   StackingFit fit(const float* window, const StackingParams& start);
+  StackingFit fit_from(const float* window, const StackingParams& start);
   LeastSquares levenberg_marquardt(const float* window, const BinnedGrid& g, StackingParams& p);
   void assess(const float* window, int parameters, StackingFit& result);
 };
@@ -334,6 +335,18 @@ StackingFit StackingWindowFitter::Impl::fit(const float* window, const StackingP
     if (!std::isfinite(window[q]))
       throw InputError("stacking fit: window: expected finite values, found " + str::number(window[q]) + " at pixel " + std::to_string(q));
   validate(spec, start);
+  StackingFit best = fit_from(window, start);
+  if (spec.twist && options.twist_branches)
+    for (const double twist : {-start.twist_deg, 60 - start.twist_deg, start.twist_deg - 60}) {
+      StackingParams other = start;
+      other.twist_deg = twist;
+      StackingFit f = fit_from(window, other);
+      if (f.misfit < best.misfit) best = std::move(f);
+    }
+  return best;
+}
+
+StackingFit StackingWindowFitter::Impl::fit_from(const float* window, const StackingParams& start) {
   StackingFit result;
   StackingParams p = start;
   if (p.layer_intensity.empty()) p.layer_intensity.assign(std::size_t(spec.layers), 1.0);

@@ -41,6 +41,10 @@ struct FitOptions {
                                   // over the cell (a twist window: the network gives no local registry);
                                   // trilayers: slip_grid^4 candidates
   int slip_grid = 6;
+  bool twist_branches = false;    // twisted models: also fit from -theta, 60 - theta and theta - 60 and keep the
+                                  // least misfit. The labels fold theta ~ -theta (mirror images) but a window is
+                                  // not mirrored, and theta, 60 - theta nearly share an image: a fit stays on the
+                                  // branch it starts on (data_schema/stacking.md "Physics refinement")
   int bin = 0;                    // pixels per side averaged before the fit (0: auto, so that start.blur_A spans
                                   // ~2.5 binned pixels; at most 4); residual, r2 and confidence use the window as given
   double tolerance_A = 1e-4;      // converged when no position moves by more than this in a step

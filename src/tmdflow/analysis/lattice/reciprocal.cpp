@@ -96,7 +96,7 @@ double lattice_evidence(const Spectrum& spectrum, const Reciprocal& lattice, dou
       if (score == Score::spots) {
         double spot[2];
         const double e = spectrum.spot_evidence_at(g[0], g[1], spot);
-        if (e > 0 && !(!exclude.empty() && ex.near(spot[0], spot[1], 1.5))) total += e;
+        if (e > 0 && (exclude.empty() || !ex.near(spot[0], spot[1], 1.5))) total += e;
         continue;
       }
       total += score == Score::above_chance ? spectrum.evidence_above_chance(g[0], g[1]) : spectrum.evidence_at(g[0], g[1]);
