@@ -60,13 +60,15 @@ install: build
 
 # A second tree built by clang with AddressSanitizer and UBSan (a report fails the test), without
 # LibTorch or benchmarks: the unit and MPI tests (sanitize-test) and libFuzzer over every reader
-# of foreign input (fuzz: FUZZ_RUNS inputs each; fuzz-smoke: FUZZ_SMOKE_RUNS, in make test).
+# of foreign input (fuzz: FUZZ_RUNS inputs each; fuzz-smoke: FUZZ_SMOKE_RUNS or FUZZ_SMOKE_SECONDS
+# each, whichever comes first, in make test).
 ASAN_BUILD      ?= build-asan
 ASAN_FLAGS      ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
                    "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DCMAKE_C_FLAGS_DEBUG=-O1 -g1" \
                    -DTMDFLOW_SANITIZE=ON -DTMDFLOW_FUZZ=ON -DTMDFLOW_WITH_TORCH=OFF -DTMDFLOW_BUILD_BENCHMARKS=OFF
 FUZZ_RUNS       ?= 100000
 FUZZ_SMOKE_RUNS ?= 3000
+FUZZ_SMOKE_SECONDS ?= 20
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_BUILD) $(ASAN_FLAGS)
@@ -84,7 +86,7 @@ fuzz: fuzz-build
 	sh tests/fuzz/run.sh $(ASAN_BUILD) $(FUZZ_RUNS)
 
 fuzz-smoke: fuzz-build
-	sh tests/fuzz/run.sh $(ASAN_BUILD) $(FUZZ_SMOKE_RUNS)
+	FUZZ_MAX_SECONDS=$(FUZZ_SMOKE_SECONDS) sh tests/fuzz/run.sh $(ASAN_BUILD) $(FUZZ_SMOKE_RUNS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(DEMO_OUT)

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs the libFuzzer targets of a sanitized build (make fuzz, make fuzz-smoke):
 #   tests/fuzz/run.sh BUILD RUNS [TARGET...]     TARGET: mib raw npy hdf5 workflow tiff png mrc (default: all)
+# FUZZ_MAX_SECONDS=S (optional) also ends each target's mutation run after S seconds, whichever of
+# RUNS inputs or S seconds comes first (make fuzz-smoke: 20 s; fuzz_hdf5 builds a file per input).
 # Each target first replays tests/fuzz/regressions/TARGET/ (inputs that once failed), then mutates
 # a seed corpus (tests/fuzz/make_seeds.py, made in a temporary folder) for RUNS inputs. A crash, a
 # sanitizer report, a leak, an input running over 10 s (a hang) or over the memory limits fails
@@ -37,6 +39,8 @@ export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:strict_strin
 export LSAN_OPTIONS="suppressions=$src/tests/sanitizers/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 limits="-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024"
+budget=""
+[ -n "${FUZZ_MAX_SECONDS:-}" ] && budget="-max_total_time=$FUZZ_MAX_SECONDS"
 
 status=0
 for t in $targets; do
@@ -66,7 +70,7 @@ for t in $targets; do
   mkdir -p "$work/corpus/$t"
   start=$(date +%s)
   # shellcheck disable=SC2086
-  if "$bin" -runs="$runs" $limits -max_len=$max_len $dict -artifact_prefix="$artifacts/$t-" -print_final_stats=1 \
+  if "$bin" -runs="$runs" $budget $limits -max_len=$max_len $dict -artifact_prefix="$artifacts/$t-" -print_final_stats=1 \
        "$work/corpus/$t" "$work/seeds/$t" > "$work/$t.log" 2>&1; then
     executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
     coverage=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n 1)

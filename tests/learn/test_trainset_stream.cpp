@@ -20,11 +20,11 @@ using tmdflow::par::Runtime;
 
 namespace {
 
-constexpr std::int64_t kCount = 37, kSide = 6;
+constexpr std::int64_t kStreamCount = 37, kStreamSide = 6;
 
 // Pixel (y, x) of sample i holds i + (y * side + x) / 1000: the sample is recognisable after reading.
 void make_sample(std::int64_t i, float* pixels, double* labels, float* map) {
-  for (std::int64_t p = 0; p < kSide * kSide; ++p) {
+  for (std::int64_t p = 0; p < kStreamSide * kStreamSide; ++p) {
     pixels[p] = float(i) + float(p) / 1000.0f;
     map[p] = pixels[p];
   }
@@ -46,8 +46,8 @@ class TrainsetStreamTest : public ::testing::Test {
   void SetUp() override {
     path_ = scratch_.file("trainset.h5");
     TrainsetSpec spec;
-    spec.count = kCount;
-    spec.height = spec.width = kSide;
+    spec.count = kStreamCount;
+    spec.height = spec.width = kStreamSide;
     spec.chunk = 4;
     spec.labels = {"a", "b"};
     spec.maps = true;
@@ -67,23 +67,23 @@ class TrainsetStreamTest : public ::testing::Test {
 TEST_F(TrainsetStreamTest, EveryTrainingSampleExactlyOncePerEpoch) {
   const auto& comm = Runtime::world_comm();
   learn::TrainsetStream stream(source(), options(5), comm.rank(), comm.size());
-  ASSERT_EQ(stream.size(), kCount);
+  ASSERT_EQ(stream.size(), kStreamCount);
   ASSERT_EQ(stream.validation_size(), 6);
-  ASSERT_EQ(stream.train_size(), kCount - 6);
+  ASSERT_EQ(stream.train_size(), kStreamCount - 6);
   EXPECT_EQ(stream.batches_per_epoch(), 7);  // 31 = 6 * 5 + 1: the last batch holds one sample
 
   std::vector<std::vector<std::int64_t>> orders;
   for (std::int64_t epoch = 0; epoch < 2; ++epoch) {
-    std::vector<std::int64_t> seen(kCount, 0);
+    std::vector<std::int64_t> seen(kStreamCount, 0);
     std::int64_t global = 0;
     for (std::int64_t b = 0; b < stream.batches_per_epoch(); ++b) {
       const learn::Batch batch = stream.train_batch(epoch, b);
       global += batch.global_count;
-      ASSERT_EQ(batch.inputs.size(), std::size_t(batch.count * kSide * kSide));
+      ASSERT_EQ(batch.inputs.size(), std::size_t(batch.count * kStreamSide * kStreamSide));
       for (std::int64_t k = 0; k < batch.count; ++k) {
         const std::int64_t i = batch.indices[std::size_t(k)];
         ++seen[std::size_t(i)];
-        EXPECT_FLOAT_EQ(batch.inputs[std::size_t(k * kSide * kSide + 7)], float(i) + 0.007f) << "sample " << i;
+        EXPECT_FLOAT_EQ(batch.inputs[std::size_t(k * kStreamSide * kStreamSide + 7)], float(i) + 0.007f) << "sample " << i;
         EXPECT_FLOAT_EQ(batch.targets[std::size_t(2 * k)], float(i));
         EXPECT_FLOAT_EQ(batch.targets[std::size_t(2 * k + 1)], -2.0f * float(i));
       }
@@ -91,7 +91,7 @@ TEST_F(TrainsetStreamTest, EveryTrainingSampleExactlyOncePerEpoch) {
     EXPECT_EQ(global, stream.train_size());
     comm.allreduce_inplace(seen.data(), seen.size(), tmdflow::par::Op::sum);
     const auto& val = stream.validation_indices();
-    for (std::int64_t i = 0; i < kCount; ++i) {
+    for (std::int64_t i = 0; i < kStreamCount; ++i) {
       const bool is_val = std::binary_search(val.begin(), val.end(), i);
       EXPECT_EQ(seen[std::size_t(i)], is_val ? 0 : 1) << "sample " << i << " in epoch " << epoch;
     }
@@ -126,7 +126,7 @@ TEST_F(TrainsetStreamTest, ValidationSplitFixedBySeedAndDisjoint) {
                         a.training_indices().end(), std::back_inserter(both));
   EXPECT_TRUE(both.empty());
   // Validation batches: every validation sample once, over the ranks.
-  std::vector<std::int64_t> seen(kCount, 0);
+  std::vector<std::int64_t> seen(kStreamCount, 0);
   for (std::int64_t v = 0; v < a.validation_batches(); ++v)
     for (std::int64_t i : a.validation_batch(v).indices) ++seen[std::size_t(i)];
   comm.allreduce_inplace(seen.data(), seen.size(), tmdflow::par::Op::sum);
@@ -148,18 +148,18 @@ TEST_F(TrainsetStreamTest, MapTargetsFollowTheDihedralTransformAndNormalisationI
   for (std::int64_t b = 0; b < stream.batches_per_epoch(); ++b) {
     const learn::Batch batch = stream.train_batch(0, b);
     for (std::int64_t k = 0; k < batch.count; ++k) {
-      const float* in = batch.inputs.data() + k * kSide * kSide;
-      const float* map = batch.targets.data() + k * kSide * kSide;
+      const float* in = batch.inputs.data() + k * kStreamSide * kStreamSide;
+      const float* map = batch.targets.data() + k * kStreamSide * kStreamSide;
       double mean = 0, var = 0, map_mean = 0;
-      for (int p = 0; p < kSide * kSide; ++p) mean += in[p], map_mean += map[p];
-      mean /= kSide * kSide;
-      map_mean /= kSide * kSide;
-      for (int p = 0; p < kSide * kSide; ++p) var += (in[p] - mean) * (in[p] - mean);
+      for (int p = 0; p < kStreamSide * kStreamSide; ++p) mean += in[p], map_mean += map[p];
+      mean /= kStreamSide * kStreamSide;
+      map_mean /= kStreamSide * kStreamSide;
+      for (int p = 0; p < kStreamSide * kStreamSide; ++p) var += (in[p] - mean) * (in[p] - mean);
       EXPECT_NEAR(mean, 0.0, 1e-5);
-      EXPECT_NEAR(var / (kSide * kSide), 1.0, 1e-4);
+      EXPECT_NEAR(var / (kStreamSide * kStreamSide), 1.0, 1e-4);
       // The map held the raw image: after the same transform, it is the image up to the normalisation.
-      const double sd = std::sqrt(1.0 / 12.0 * ((kSide * kSide) * (kSide * kSide) - 1)) / 1000.0;
-      for (int p = 0; p < kSide * kSide; ++p) ASSERT_NEAR(in[p], (map[p] - map_mean) / sd, 2e-2) << "pixel " << p;
+      const double sd = std::sqrt(1.0 / 12.0 * ((kStreamSide * kStreamSide) * (kStreamSide * kStreamSide) - 1)) / 1000.0;
+      for (int p = 0; p < kStreamSide * kStreamSide; ++p) ASSERT_NEAR(in[p], (map[p] - map_mean) / sd, 2e-2) << "pixel " << p;
       if (std::abs(map[1] - map[0] - 0.001f) > 1e-5f) ++changed;
     }
   }
@@ -181,7 +181,7 @@ TEST_F(TrainsetStreamTest, BadShapesAndOptionsAreRefusedInOneLine) {
   // A sample holding NaN is refused when read, by its index.
   TrainsetSpec spec;
   spec.count = 8;
-  spec.height = spec.width = kSide;
+  spec.height = spec.width = kStreamSide;
   spec.labels = {"a", "b"};
   const std::string bad = scratch_.file("nan.h5");
   write_trainset(Runtime::world_comm(), bad, spec, [](std::int64_t i, float* p, double* l, float* m) {
@@ -201,7 +201,7 @@ TEST_F(TrainsetStreamTest, BadShapesAndOptionsAreRefusedInOneLine) {
   src.inputs = "missing";
   EXPECT_THROW(learn::TrainsetStream(src, options(4), 0, 1), tmdflow::InputError);
   auto o = options(4);
-  o.validation_count = kCount;
+  o.validation_count = kStreamCount;
   EXPECT_THROW(learn::TrainsetStream(source(), o, 0, 1), tmdflow::ConfigError);
 }
 
@@ -214,7 +214,7 @@ TEST_F(TrainsetStreamTest, ComputedTargetsFollowTheirSamples) {
   // its own row, in any batch and on any rank.
   learn::TrainsetSource src = source();
   src.labels.clear();
-  for (std::int64_t i = 0; i < kCount; ++i)
+  for (std::int64_t i = 0; i < kStreamCount; ++i)
     for (double v : {double(i), 0.5 * double(i), -1.0}) src.computed_targets.push_back(v);
   src.computed_width = 3;
   const auto& comm = Runtime::world_comm();
@@ -228,7 +228,7 @@ TEST_F(TrainsetStreamTest, ComputedTargetsFollowTheirSamples) {
       EXPECT_EQ(batch.targets[std::size_t(3 * k)], float(i));
       EXPECT_EQ(batch.targets[std::size_t(3 * k + 1)], float(0.5 * i));
       EXPECT_EQ(batch.targets[std::size_t(3 * k + 2)], -1.0f);
-      EXPECT_NEAR(batch.inputs[std::size_t(k * kSide * kSide)], i, 1e-6);  // the sample's own pixels
+      EXPECT_NEAR(batch.inputs[std::size_t(k * kStreamSide * kStreamSide)], i, 1e-6);  // the sample's own pixels
     }
   }
   src.computed_targets.pop_back();

@@ -6,11 +6,12 @@
 
 #include "tmdflow/analysis/diffraction.hpp"
 #include "tmdflow/analysis/domains.hpp"
+#include "tmdflow/core/units.hpp"
 
 namespace a = tmdflow::analysis;
 
 namespace {
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 /// A nanobeam-like pattern: a disc at (cx, cy), six {100} spots at t + 60 n with intensities
 /// (1 +- asym) alternating (even n brighter for asym > 0), six {110} spots at t + 30 + 60 n, and
@@ -24,7 +25,7 @@ std::vector<float> pattern(int size, double cx, double cy, double r1, double t, 
   };
   blob(cx, cy, 500.0, 2.0);
   for (int n = 0; n < 6; ++n) {
-    const double a1 = (t + 60.0 * n) * kPi / 180.0, a2 = (t + 30.0 + 60.0 * n) * kPi / 180.0;
+    const double a1 = (t + 60.0 * n) * pi / 180.0, a2 = (t + 30.0 + 60.0 * n) * pi / 180.0;
     blob(cx + r1 * std::cos(a1), cy + r1 * std::sin(a1), 20.0 * (n % 2 == 0 ? 1 + asym : 1 - asym), 1.5);
     blob(cx + std::sqrt(3.0) * r1 * std::cos(a2), cy + std::sqrt(3.0) * r1 * std::sin(a2), 10.0, 1.5);
     blob(cx + 2 * r1 * std::cos(a1), cy + 2 * r1 * std::sin(a1), 4.0 * (n % 2 == 0 ? 1 + asym200 : 1 - asym200), 1.5);

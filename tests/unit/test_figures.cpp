@@ -11,6 +11,7 @@
 
 #include "common/testing.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/io/figure.hpp"
 #include "tmdflow/io/plot.hpp"
 #include "tmdflow/io/plot_panels.hpp"
@@ -21,7 +22,7 @@ using namespace tmdflow::io::plot;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 int grey(const RgbImage& img, int y, int x) {
   const Rgb c = img.at(y, x);
@@ -197,12 +198,12 @@ TEST(PlotPanel, ColourWheelShowsEachAngleAtItsDirection) {
     const double R = k.w / 2.0, cx = k.x + R, cy = k.y + R;
     // Inside the key's sector, at 0.7 of its radius: the colour of that angle (y down, as in maps).
     for (double a = 5; a < period - 4; a += 10) {
-      const int x = int(std::floor(cx + 0.7 * R * std::cos(a * kPi / 180))), y = int(std::floor(cy + 0.7 * R * std::sin(a * kPi / 180)));
+      const int x = int(std::floor(cx + 0.7 * R * std::cos(a * pi / 180))), y = int(std::floor(cy + 0.7 * R * std::sin(a * pi / 180)));
       EXPECT_LE(colour_distance(r.image.at(y, x), angle_colour(a, period)), 25) << "period " << period << ", angle " << a;
     }
     // Outside the sector (directions beyond one period, and above the x axis): background white.
     const double a = period + 30;
-    EXPECT_EQ(grey(r.image, int(cy + 0.7 * R * std::sin(a * kPi / 180)), int(cx + 0.7 * R * std::cos(a * kPi / 180))), 255);
+    EXPECT_EQ(grey(r.image, int(cy + 0.7 * R * std::sin(a * pi / 180)), int(cx + 0.7 * R * std::cos(a * pi / 180))), 255);
     EXPECT_EQ(grey(r.image, int(cy + 0.7 * R * std::sin(-0.35)), int(cx + 0.7 * R * std::cos(-0.35))), 255);  // -20 degrees
     // And the map's pixels are the colours of their angles.
     const PanelLayout& p = r.panels[0];
@@ -217,7 +218,7 @@ TEST(PlotPanel, ColourWheelShowsEachAngleAtItsDirection) {
   const Box& k = r.panels[0].key;
   const double R = k.w / 2.0, cx = k.x + R, cy = k.y + R;
   for (double a : {45.0, 135.0, 200.0, 300.0}) {
-    const double dx = std::cos(a * kPi / 180), dy = std::sin(a * kPi / 180);
+    const double dx = std::cos(a * pi / 180), dy = std::sin(a * pi / 180);
     const int x = int(std::floor(cx + 0.8 * R * dx)), y = int(std::floor(cy + 0.8 * R * dy));
     EXPECT_LE(colour_distance(r.image.at(y, x), vector_colour(dx, dy, 0.8)), 25) << "direction " << a;
   }

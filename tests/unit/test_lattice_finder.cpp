@@ -10,6 +10,7 @@
 #include "lattice_test_images.hpp"
 #include "tmdflow/analysis/lattice_finder.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/sim/structure.hpp"
 
 using namespace tmdflow;
@@ -17,10 +18,10 @@ using tmdflow::testing::TestImage;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 double length(const double v[2]) { return std::hypot(v[0], v[1]); }
-double angle_deg(const double v[2]) { return std::atan2(v[1], v[0]) * 180 / kPi; }
+double angle_deg(const double v[2]) { return std::atan2(v[1], v[0]) * 180 / pi; }
 /// a - b folded into [-period/2, period/2).
 double circular(double a, double b, double period) { return std::remainder(a - b, period); }
 

@@ -9,13 +9,14 @@
 
 #include "tmdflow/analysis/atoms/lattice_graph.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 
 using namespace tmdflow;
 using namespace tmdflow::analysis::atoms;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 struct TrueSite {
   double x, y;
@@ -43,7 +44,7 @@ std::vector<TrueSite> make_sites(const Honeycomb& h) {
   const double a = h.bond * std::sqrt(3.0);
   std::vector<TrueSite> sites;
   for (int grain = 0; grain < (h.second_grain_deg != 0 ? 2 : 1); ++grain) {
-    const double rot = (h.rotation_deg + grain * h.second_grain_deg) * kPi / 180;
+    const double rot = (h.rotation_deg + grain * h.second_grain_deg) * pi / 180;
     const double c = std::cos(rot), s = std::sin(rot);
     const int span = int(2 * h.size / a) + 2;
     for (int i = -span; i <= span; ++i)

@@ -11,13 +11,14 @@
 #include "common/testing.hpp"
 #include "tmdflow/analysis/lattice_finder.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/io/formats/png.hpp"
 
 using namespace tmdflow;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 struct Image {
   std::int64_t height = 0, width = 0;
@@ -37,7 +38,7 @@ Image read_png(const std::string& relative) {
 }
 
 double length(const double v[2]) { return std::hypot(v[0], v[1]); }
-double angle_deg(const double v[2]) { return std::atan2(v[1], v[0]) * 180 / kPi; }
+double angle_deg(const double v[2]) { return std::atan2(v[1], v[0]) * 180 / pi; }
 
 }  // namespace
 

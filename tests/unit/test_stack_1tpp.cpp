@@ -8,13 +8,14 @@
 #include <vector>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/sim/structure.hpp"
 
 using namespace tmdflow::sim;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 StackSpec res2(int layers) {
   StackSpec s;
@@ -93,7 +94,7 @@ TEST(Stack1Tpp, AARegistryPutsEveryAtomOverItsTwinOneLayerSpacingUp) {
   // The layer's cell origin is at the field centre and its a1, a2 are the rotated layer cell.
   const LayerCell cell = layer_cell("ReS2");
   const BaseVectors v = stack_base_vectors(res2(2));
-  const double c = std::cos(17 * kPi / 180), sn = std::sin(17 * kPi / 180);
+  const double c = std::cos(17 * pi / 180), sn = std::sin(17 * pi / 180);
   EXPECT_NEAR(v.a1[0], c * cell.a1[0] - sn * cell.a1[1], 1e-12);
   EXPECT_NEAR(v.a1[1], sn * cell.a1[0] + c * cell.a1[1], 1e-12);
   EXPECT_NEAR(v.a2[0], c * cell.a2[0] - sn * cell.a2[1], 1e-12);
@@ -166,7 +167,7 @@ TEST(Stack1Tpp, TwistTurnsTheLayerAboutItsCellOriginNearestTheCentre) {
       if (std::hypot(p.x, p.y) < std::hypot(pivot.x, pivot.y)) pivot = p;
     }
   pivot = {30 + pivot.x, 25 + pivot.y};
-  const double c = std::cos(5 * kPi / 180), sn = std::sin(5 * kPi / 180);
+  const double c = std::cos(5 * pi / 180), sn = std::sin(5 * pi / 180);
   const auto turned = layer_atoms(twisted, 1);
   int checked = 0;
   for (const auto* a : layer_atoms(straight, 1)) {

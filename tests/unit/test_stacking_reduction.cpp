@@ -18,6 +18,7 @@
 #include "tmdflow/campaign/reduce.hpp"
 #include "tmdflow/campaign/stacking_reduction.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/io/product.hpp"
 #include "tmdflow/io/schema.hpp"
 
@@ -27,7 +28,7 @@ using namespace tmdflow::campaign;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 const double kNaN = std::nan("");
 const std::string kConfig = "0123456789abcdef";  // the campaign's configuration hash
 
@@ -36,7 +37,7 @@ const std::string kConfig = "0123456789abcdef";  // the campaign's configuration
 const std::array<double, 2> M1{0.25, 0.25}, M2{0.62, 0.30};
 
 double planted_energy(double a, double b) {
-  auto bump = [&](double ma, double mb) { return std::exp(3 * (std::cos(2 * kPi * (a - ma)) + std::cos(2 * kPi * (b - mb)) - 2)); };
+  auto bump = [&](double ma, double mb) { return std::exp(3 * (std::cos(2 * pi * (a - ma)) + std::cos(2 * pi * (b - mb)) - 2)); };
   return -60 * bump(M1[0], M1[1]) - 40 * bump(M2[0], M2[1]) - 30 * bump(-M2[0], -M2[1]) - 20 * bump(-M1[0], -M1[1]) + 100;
 }
 

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/sim/adf.hpp"
 #include "tmdflow/sim/stacking_symmetry.hpp"
 #include "tmdflow/sim/structure.hpp"
@@ -22,7 +23,7 @@ using namespace tmdflow::sim;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 constexpr double kField = 64;   // structure field (A); images sit at its centre
 constexpr int kImage = 96;      // image pixels per axis
 constexpr double kPixel = 0.15;  // A
@@ -135,7 +136,7 @@ Scene build_scene(const std::string& material, const std::string& stacking, int 
   if (cell.triclinic) {
     // build_stack's 1T'' stacks: eclipsed (AA) registry, the bottom cell's A at rotation_deg, the
     // slips fractions of the bottom layer's (turned) A, B.
-    const double r = rotation_deg * kPi / 180, c = std::cos(r), sn = std::sin(r);
+    const double r = rotation_deg * pi / 180, c = std::cos(r), sn = std::sin(r);
     const Vec b1{c * a1c.x - sn * a1c.y, sn * a1c.x + c * a1c.y}, b2{c * a2c.x - sn * a2c.y, sn * a2c.x + c * a2c.y};
     const double det = b1.x * b2.y - b1.y * b2.x;
     StackSpec spec;
@@ -157,8 +158,8 @@ Scene build_scene(const std::string& material, const std::string& stacking, int 
   }
   // The builder's own basis (a1 at phi - 30, a2 at phi + 30) and registry (structures.md).
   const double phi = bottom == 0 ? 30 : 90, a = sim::material(material).a;
-  const Vec b1{a * std::cos((phi - 30) * kPi / 180), a * std::sin((phi - 30) * kPi / 180)};
-  const Vec b2{a * std::cos((phi + 30) * kPi / 180), a * std::sin((phi + 30) * kPi / 180)};
+  const Vec b1{a * std::cos((phi - 30) * pi / 180), a * std::sin((phi - 30) * pi / 180)};
+  const Vec b2{a * std::cos((phi + 30) * pi / 180), a * std::sin((phi + 30) * pi / 180)};
   const Vec t = (1.0 / 3) * (b1 + b2);
   const double det = b1.x * b2.y - b1.y * b2.x;
   StackSpec spec;
@@ -409,7 +410,7 @@ TEST(StackingSymmetry, TwistIsDefinedModulo120AndUpToSignButNot60MinusTheta) {
   // stack of label -theta turned by theta about the pivot (the field centre) is label theta's.
   Structure minus = twisted("AA", 30, -theta);
   for (auto& a : minus.atoms) {
-    const double x = a.x - kField / 2, y = a.y - kField / 2, c = std::cos(theta * kPi / 180), s = std::sin(theta * kPi / 180);
+    const double x = a.x - kField / 2, y = a.y - kField / 2, c = std::cos(theta * pi / 180), s = std::sin(theta * pi / 180);
     a.x = kField / 2 + c * x - s * y, a.y = kField / 2 + s * x + c * y;
   }
   EXPECT_GT(best_correlation(ia, simulate(minus, m), 2), 0.999);

@@ -6,13 +6,14 @@
 #include <tuple>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/sim/structure.hpp"
 
 using namespace tmdflow::sim;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 double circular_diff(double a, double b, double period) {
   double d = std::fmod(std::abs(a - b), period);
@@ -176,7 +177,7 @@ TEST(StructureOrientation, HelpersFollowTheConvention) {
   EXPECT_NEAR(orientation_from_vector(0, 1), 90, 1e-12);
   EXPECT_NEAR(orientation_from_vector(-1, 0), 60, 1e-12);
   EXPECT_NEAR(orientation_from_vector(0, -1), 30, 1e-12);
-  EXPECT_NEAR(orientation_from_vector(std::cos(130 * kPi / 180), std::sin(130 * kPi / 180)), 10, 1e-9);
+  EXPECT_NEAR(orientation_from_vector(std::cos(130 * pi / 180), std::sin(130 * pi / 180)), 10, 1e-9);
   Domain d10{0, 10, 0, 0}, d70{0, 70, 0, 0}, d130{0, 130, 0, 0}, dm50{0, -50, 0, 0};
   EXPECT_EQ(d10.polarity(), +1);
   EXPECT_EQ(d70.polarity(), -1);
@@ -219,8 +220,8 @@ TEST(StructureMonolayer, FieldHoldsEverySiteOfTheUnboundedLattice) {
     spec.extent_x = 47, spec.extent_y = 31;
     const Structure s = build_stack(spec);
     const double a = material("MoS2").a;
-    const double a1x = a * std::cos((phi - 30) * kPi / 180), a1y = a * std::sin((phi - 30) * kPi / 180);
-    const double a2x = a * std::cos((phi + 30) * kPi / 180), a2y = a * std::sin((phi + 30) * kPi / 180);
+    const double a1x = a * std::cos((phi - 30) * pi / 180), a1y = a * std::sin((phi - 30) * pi / 180);
+    const double a2x = a * std::cos((phi + 30) * pi / 180), a2y = a * std::sin((phi + 30) * pi / 180);
     std::size_t metals = 0, chalcogens = 0;
     for (int n1 = -60; n1 <= 60; ++n1)
       for (int n2 = -60; n2 <= 60; ++n2) {
@@ -272,7 +273,7 @@ TEST(StructureMonolayer, PhiIsTheMetalToChalcogenAngle) {
     for (const auto* c : chalcogens) {
       const double dx = c->x - cx, dy = c->y - cy;
       if (std::hypot(dx, dy) > material("MoS2").a / std::sqrt(3.0) + 1e-6) continue;
-      const double angle = std::atan2(dy, dx) * 180 / kPi;
+      const double angle = std::atan2(dy, dx) * 180 / pi;
       EXPECT_LT(circular_diff(angle, phi, 120), 1e-6);
       ++found;
     }
@@ -371,7 +372,7 @@ TEST(Stack, SlipMovesTheUpperLayerByFractionsOfA1) {
   slipped.slip_a = {0.5};
   slipped.slip_b = {0.0};
   const Structure s0 = build_stack(plain), s1 = build_stack(slipped);
-  const double a = material("MoS2").a, angle = (37 - 30) * kPi / 180;
+  const double a = material("MoS2").a, angle = (37 - 30) * pi / 180;
   const double hx = 0.5 * a * std::cos(angle), hy = 0.5 * a * std::sin(angle);  // a1 / 2
   const auto plain_metals = columns_of(s0, Sublattice::metal, 1);
   int checked = 0;
@@ -626,7 +627,7 @@ TEST(ReS2, DiamondChainReReDistancesAndArealDensity) {
   EXPECT_GT(short_bonds, 0);
   EXPECT_GT(long_bonds, 0);
   // Four Re and eight S per cell of a b sin(gamma).
-  const double cell_area = 6.352 * 6.446 * std::sin(118.97 * kPi / 180);
+  const double cell_area = 6.352 * 6.446 * std::sin(118.97 * pi / 180);
   EXPECT_NEAR(double(s.atoms.size()) / (12 * spec.extent_x * spec.extent_y / cell_area), 1.0, 0.015);
   EXPECT_NEAR(2.0 * double(re.size()), double(select(s, Sublattice::chalcogen).size()), 0.02 * s.atoms.size());
   for (const auto& a : s.atoms) EXPECT_EQ(a.Z, a.sublattice == Sublattice::metal ? 75 : 16);
@@ -658,7 +659,7 @@ TEST(ReS2, ChalcogensAreSeparateColumnsAndRotationTurnsTheLayer) {
   r30.rotation_deg = 30;
   const Structure s0 = build_1t_double_prime(r0), s30 = build_1t_double_prime(r30);
   const auto re30 = columns_of(s30, Sublattice::metal);
-  const double c = std::cos(30 * kPi / 180), sn = std::sin(30 * kPi / 180);
+  const double c = std::cos(30 * pi / 180), sn = std::sin(30 * pi / 180);
   int checked = 0;
   for (const auto* m : columns_of(s0, Sublattice::metal)) {
     if (std::hypot(m->x - 30, m->y - 30) > 20) continue;
@@ -674,7 +675,7 @@ TEST(ReS2, ReSe2LayerFromItsPublishedCell) {
   spec.material = "ReSe2";
   spec.extent_x = spec.extent_y = 120;
   const Structure s = build_1t_double_prime(spec);
-  const double cell_area = 6.6065 * 6.7196 * std::sin(118.93 * kPi / 180);
+  const double cell_area = 6.6065 * 6.7196 * std::sin(118.93 * pi / 180);
   EXPECT_NEAR(double(s.atoms.size()) / (12 * spec.extent_x * spec.extent_y / cell_area), 1.0, 0.02);
   double zmin = 1e9, zmax = -1e9;
   for (const auto& a : s.atoms) zmin = std::min(zmin, a.z), zmax = std::max(zmax, a.z);

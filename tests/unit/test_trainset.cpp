@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/sim/structure.hpp"
 #include "tmdflow/sim/trainset.hpp"
 
@@ -15,7 +16,7 @@ using namespace tmdflow::sim;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using tmdflow::units::pi;
 
 struct V2 {
   double x = 0, y = 0;
@@ -152,10 +153,10 @@ TEST(Trainset, CanonicalFrameDrawsOrientationFromTheSetAndScalesTheLattice) {
     smin = std::min(smin, L.scale), smax = std::max(smax, L.scale);
     // a1 at phi - 30, a2 at phi + 30 (structures.md), of length scale x a.
     const double a = L.scale * material("MoS2").a;
-    EXPECT_NEAR(L.a1_x_A, a * std::cos((L.phi_deg - 30) * kPi / 180), 1e-9);
-    EXPECT_NEAR(L.a1_y_A, a * std::sin((L.phi_deg - 30) * kPi / 180), 1e-9);
-    EXPECT_NEAR(L.a2_x_A, a * std::cos((L.phi_deg + 30) * kPi / 180), 1e-9);
-    EXPECT_NEAR(L.a2_y_A, a * std::sin((L.phi_deg + 30) * kPi / 180), 1e-9);
+    EXPECT_NEAR(L.a1_x_A, a * std::cos((L.phi_deg - 30) * pi / 180), 1e-9);
+    EXPECT_NEAR(L.a1_y_A, a * std::sin((L.phi_deg - 30) * pi / 180), 1e-9);
+    EXPECT_NEAR(L.a2_x_A, a * std::cos((L.phi_deg + 30) * pi / 180), 1e-9);
+    EXPECT_NEAR(L.a2_y_A, a * std::sin((L.phi_deg + 30) * pi / 180), 1e-9);
   }
   EXPECT_EQ(near30 + near90, spec.count);
   EXPECT_GT(near30, 70);
@@ -256,7 +257,7 @@ TEST(Trainset, OneTDoublePrimeStacksCarryTheirRotationAndSlipLabels) {
       const std::string name = L.material_index == 0 ? "ReS2" : "ReSe2";
       // a1, a2 = the layer cell turned by the rotation and scaled.
       const LayerCell cell = layer_cell(name);
-      const double c = std::cos(L.rotation_deg * kPi / 180), sn = std::sin(L.rotation_deg * kPi / 180);
+      const double c = std::cos(L.rotation_deg * pi / 180), sn = std::sin(L.rotation_deg * pi / 180);
       EXPECT_NEAR(L.a1_x_A, L.scale * (c * cell.a1[0] - sn * cell.a1[1]), 1e-9);
       EXPECT_NEAR(L.a2_y_A, L.scale * (sn * cell.a2[0] + c * cell.a2[1]), 1e-9);
       // Layer k's Re atoms are layer 0's moved by the cumulative interface slips (no twist here).

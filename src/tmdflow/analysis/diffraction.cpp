@@ -7,12 +7,13 @@
 #include "tmdflow/analysis/virtual_detectors.hpp"
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/strings.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/par/partition.hpp"
 
 namespace tmdflow::analysis {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using units::pi;
 
 KOKKOS_INLINE_FUNCTION double wrap_deg(double a, double period) {
   // Angles within one period of the range need no division (the results equal fmod's exactly).
@@ -33,14 +34,14 @@ KOKKOS_INLINE_FUNCTION double twist_of_table(const float* r0, const float* r1, i
     re += v * c6[b];
     im -= v * s6[b];
   }
-  return wrap_deg(-std::atan2(im, re) * 180.0 / kPi / 6.0, 60.0);
+  return wrap_deg(-std::atan2(im, re) * 180.0 / pi / 6.0, 60.0);
 }
 
 /// cos (first half) and sin (second half) of 6 theta_b at the centres of `bins` azimuthal bins.
 std::vector<double> six_fold_table(int bins) {
   std::vector<double> t(std::size_t(2 * bins));
   for (int b = 0; b < bins; ++b) {
-    const double th = 6.0 * 2.0 * kPi * (b + 0.5) / bins;
+    const double th = 6.0 * 2.0 * pi * (b + 0.5) / bins;
     t[std::size_t(b)] = std::cos(th);
     t[std::size_t(bins + b)] = std::sin(th);
   }
@@ -104,7 +105,7 @@ double scaled(std::int64_t k, std::int64_t n) { return n > 1 ? 2.0 * double(k) /
 }  // namespace
 
 double DiffractionGeometry::sample_area(int ring) const {
-  return radial_step * ring_radius[ring] * 2.0 * kPi / azimuth_bins;
+  return radial_step * ring_radius[ring] * 2.0 * pi / azimuth_bins;
 }
 int DiffractionGeometry::radial_samples() const { return int(std::floor(2.0 * ring_halfwidth / radial_step)) + 1; }
 double DiffractionGeometry::spot_halfwidth(int ring) const {
@@ -167,7 +168,7 @@ DiffractionGeometry find_geometry(const std::vector<float>& mean, std::int64_t r
   g.ring_radius[0] = r1;
   g.ring_radius[1] = r2;
   g.add_second_order_ring(rows, cols);
-  g.spot_halfwidth_deg = std::clamp((g.disc_radius + 1.5) / r1 * 180.0 / kPi, 3.0, 25.0);
+  g.spot_halfwidth_deg = std::clamp((g.disc_radius + 1.5) / r1 * 180.0 / pi, 3.0, 25.0);
   return g;
 }
 
@@ -294,9 +295,9 @@ void DiffractionFeatures::prepare(const io::DatacubeMeta& meta, const io::Shard&
     for (int q = 0; q < nsamp; ++q) {
       const double rad = r0 + q * geometry_.radial_step;
       // Each sample stands for the area step * rad * dtheta: profiles are in electrons.
-      w(r, q) = float(rad * geometry_.radial_step * 2.0 * kPi / bins);
+      w(r, q) = float(rad * geometry_.radial_step * 2.0 * pi / bins);
       for (int b = 0; b < bins; ++b) {
-        const double th = 2.0 * kPi * (b + 0.5) / bins;
+        const double th = 2.0 * pi * (b + 0.5) / bins;
         ox(r * bins + b, q) = float(rad * std::cos(th));
         oy(r * bins + b, q) = float(rad * std::sin(th));
       }

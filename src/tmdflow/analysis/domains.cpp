@@ -16,11 +16,12 @@
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/core/timer.hpp"
+#include "tmdflow/core/units.hpp"
 
 namespace tmdflow::analysis {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using units::pi;
 
 double wrap(double a, double period) {
   a = std::fmod(a, period);
@@ -110,12 +111,12 @@ double fitted_twist(const std::vector<double>& r0, const std::vector<double>& r1
   for (double v : r0) w0 += v;
   for (double v : r1) w1 += v;
   for (int n = 0; n < 6; ++n) {
-    const double a0 = (first_order[std::size_t(n)] - 60.0 * n) * 6.0 * kPi / 180.0;
-    const double a1 = (second[std::size_t(n)] - 30.0 - 60.0 * n) * 6.0 * kPi / 180.0;
+    const double a0 = (first_order[std::size_t(n)] - 60.0 * n) * 6.0 * pi / 180.0;
+    const double a1 = (second[std::size_t(n)] - 30.0 - 60.0 * n) * 6.0 * pi / 180.0;
     re += w0 * std::cos(a0) + w1 * std::cos(a1);
     im += w0 * std::sin(a0) + w1 * std::sin(a1);
   }
-  return wrap(std::atan2(im, re) * 180.0 / kPi / 6.0, 60.0);
+  return wrap(std::atan2(im, re) * 180.0 / pi / 6.0, 60.0);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ constexpr double kMaxAnisotropy = 1.3;
 constexpr std::int64_t kMaxSide = 2048;  // larger images are read on their central part
 
 double angle_deg(const double v[2]) { return units::rad_to_deg(std::atan2(v[1], v[0])); }
-double wrap_deg(double a, double period) { return a - period * std::floor(a / period); }
+double modulo_deg(double a, double period) { return a - period * std::floor(a / period); }
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -186,7 +186,7 @@ bool second_lattice(const Spectrum& spectrum, const SearchPlan& plan, const Refi
   double a1[2], a2[2], b1[2], b2[2];
   lattice::canonical_hexagon(first.lattice, a1, a2);
   lattice::canonical_hexagon(second.lattice, b1, b2);
-  const double turn = wrap_deg(angle_deg(b1) - angle_deg(a1), 60);
+  const double turn = modulo_deg(angle_deg(b1) - angle_deg(a1), 60);
   // Resolved at the second order (sqrt(3) g), where the two lattices' spots are sqrt(3) times farther
   // apart than at the first: a small field blurs the first-order pairs into one spot but not these.
   const double resolution = units::rad_to_deg(1.5 / (kSqrt3 * plan.g * std::max(spectrum.height(), spectrum.width())));
@@ -300,7 +300,7 @@ FoundLattice find_lattice_in(const Spectrum& spectrum, const LatticeOptions& opt
     out.has_second = true;
     lattice::canonical_hexagon(top.lattice, out.second_a1_px, out.second_a2_px);
     out.second_angle_deg = angle_deg(out.second_a1_px);
-    out.twist_deg = wrap_deg(out.second_angle_deg - out.angle_deg, 60);
+    out.twist_deg = modulo_deg(out.second_angle_deg - out.angle_deg, 60);
     out.twist_folded_deg = std::min(out.twist_deg, 60 - out.twist_deg);
   }
   return out;

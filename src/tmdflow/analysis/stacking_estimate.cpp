@@ -5,11 +5,11 @@
 #include <limits>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/numeric.hpp"
 
 namespace tmdflow::analysis {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool finite(const std::vector<double>& y) {
   for (double v : y)

@@ -8,13 +8,14 @@
 #include <set>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 #include "tmdflow/io/emd.hpp"
 #include "tmdflow/io/plot_curves.hpp"
 
 namespace tmdflow::campaign {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using units::pi;
 
 template <class T>
 std::vector<T> column(const io::h5::Group& g, const std::string& name, std::size_t expected, bool check) {
@@ -84,7 +85,7 @@ DomainInputSummary summarize_domains(const io::h5::Group& product, std::vector<D
     if (polarity[d] > 0) plus += patterns[d];
     largest = std::max(largest, patterns[d]);
     // Twist is periodic in 60 degrees: average the phases 2 pi twist / 60.
-    phase_sum += double(patterns[d]) * std::polar(1.0, 2 * kPi * twist[d] / 60.0);
+    phase_sum += double(patterns[d]) * std::polar(1.0, 2 * pi * twist[d] / 60.0);
     rows.push_back({twist[d], orientation[d], polarity[d], patterns[d], double(patterns[d]) * s.pixel_area_nm2});
   }
   if (s.labelled > s.patterns)
@@ -93,7 +94,7 @@ DomainInputSummary summarize_domains(const io::h5::Group& product, std::vector<D
   const double nan = std::nan("");
   s.polarity_plus_fraction = s.labelled ? double(plus) / double(s.labelled) : nan;
   s.largest_domain_fraction = s.labelled ? double(largest) / double(s.labelled) : nan;
-  double mean = std::arg(phase_sum) / (2 * kPi) * 60.0;
+  double mean = std::arg(phase_sum) / (2 * pi) * 60.0;
   if (mean < 0) mean += 60;
   s.twist_circular_mean_deg = s.labelled ? mean : nan;
   return s;

@@ -20,7 +20,9 @@ namespace {
 
 using draw::HAlign;
 using draw::VAlign;
-constexpr int pad = 12, tick_len = 4, key_gap = 16;
+using draw::pad;
+using draw::tick_len;
+constexpr int key_gap = 16;
 
 using Context = std::unique_ptr<cairo_t, decltype(&cairo_destroy)>;
 using Surface = std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)>;

@@ -17,7 +17,8 @@ using draw::HAlign;
 using draw::VAlign;
 using Context = std::unique_ptr<cairo_t, decltype(&cairo_destroy)>;
 using Surface = std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)>;
-constexpr int pad = 12, tick_len = 4;
+using draw::pad;
+using draw::tick_len;
 
 struct Range {
   double lo = 0, hi = 0;

@@ -11,7 +11,7 @@ namespace tmdflow::io::plot::draw {
 namespace {
 
 constexpr double pi = 3.14159265358979323846;
-constexpr int ramp_w = 16, tick_len = 4;
+constexpr int ramp_w = 16;
 constexpr int wheel_d = 130, wheel_margin_x = 36, wheel_margin_y = 24;
 constexpr double wheel_inner = 0.3;  // inner radius of an angle key's sector, relative
 constexpr int swatch = 14;

@@ -16,6 +16,8 @@ struct Font {
 };
 constexpr Font figure_title_font{16, true}, title_font{14, true}, label_font{12.5, false}, tick_font{11, false},
     key_title_font{12, true};
+/// Space around panels and the length of axis ticks, in pixels (every figure alike).
+constexpr int pad = 12, tick_len = 4;
 
 enum class HAlign { left, centre, right };
 enum class VAlign { top, middle, bottom };

@@ -12,7 +12,7 @@
 namespace tmdflow::learn {
 namespace {
 
-constexpr const char* kFormat = "tmdflow-checkpoint/1";
+constexpr const char* kCheckpointFormat = "tmdflow-checkpoint/1";
 using json = nlohmann::json;
 
 std::string shape_text(const torch::Tensor& t) {
@@ -99,7 +99,7 @@ std::string first_line(const char* what) {
   return nl == std::string::npos ? s : s.substr(0, nl);
 }
 
-std::string read_string(torch::serialize::InputArchive& a, const std::string& key, const std::string& path) {
+std::string read_checkpoint_string(torch::serialize::InputArchive& a, const std::string& key, const std::string& path) {
   c10::IValue v;
   if (!a.try_read(key, v) || !v.isString())
     throw InputError::at(path, key, "checkpoint", "a string entry '" + key + "'", "none (not a tmdflow checkpoint)");
@@ -117,7 +117,7 @@ std::string spec_text(const NetworkSpec& spec) {
 void save_checkpoint(const std::string& path, const Network& network, torch::optim::Optimizer& optimizer, const TrainingState& state,
                      const torch::Tensor& best_weights) {
   torch::serialize::OutputArchive archive;
-  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("format", c10::IValue(std::string(kCheckpointFormat)));
   archive.write("network", c10::IValue(spec_text(network.spec())));
   archive.write("parameters", c10::IValue(parameter_lines(network)));
   torch::serialize::OutputArchive weights;
@@ -158,11 +158,11 @@ void load_checkpoint(const std::string& path, Network& network, torch::optim::Op
     throw InputError::at(path, "", "checkpoint", "a tmdflow checkpoint (a LibTorch archive)",
                          "an unreadable file (truncated or corrupt: " + first_line(e.what_without_backtrace()) + ")");
   }
-  if (read_string(archive, "format", path) != kFormat)
-    throw InputError::at(path, "format", "checkpoint", kFormat, read_string(archive, "format", path));
-  const std::string theirs = read_string(archive, "network", path), ours = spec_text(network.spec());
+  if (read_checkpoint_string(archive, "format", path) != kCheckpointFormat)
+    throw InputError::at(path, "format", "checkpoint", kCheckpointFormat, read_checkpoint_string(archive, "format", path));
+  const std::string theirs = read_checkpoint_string(archive, "network", path), ours = spec_text(network.spec());
   if (theirs != ours) throw InputError::at(path, "network", "checkpoint", "a checkpoint of '" + ours + "'", "one of '" + theirs + "'");
-  const std::string their_params = read_string(archive, "parameters", path), our_params = parameter_lines(network);
+  const std::string their_params = read_checkpoint_string(archive, "parameters", path), our_params = parameter_lines(network);
   if (their_params != our_params) {
     std::istringstream a(their_params), b(our_params);
     std::string la, lb;
@@ -186,7 +186,7 @@ void load_checkpoint(const std::string& path, Network& network, torch::optim::Op
     torch::serialize::InputArchive opt;
     archive.read("optimizer", opt);
     optimizer.load(opt);
-    state = state_from_text(read_string(archive, "state", path));
+    state = state_from_text(read_checkpoint_string(archive, "state", path));
     best_weights = torch::Tensor();
     torch::Tensor best;
     if (archive.try_read("best_weights", best)) best_weights = best;

@@ -14,7 +14,7 @@ namespace tmdflow::learn {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kFormat = "tmdflow-model/1";
+constexpr const char* kModelFormat = "tmdflow-model/1";
 
 torch::Tensor stored(const torch::Tensor& t, bool half) {
   torch::Tensor out = t.detach().to(torch::kCPU).contiguous();
@@ -54,7 +54,7 @@ void read_module(torch::nn::Module& module, torch::serialize::InputArchive& arch
   }
 }
 
-std::string read_string(torch::serialize::InputArchive& archive, const std::string& key, const std::string& path) {
+std::string read_model_string(torch::serialize::InputArchive& archive, const std::string& key, const std::string& path) {
   c10::IValue v;
   if (!archive.try_read(key, v) || !v.isString())
     throw InputError::at(path, "", "entry '" + key + "'", "a string", v.isNone() ? "none" : v.tagKind());
@@ -112,7 +112,7 @@ io::ModelManifest save_model(const Network& network, io::ModelManifest manifest,
   const std::string tmp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive;
-    archive.write("format", c10::IValue(std::string(kFormat)));
+    archive.write("format", c10::IValue(std::string(kModelFormat)));
     archive.write("spec", c10::IValue(spec_to_json(spec)));
     archive.write("manifest", c10::IValue(io::manifest_to_json(manifest, 0)));
     torch::serialize::OutputArchive weights(archive.compilation_unit());
@@ -150,10 +150,10 @@ LoadedModel load_model(const std::string& name_or_path) {
     throw InputError::at(path, "", "model file", "a tmdflow model file (LibTorch archive)", "an unreadable file: " + why);
   }
   try {
-    const std::string format = read_string(archive, "format", path);
-    if (format != kFormat) throw InputError::at(path, "", "entry 'format'", kFormat, format);
-    const NetworkSpec spec = spec_from_json(read_string(archive, "spec", path), path);
-    out.manifest = loc.manifest_path.empty() ? io::manifest_from_json(read_string(archive, "manifest", path), path + " (embedded manifest)")
+    const std::string format = read_model_string(archive, "format", path);
+    if (format != kModelFormat) throw InputError::at(path, "", "entry 'format'", kModelFormat, format);
+    const NetworkSpec spec = spec_from_json(read_model_string(archive, "spec", path), path);
+    out.manifest = loc.manifest_path.empty() ? io::manifest_from_json(read_model_string(archive, "manifest", path), path + " (embedded manifest)")
                                              : loc.manifest;
     if (out.manifest.family != spec.family || out.manifest.params != spec.params)
       throw InputError::at(loc.manifest_path.empty() ? path : loc.manifest_path, "", "architecture", spec_to_json(spec) + " (the model file's)",

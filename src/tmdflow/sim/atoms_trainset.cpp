@@ -83,12 +83,12 @@ void validate(const AtomsTrainsetSpec& s) {
 AtomsTrainsetGenerator::AtomsTrainsetGenerator(const AtomsTrainsetSpec& spec) : spec_(spec) { validate(spec_); }
 
 namespace {
-enum Stream : std::uint64_t { conditions = 0x61746f6dULL, structure_key, scan_key, noise_key };
+enum AtomsKey : std::uint64_t { atoms_conditions = 0x61746f6dULL, atoms_structure_key, atoms_scan_key, atoms_noise_key };
 }
 
 AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image, float* heatmaps, std::vector<PatchSite>* sites) {
   const auto& s = spec_;
-  rng::Stream g(rng::key(s.seed, conditions, std::uint64_t(index)));
+  rng::Stream g(rng::key(s.seed, atoms_conditions, std::uint64_t(index)));
   auto draw = [&](const Range& r) { return r.min + (r.max - r.min) * g.uniform(); };
   auto composition = [&](const Range& r) {
     const double u = g.uniform();
@@ -129,7 +129,7 @@ AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image,
   k.defects.chalcogen_double_vacancy = L.double_vacancy;
   k.extent_x = field.extent_x / scale;
   k.extent_y = field.extent_y / scale;
-  k.seed = rng::key(s.seed, structure_key, std::uint64_t(index));
+  k.seed = rng::key(s.seed, atoms_structure_key, std::uint64_t(index));
   Structure st = build_stack(k);
   for (Atom& at : st.atoms) at.x *= scale, at.y *= scale;
   for (Column& c : st.columns) c.x *= scale, c.y *= scale;
@@ -137,8 +137,8 @@ AtomsPatchLabels AtomsTrainsetGenerator::patch(std::int64_t index, float* image,
   st.extent_y = field.extent_y;
   add_surface_contamination(st, L.contamination, k.seed);
 
-  PatchScan scan(a, scan_draw.distortion, P, s.pixel_A, rng::key(s.seed, scan_key, std::uint64_t(index)));
-  scan.render(st, L.dose, rng::key(s.seed, noise_key, std::uint64_t(index)), image, PatchRealism{L.background, L.read_noise, L.psf_A});
+  PatchScan scan(a, scan_draw.distortion, P, s.pixel_A, rng::key(s.seed, atoms_scan_key, std::uint64_t(index)));
+  scan.render(st, L.dose, rng::key(s.seed, atoms_noise_key, std::uint64_t(index)), image, PatchRealism{L.background, L.read_noise, L.psf_A});
   if (heatmaps) std::fill(heatmaps, heatmaps + std::size_t(kSiteClasses) * P * P, 0.0f);
   const int reach = int(std::ceil((4 * s.heatmap_sigma_A + 10 * L.jitter_A + scan_draw.drift_A + 0.5) / s.pixel_A)) + 1;
   for (const Column& c : st.columns) {

@@ -69,7 +69,7 @@ DefectTrainsetGenerator::DefectTrainsetGenerator(const DefectTrainsetSpec& spec)
 
 namespace {
 
-enum Stream : std::uint64_t { conditions = 0x64656674ULL, structure_key, vacancies_key, scan_key, noise_key };
+enum DefectKey : std::uint64_t { conditions = 0x64656674ULL, structure_key, vacancies_key, scan_key, noise_key };
 
 /// The chalcogen sites where a patch's vacancies go: uniformly, or (with probability `clustered`)
 /// next to a dopant or to a vacancy placed before, as vacancies gather under the beam.

@@ -13,7 +13,7 @@ namespace tmdflow::sim {
 namespace {
 constexpr int kChannels = 7;  // per site and slot: sputtering, then six hop directions
 constexpr double kBarnA2 = 1e-8;
-enum Stream : std::uint64_t { initial_kind = 0x6b6d63696eULL, initial_slot, trajectory };
+enum KmcKey : std::uint64_t { initial_kind = 0x6b6d63696eULL, initial_slot, trajectory };
 
 void check_range(double v, double lo, double hi, const std::string& what) {
   if (!(v >= lo && v <= hi)) throw ConfigError(what + ": expected a value in [" + str::number(lo) + ", " + str::number(hi) + "], found " + str::number(v));

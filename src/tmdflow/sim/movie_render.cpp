@@ -10,7 +10,7 @@
 namespace tmdflow::sim {
 
 namespace {
-enum Stream : std::uint64_t { scan = 0x6d6f766965ULL, noise };
+enum MovieKey : std::uint64_t { scan = 0x6d6f766965ULL, noise };
 }
 
 MovieGeometry movie_geometry(const MovieSpec& spec) {

@@ -23,7 +23,7 @@ struct Multislice::Strip {
   std::vector<std::vector<cfloat>> transmission;  // per slice, grid.ny x grid.nx
 };
 
-Multislice::Multislice(const MultisliceSpec& spec, const Structure& structure) : spec_(spec), structure_(structure) {
+Multislice::Multislice(const MultisliceSpec& spec, const Structure& structure) : spec_(spec) {
   validate(spec.probe);
   const int n = spec.window_px;
   if (n < 32 || n > 4096) throw ConfigError("window-px: expected 32..4096, found " + std::to_string(n));

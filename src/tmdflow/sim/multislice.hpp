@@ -78,7 +78,6 @@ class Multislice {
   void integrate(const float* intensity, float* pattern, double sx, double sy, double rotation_deg) const;
 
   MultisliceSpec spec_;
-  const Structure& structure_;
   double lambda_ = 0, sigma_ = 0, dx_ = 0;
   std::vector<SlicedAtoms> configs_;          // one per frozen-phonon configuration
   std::unique_ptr<PotentialTable> table_;

@@ -12,7 +12,7 @@
 namespace tmdflow::sim {
 namespace {
 
-using Vec2 = std::array<double, 2>;
+using XY = std::array<double, 2>;
 constexpr double kTolerance = 1e-9;
 
 // ---- The layers of a stack in the canonical frame (data_schema/structures.md, stacking.md) ----
@@ -23,7 +23,7 @@ constexpr double kTolerance = 1e-9;
 
 struct Layer {
   int orientation = 0;
-  Vec2 at{0, 0};
+  XY at{0, 0};
 };
 
 struct StackKind {
@@ -35,7 +35,7 @@ struct StackKind {
 
   // t = (a1c + a2c)/3 for a phi-30 bottom; the 60-degree turn of the whole stack takes it to
   // R60 t = (-1/3, 2/3) == -t modulo the lattice.
-  Vec2 registry(int bottom, int k) const {
+  XY registry(int bottom, int k) const {
     const double t = (bottom == 0 ? 1.0 : -1.0) / 3.0;
     const double n = stacking == "3R" ? double(k) : stacking == "2H" ? double(k & 1) : 0.0;
     return {n * t, n * t};
@@ -43,9 +43,9 @@ struct StackKind {
 
   std::vector<Layer> place(int bottom, const std::vector<double>& y) const {
     std::vector<Layer> out(static_cast<std::size_t>(layers));
-    Vec2 s{0, 0};
+    XY s{0, 0};
     for (int k = 0; k < layers; ++k) {
-      const Vec2 r = registry(bottom, k);
+      const XY r = registry(bottom, k);
       out[std::size_t(k)] = {orientation(bottom, k), {r[0] + s[0], r[1] + s[1]}};
       if (k + 1 < layers) s[0] += y[std::size_t(2 * k)], s[1] += y[std::size_t(2 * k + 1)];
     }
@@ -56,7 +56,7 @@ struct StackKind {
   std::vector<double> slips(int bottom, const std::vector<Layer>& l) const {
     std::vector<double> y;
     for (int k = 0; k + 1 < layers; ++k) {
-      const Vec2 r0 = registry(bottom, k), r1 = registry(bottom, k + 1);
+      const XY r0 = registry(bottom, k), r1 = registry(bottom, k + 1);
       for (int c = 0; c < 2; ++c) y.push_back((l[std::size_t(k + 1)].at[c] - r1[c]) - (l[std::size_t(k)].at[c] - r0[c]));
     }
     return y;
@@ -124,7 +124,7 @@ std::vector<Relation> reorderings(const StackKind& kind) {
         auto relabel = [&](const std::vector<double>& y) {
           const auto placed = kind.place(from, y);
           std::vector<Layer> moved;
-          const Vec2 origin = placed[std::size_t(order[0])].at;  // the new bottom layer
+          const XY origin = placed[std::size_t(order[0])].at;  // the new bottom layer
           for (int j : order) {
             Layer l = placed[std::size_t(j)];
             l.at = {l.at[0] - origin[0], l.at[1] - origin[1]};

@@ -22,7 +22,7 @@ using units::rad_to_deg;
 
 // Streams of the counter-based generator. Every decision is a pure function of (seed, stream, stable
 // site key[, slot]), never of loop order: a site keeps its fate when the field grows or is cut.
-enum Stream : std::uint64_t {
+enum StructureKey : std::uint64_t {
   alloy_metal = 0x616c6c6f79ULL,
   alloy_chalcogen,
   defect_kind,

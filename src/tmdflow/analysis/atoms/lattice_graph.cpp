@@ -8,11 +8,12 @@
 #include <unordered_map>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/units.hpp"
 
 namespace tmdflow::analysis::atoms {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using units::pi;
 
 /// Points in square cells of a given side: the candidates of a disc query.
 class Grid {
@@ -202,7 +203,7 @@ LatticeGraph build_lattice_graph(const std::vector<double>& x, const std::vector
     length = bonds[std::size_t(i)].empty() ? b : length / double(bonds[std::size_t(i)].size());
     const double theta = std::arg(phase[std::size_t(i)]) / 3;  // one of the three bond directions
     for (int k = 0; k < 3; ++k) {
-      const double a = theta + 2 * kPi * k / 3;
+      const double a = theta + 2 * pi * k / 3;
       const double qx = s.x + length * std::cos(a), qy = s.y + length * std::sin(a);
       if (qx < xmin + spec.edge_px || qx > xmax - spec.edge_px || qy < ymin + spec.edge_px || qy > ymax - spec.edge_px) continue;
       bool taken = false;

@@ -7,13 +7,10 @@
 
 #include "tmdflow/analysis/dynamics/bootstrap.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/numeric.hpp"
 #include "tmdflow/core/strings.hpp"
 
 namespace tmdflow::analysis::dynamics {
-
-namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-}
 
 void validate(const DiffusionSpec& s) {
   if (!(s.hop_A > 0 && std::isfinite(s.hop_A))) throw ConfigError("diffusion: hop length: expected a positive number of Angstrom, found " + str::number(s.hop_A));

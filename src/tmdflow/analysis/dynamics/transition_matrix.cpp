@@ -5,12 +5,12 @@
 
 #include "tmdflow/analysis/dynamics/bootstrap.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/numeric.hpp"
 #include "tmdflow/core/strings.hpp"
 
 namespace tmdflow::analysis::dynamics {
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void check_states(const std::vector<std::vector<int>>& sequences, int states) {
   for (std::size_t s = 0; s < sequences.size(); ++s)

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/numeric.hpp"
 
 namespace tmdflow::analysis {
 
@@ -14,7 +15,6 @@ namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
-int wrap(int i, int n) { return ((i % n) + n) % n; }
 
 void require_bilayer_slip(const sim::LabelSymmetry& s) {
   if (s.size != 2 || s.task != "slip")
@@ -38,7 +38,7 @@ struct Forest {
 int on_grid(double f, int n) {
   const double u = f * n;
   const double r = std::round(u);
-  return std::abs(u - r) < 1e-9 * std::max(1.0, std::abs(u)) ? wrap(int(r), n) : -1;
+  return std::abs(u - r) < 1e-9 * std::max(1.0, std::abs(u)) ? wrap_index(int(r), n) : -1;
 }
 
 }  // namespace
@@ -76,8 +76,8 @@ EnergyGrid fold_landscape(const EnergyGrid& grid, const sim::LabelSymmetry& symm
 }
 
 std::int32_t Basins::at(double slip_a, double slip_b) const {
-  const int ia = wrap(int(std::lround((slip_a - std::floor(slip_a)) * na)), na);
-  const int ib = wrap(int(std::lround((slip_b - std::floor(slip_b)) * nb)), nb);
+  const int ia = wrap_index(int(std::lround((slip_a - std::floor(slip_a)) * na)), na);
+  const int ib = wrap_index(int(std::lround((slip_b - std::floor(slip_b)) * nb)), nb);
   return label[std::size_t(ib) * na + ia];
 }
 
@@ -147,7 +147,7 @@ Basins watershed_basins(const EnergyGrid& grid, double min_depth_meV) {
     for (int db = -1; db <= 1; ++db)
       for (int da = -1; da <= 1; ++da) {
         if (da == 0 && db == 0) continue;
-        const int q = wrap(ib + db, grid.nb) * grid.na + wrap(ia + da, grid.na);
+        const int q = wrap_index(ib + db, grid.nb) * grid.na + wrap_index(ia + da, grid.na);
         if (q == p || basin[std::size_t(q)] < 0) continue;
         touching.push_back(forest.find(basin[std::size_t(q)]));
         const double eq = grid.energy_meV[std::size_t(q)];
@@ -198,7 +198,7 @@ Basins merge_equivalent_basins(const Basins& basins, const sim::LabelSymmetry& s
   std::vector<std::int32_t> regions(static_cast<std::size_t>(count), 0);
   for (std::int32_t b = 0; b < count; ++b) {
     const auto& m = basins.minimum[std::size_t(b)];
-    const int p = wrap(int(std::lround(m.slip_b * basins.nb)), basins.nb) * basins.na + wrap(int(std::lround(m.slip_a * basins.na)), basins.na);
+    const int p = wrap_index(int(std::lround(m.slip_b * basins.nb)), basins.nb) * basins.na + wrap_index(int(std::lround(m.slip_a * basins.na)), basins.na);
     lowest[std::size_t(b)] = p;
     energies.energy_meV[std::size_t(p)] = m.energy_meV;
     ++regions[std::size_t(forest.find(b))];

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "tmdflow/core/numeric.hpp"
 #include "tmdflow/io/plot.hpp"
 #include "tmdflow/io/plot_contours.hpp"
 #include "tmdflow/io/plot_panels.hpp"
@@ -15,7 +16,6 @@ namespace tmdflow::analysis {
 namespace {
 
 namespace plot = io::plot;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 const io::Rgb kContour{255, 255, 255}, kBorder{0, 230, 255}, kPoint{120, 255, 120}, kOutside{150, 150, 150};
 
 /// Canonical Cartesian slip (Angstrom) -> fractions of a1, a2.

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/numeric.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/h5.hpp"
 #include "tmdflow/io/product.hpp"
@@ -15,13 +16,12 @@
 namespace tmdflow::analysis {
 
 namespace {
-int wrap(int i, int n) { return ((i % n) + n) % n; }
 double catmull_rom(double p0, double p1, double p2, double p3, double t) {
   return p1 + 0.5 * t * (p2 - p0 + t * (2 * p0 - 5 * p1 + 4 * p2 - p3 + t * (3 * (p1 - p2) + p3 - p0)));
 }
 }  // namespace
 
-double EnergyGrid::at(int ia, int ib) const { return energy_meV[std::size_t(wrap(ib, nb)) * na + wrap(ia, na)]; }
+double EnergyGrid::at(int ia, int ib) const { return energy_meV[std::size_t(wrap_index(ib, nb)) * na + wrap_index(ia, na)]; }
 
 double EnergyGrid::interpolate(double sa, double sb) const {
   const double u = (sa - std::floor(sa)) * na, v = (sb - std::floor(sb)) * nb;
@@ -55,7 +55,7 @@ std::vector<LandscapePoint> landscape_minima(const EnergyGrid& g) {
           if (da == 0 && db == 0) continue;
           const double n = g.at(ia + da, ib + db);
           // Strictly lower than the neighbours, or equal to one that comes later in index order.
-          const int here = ib * g.na + ia, there = wrap(ib + db, g.nb) * g.na + wrap(ia + da, g.na);
+          const int here = ib * g.na + ia, there = wrap_index(ib + db, g.nb) * g.na + wrap_index(ia + da, g.na);
           if (n < e || (n == e && there < here)) lowest = false;
         }
       if (!lowest) continue;
@@ -114,7 +114,7 @@ SlidingBarrier sliding_barrier(const EnergyGrid& g) {
       for (int da = -1; da <= 1; ++da) {
         if (da == 0 && db == 0) continue;
         const int qa = ia + da, qb = ib + db;
-        const int q = wrap(qb, g.nb) * g.na + wrap(qa, g.na);
+        const int q = wrap_index(qb, g.nb) * g.na + wrap_index(qa, g.na);
         if (!added[std::size_t(q)] || q == p) continue;
         // Unwrapped, q lies at p + (da, db): the cells crossed.
         const std::array<int, 2> step = {qa < 0 ? -1 : qa >= g.na ? 1 : 0, qb < 0 ? -1 : qb >= g.nb ? 1 : 0};

@@ -8,6 +8,7 @@
 #include "tmdflow/analysis/landscape/campaign_figures.hpp"
 #include "tmdflow/analysis/landscape/slip_density.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/numeric.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/product.hpp"
 #include "tmdflow/sim/interlayer_energy.hpp"
@@ -16,7 +17,6 @@
 namespace tmdflow::analysis {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kPointFields = 5;  // present, slip_a, slip_b, Da, Db
 
 CampaignTally make_tally(const sim::LabelSymmetry& symmetry, const EnergyGrid& fine, const EnergyGrid& folded, const sim::LayerCell& cell,

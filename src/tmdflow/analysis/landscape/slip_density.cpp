@@ -5,6 +5,7 @@
 
 #include "tmdflow/analysis/stacking_estimate.hpp"
 #include "tmdflow/core/error.hpp"
+#include "tmdflow/core/numeric.hpp"
 
 namespace tmdflow::analysis {
 
@@ -14,7 +15,6 @@ namespace {
 // past the normal to a1.
 constexpr double kSkewRad = (119.8 - 90) * 3.14159265358979323846 / 180;
 
-int wrap(int i, int n) { return ((i % n) + n) % n; }
 
 }  // namespace
 
@@ -125,11 +125,11 @@ std::vector<double> kernel_density(const SlipHistogram& h, double bandwidth_A) {
       if (c == 0) continue;
       for (int j = -ry; j <= ry; ++j) {
         int y = by + j;
-        if (h.periodic) y = wrap(y, h.ny);
+        if (h.periodic) y = wrap_index(y, h.ny);
         else if (y < 0 || y >= h.ny) continue;
         for (int i = -rx; i <= rx; ++i) {
           int x = bx + i;
-          if (h.periodic) x = wrap(x, h.nx);
+          if (h.periodic) x = wrap_index(x, h.nx);
           else if (x < 0 || x >= h.nx) continue;
           density[std::size_t(y) * h.nx + x] += c * scale * weight[std::size_t(j + ry) * std::size_t(2 * rx + 1) + std::size_t(i + rx)];
         }

@@ -5,6 +5,7 @@
 
 #include "tmdflow/core/error.hpp"
 #include "tmdflow/core/fft.hpp"
+#include "tmdflow/core/numeric.hpp"
 #include "tmdflow/core/units.hpp"
 
 namespace tmdflow::analysis::lattice {
@@ -14,10 +15,6 @@ constexpr double kEulerGamma = 0.5772156649015329;
 constexpr double kDynamicRange = 1e-5;  // the weakest background counted, relative to the strongest spot
 const double kLnEvidenceThreshold = std::log(10.0);
 
-int wrap(int k, int n) {
-  const int r = k % n;
-  return r < 0 ? r + n : r;
-}
 
 /// sum_{n<N} e^{2 pi i x n / N} in closed form (N at x = 0).
 std::complex<double> dirichlet(double x, int n) {
@@ -135,7 +132,7 @@ void Spectrum::evidence_map(const std::vector<float>& lnp) {
       const double fy = double(ky <= height / 2 ? ky : ky - height) / height;
       if (radius_bins(double(kx) / width, fy) < min_radius_bins_ || !local_maximum(ky, kx) || !stands_out(ky, kx)) continue;
       raw[std::size_t(ky) * width + kx] = e;
-      raw[std::size_t(wrap(-ky, height)) * width + wrap(-kx, width)] = e;
+      raw[std::size_t(wrap_index(-ky, height)) * width + wrap_index(-kx, width)] = e;
     }
   std::vector<float> rowmax(raw.size());
   for (int ky = 0; ky < height; ++ky) {
@@ -147,9 +144,9 @@ void Spectrum::evidence_map(const std::vector<float>& lnp) {
   }
   evidence_.resize(raw.size());
   for (int ky = 0; ky < height; ++ky) {
-    const float* up = &rowmax[std::size_t(wrap(ky - 1, height)) * width];
+    const float* up = &rowmax[std::size_t(wrap_index(ky - 1, height)) * width];
     const float* mid = &rowmax[std::size_t(ky) * width];
-    const float* down = &rowmax[std::size_t(wrap(ky + 1, height)) * width];
+    const float* down = &rowmax[std::size_t(wrap_index(ky + 1, height)) * width];
     float* e = &evidence_[std::size_t(ky) * width];
     for (int kx = 0; kx < width; ++kx) e[kx] = std::max({up[kx], mid[kx], down[kx]});
   }
@@ -180,21 +177,21 @@ float Spectrum::evidence_above_chance(double fx, double fy) const {
 double Spectrum::radius_bins(double fx, double fy) const { return std::hypot(fx, fy) * min_size(); }
 
 int Spectrum::ring_of(int ky, int kx) const {
-  int y = wrap(ky, height_), x = wrap(kx, width_);
-  if (x >= half_width_) y = wrap(-y, height_), x = width_ - x;  // rings are symmetric
+  int y = wrap_index(ky, height_), x = wrap_index(kx, width_);
+  if (x >= half_width_) y = wrap_index(-y, height_), x = width_ - x;  // rings are symmetric
   return ring_[std::size_t(y) * half_width_ + x];
 }
 
 std::complex<double> Spectrum::coefficient(int ky, int kx) const {
-  int y = wrap(ky, height_), x = wrap(kx, width_);
+  int y = wrap_index(ky, height_), x = wrap_index(kx, width_);
   if (x < half_width_) return std::complex<double>(coefficients_[std::size_t(y) * half_width_ + x]);
-  y = wrap(-y, height_), x = width_ - x;
+  y = wrap_index(-y, height_), x = width_ - x;
   return std::conj(std::complex<double>(coefficients_[std::size_t(y) * half_width_ + x]));
 }
 
 double Spectrum::background(int ky, int kx) const { return ring_background_[std::size_t(ring_of(ky, kx))]; }
 
-float Spectrum::evidence(int ky, int kx) const { return evidence_[std::size_t(wrap(ky, height_)) * width_ + wrap(kx, width_)]; }
+float Spectrum::evidence(int ky, int kx) const { return evidence_[std::size_t(wrap_index(ky, height_)) * width_ + wrap_index(kx, width_)]; }
 
 float Spectrum::evidence_at(double fx, double fy) const {
   return evidence(int(std::lround(fy * height_)), int(std::lround(fx * width_)));

@@ -6,6 +6,9 @@
 
 namespace tmdflow::io {
 
+/// True where this machine stores numbers little-endian (the readers swap bytes of big-endian files).
+inline constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
 class BinaryFile {
  public:
   /// Opens `path` for reading; IoError naming the file when it cannot.

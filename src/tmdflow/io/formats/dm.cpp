@@ -12,13 +12,13 @@
 #include "tmdflow/core/log.hpp"
 #include "tmdflow/core/strings.hpp"
 #include "tmdflow/io/formats/binary_file.hpp"
+#include "tmdflow/io/formats/frame_source.hpp"
 #include "tmdflow/io/formats/image_units.hpp"
 
 namespace tmdflow::io {
 
 namespace {
 
-constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 // Tag groups nest a few levels in real files; a deeper tree is an attack on the stack.
 constexpr int kMaxDepth = 64;
 // Strings kept from the tree (names, units, titles); longer ones are cut.
@@ -60,11 +60,6 @@ struct Tag {
     return c && c->kind == Kind::group ? c : nullptr;
   }
 };
-
-void swap_bytes(void* data, std::size_t n, std::size_t width) {
-  auto* p = static_cast<unsigned char*>(data);
-  for (std::size_t i = 0; i + width <= n; i += width) std::reverse(p + i, p + i + width);
-}
 
 // Reads the tag tree front to back through a window of the file, so that a file of any size
 // costs one small buffer; every read and skip is checked against the file's length.
@@ -225,10 +220,10 @@ class TreeParser {
   }
 
   double number(std::uint64_t type, const std::string& path) {
-    unsigned char b[8] = {};
+    alignas(8) unsigned char b[8] = {};
     const std::uint64_t size = simple_size(type);
     c_.read(b, size, path, "value");
-    if (little_ != kHostLittleEndian) std::reverse(b, b + size);
+    if (little_ != kHostLittleEndian) swap_bytes(b, 1, std::size_t(size));
     auto as = [&](auto v) {
       std::memcpy(&v, b, sizeof v);
       return double(v);
@@ -297,7 +292,7 @@ class DmSource : public ImageSource {
                            std::to_string(first) + "+" + std::to_string(count));
     const std::uint64_t bytes = std::uint64_t(count) * s.frame_bytes();
     file_.read_at(images_[signal].data_offset + std::uint64_t(first) * s.frame_bytes(), out, bytes);
-    if (images_[signal].swap) swap_bytes(out, std::size_t(bytes), dtype_size(s.dtype));
+    if (images_[signal].swap) swap_bytes(out, std::size_t(bytes / dtype_size(s.dtype)), dtype_size(s.dtype));
   }
 
  private:

@@ -18,7 +18,6 @@ namespace tmdflow::io {
 
 namespace {
 
-constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 // Largest header accepted: Merlin writes 256 + 128 bytes per chip; anything far beyond is garbage.
 constexpr std::int64_t kMaxHeaderBytes = 65536;
 

@@ -11,7 +11,6 @@ namespace tmdflow::io {
 
 namespace {
 
-constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 constexpr std::uint32_t kOldFeiExtendedBytes = 1024 * 128;  // 1024 records of 128 bytes
 
 class MrcImage : public ImageSource {

@@ -10,7 +10,6 @@ namespace tmdflow::io {
 
 namespace {
 
-constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 constexpr char kMagic[] = "\x93NUMPY";
 
 // A cursor over the header's Python literal: only what numpy.lib.format writes (a dict of a string,

@@ -11,8 +11,6 @@ namespace tmdflow::io {
 
 namespace {
 
-constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-
 class NpyImage : public ImageSource {
  public:
   explicit NpyImage(const std::string& path) : ImageSource(path), file_io_(path) {

@@ -11,8 +11,6 @@ namespace tmdflow::io {
 
 namespace {
 
-constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-
 // Sizes of the layout, refused beyond kMaxDatacubeBytes so that no offset computed from them
 // overflows (a header or gap of 2^63 bytes would otherwise wrap the expected file size around).
 [[noreturn]] void layout_too_large() {
